@@ -1,0 +1,2 @@
+"""Connectors to support desks (``connectors.desks``) and social networks
+(``connectors.social``), found by key through ``connectors.registry``."""

@@ -1,0 +1,174 @@
+"""What every support desk connector offers the router.
+
+A desk connector is one file, one class with a ``key``, a ``Config`` (pydantic-settings, env
+prefix ``ROUTER_<KEY>_``, secrets as ``SecretStr``) and these verbs:
+
+- ``setup()``: check settings and reach the desk once (the constructor does no network);
+- ``find_by_external_id(external_id)``: the ticket the router opened for a case, if any;
+- ``find_open_for_requester(handle, network)``: an open ticket of that social customer;
+- ``open(draft)``: a new ticket; **idempotent on ``draft.external_id``** (look up before
+  create, or the desk's Idempotency-Key, plus a local record where search is eventually
+  consistent) so a retry storm never opens a second ticket;
+- ``comment(ticket_id, body, public=..., idempotency_key=...)``: a public reply or an
+  internal note; idempotent on ``idempotency_key`` where the desk lets us check;
+- ``status(ticket_id)``: one of ``STATUSES``;
+- ``link(child_id, parent_id)``: child/incident to parent/problem, or ``NotSupported``;
+- ``aclose()``.
+
+Errors are mapped at the boundary (``connectors.errors``); use ``connectors.http.HttpApi``.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import httpx
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from router.records import Decision, Mention
+
+# The router's normalized ticket statuses; each desk maps its own onto these.
+STATUSES = ("new", "open", "pending", "solved", "closed")
+DONE_STATUSES = frozenset({"solved", "closed"})
+
+SOCIAL_TAG = "social"
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A desk ticket as the router needs to know it."""
+
+    id: str
+    url: str
+    status: str = "open"
+    external_id: str | None = None
+    requester: str | None = None
+    subject: str = ""
+
+
+@dataclass(frozen=True)
+class TicketDraft:
+    """Everything an agent needs on a social ticket, before the desk formats it."""
+
+    external_id: str
+    subject: str
+    mention: Mention
+    verdict: str
+    confidence: float
+    reasons: Sequence[str]
+    category: str
+    priority: str  # low | normal | high | urgent
+    tags: Sequence[str] = (SOCIAL_TAG,)
+    thread: Sequence[Mention] = ()
+    problem: bool = False  # an incident's problem ticket
+
+    @classmethod
+    def from_decision(
+        cls, decision: Decision, *, external_id: str, thread: Sequence[Mention] = ()
+    ) -> TicketDraft:
+        m = decision.mention
+        first_line = " ".join(m.text.split())[:80] or "(no text)"
+        problem = decision.verdict == "incident"
+        subject = (
+            f"[incident] {decision.category}: {first_line}"
+            if problem
+            else f"@{m.author.handle} on {m.network}: {first_line}"
+        )
+        tags = [SOCIAL_TAG, f"social-{m.network}", f"verdict-{decision.verdict}",
+                f"category-{decision.category}"]
+        if decision.verdict == "review":
+            tags.append("needs-human-review")
+        confidence = float(decision.scores.get("actionable", 0.0))
+        return cls(
+            external_id=external_id,
+            subject=subject,
+            mention=m,
+            verdict=decision.verdict,
+            confidence=confidence,
+            reasons=list(decision.reasons),
+            category=decision.category,
+            priority=decision.priority,
+            tags=tags,
+            thread=thread,
+            problem=problem,
+        )
+
+
+@dataclass(frozen=True)
+class CommentBody:
+    """A comment to add to a ticket: the mention that joined it, or a reply text."""
+
+    text: str
+    mention: Mention | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+class DeskConfig(BaseSettings):
+    """Base of each desk's settings; subclasses set ``env_prefix = 'ROUTER_<KEY>_'``."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+
+class Desk(abc.ABC):
+    """A support desk the router opens, links and follows tickets in."""
+
+    key: ClassVar[str]
+    #: Human name shown by ``router connectors``.
+    title: ClassVar[str] = ""
+    #: The settings model; ``router connectors`` lists its fields and env vars.
+    Config: ClassVar[type[DeskConfig]] = DeskConfig
+    #: Body format the desk expects: "plain", "markdown", "html" or "adf".
+    body_format: ClassVar[str] = "plain"
+    #: How ticket changes come back: "webhook", "poll" or "local".
+    events: ClassVar[str] = "webhook"
+
+    def __init__(self, config: DeskConfig | None = None,
+                 client: httpx.AsyncClient | None = None) -> None:
+        self.config = config if config is not None else self.Config()
+        self._client = client
+
+    async def setup(self) -> None:  # noqa: B027 - optional hook
+        """Validate settings and reach the desk once; raise ConfigError naming the fix."""
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+    @abc.abstractmethod
+    async def find_by_external_id(self, external_id: str) -> Ticket | None:
+        """The ticket opened for this external id, or None."""
+
+    @abc.abstractmethod
+    async def find_open_for_requester(self, handle: str, network: str) -> Ticket | None:
+        """An open (not solved/closed) ticket whose requester is this social customer."""
+
+    @abc.abstractmethod
+    async def open(self, draft: TicketDraft) -> Ticket:
+        """Open a ticket; a second call with the same external id returns the same ticket."""
+
+    @abc.abstractmethod
+    async def comment(self, ticket_id: str, body: CommentBody, *, public: bool,
+                      idempotency_key: str) -> None:
+        """Add a public reply (``public=True``) or an internal note."""
+
+    @abc.abstractmethod
+    async def status(self, ticket_id: str) -> str:
+        """The ticket's status, one of ``STATUSES``."""
+
+    async def link(self, child_id: str, parent_id: str) -> None:
+        """Link a child/incident ticket to a parent/problem ticket."""
+        from connectors.errors import NotSupported
+
+        raise NotSupported(f"{self.key} has no ticket links")
+
+    async def get(self, ticket_id: str) -> Ticket:
+        """The ticket with its current status and URL."""
+        status = await self.status(ticket_id)
+        return Ticket(id=ticket_id, url=self.ticket_url(ticket_id), status=status)
+
+    def ticket_url(self, ticket_id: str) -> str:
+        """The link an agent (or customer) opens for this ticket."""
+        return ticket_id

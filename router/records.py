@@ -1,0 +1,143 @@
+"""Typed, versioned messages that travel between the router's topics.
+
+Every record carries ``schema`` (an integer version). A consumer that meets a newer version
+than it knows sends the message to the dead-letter topic instead of guessing.
+
+``Mention`` is also the public input format in its generic JSON form::
+
+    {"id": "1", "network": "generic", "text": "...", "author": {"id": "u1", "handle": "ann"},
+     "created_at": "2026-11-23T10:00:00Z"}
+
+plus the optional fields below.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+
+SCHEMA_VERSION = 1
+
+VERDICTS = ("silent", "open", "link", "incident", "review")
+
+
+class Author(faust.Record, serializer="json"):
+    """Who wrote a mention, as the network shows them."""
+
+    id: str
+    handle: str
+    name: str = ""
+    profile_url: str = ""
+    followers: int = 0
+    verified: bool = False
+
+
+class Mention(faust.Record, serializer="json"):
+    """One post that names or addresses the company, normalized from any network."""
+
+    id: str
+    network: str
+    text: str
+    author: Author
+    created_at: str
+    url: str = ""
+    in_reply_to: str | None = None
+    conversation_id: str | None = None
+    lang: str | None = None
+    is_repost: bool = False
+    is_quote: bool = False
+    # Set by normalizers from the configured account lists.
+    is_own_account: bool = False
+    is_persona: bool = False
+    is_employee: bool = False
+    schema: int = SCHEMA_VERSION
+
+    @property
+    def ref(self) -> str:
+        """Globally unique reference of this mention: ``network:id``."""
+        return f"{self.network}:{self.id}"
+
+    @property
+    def thread_key(self) -> str:
+        """The conversation this mention belongs to (its own id when it starts one)."""
+        return f"{self.network}:{self.conversation_id or self.in_reply_to or self.id}"
+
+
+class Decision(faust.Record, serializer="json"):
+    """The one verdict a mention gets, with its scores and reasons."""
+
+    mention: Mention
+    verdict: str
+    scores: dict[str, float]
+    reasons: list[str]
+    category: str = "other"
+    priority: str = "normal"
+    hurtful: bool = False
+    sensitive: bool = False
+    # The case this mention opens or joins: a thread key, an author's case or an incident.
+    case_key: str | None = None
+    decided_at: float = 0.0
+    schema: int = SCHEMA_VERSION
+
+
+class TicketEvent(faust.Record, serializer="json"):
+    """Something happened to a desk ticket: a mention was linked to it, or its status changed.
+
+    ``kind`` is ``linked`` (written by the escalate agent after acting on the desk) or
+    ``status`` (written by desk webhooks, pollers and the embedded desk's CLI).
+    """
+
+    desk: str
+    ticket_id: str
+    kind: str
+    status: str = ""
+    ticket_url: str = ""
+    # For kind == "linked": who to answer when the ticket is solved.
+    mention: Mention | None = None
+    reply_allowed: bool = True
+    at: float = 0.0
+    schema: int = SCHEMA_VERSION
+
+    @property
+    def ticket_key(self) -> str:
+        return f"{self.desk}:{self.ticket_id}"
+
+
+class Reply(faust.Record, serializer="json"):
+    """One public reply to one customer about one ticket; ``id`` makes it idempotent."""
+
+    id: str
+    network: str
+    in_reply_to: str
+    conversation_id: str | None
+    author_handle: str
+    text: str
+    ticket_url: str
+    ticket_key: str
+    lang: str | None = None
+    created_at: float = 0.0
+    schema: int = SCHEMA_VERSION
+
+
+class DeadLetter(faust.Record, serializer="json"):
+    """Input the router could not use, kept whole with the reason it was refused."""
+
+    source_topic: str
+    reason: str
+    original: str  # the original bytes, base64-encoded
+    key: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+    at: float = 0.0
+    schema: int = SCHEMA_VERSION
+
+
+class ConfigEntry(faust.Record, serializer="json"):
+    """A runtime setting on the compacted control topic (kill switch, thresholds...)."""
+
+    name: str
+    value: Any
+    by: str = ""
+    at: float = 0.0
+    schema: int = SCHEMA_VERSION

@@ -1,0 +1,177 @@
+"""One frozen settings object for the whole router.
+
+Every field is read from an environment variable ``ROUTER_<FIELD>`` (the Kafka address also
+from ``KAFKA_BOOTSTRAP``), or from a ``.env`` file. Secrets are ``SecretStr`` and never
+printed. ``load_settings()`` turns a validation error into a one-line ``SettingsError``
+that names the variable and the fix.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .errors import SettingsError
+
+ENV_PREFIX = "ROUTER_"
+
+
+class Settings(BaseSettings):
+    """The router's settings; see each field's description for its meaning."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", frozen=True, extra="ignore"
+    )
+
+    # --- Kafka and the worker ---------------------------------------------------------
+    kafka_bootstrap: str = Field(
+        "127.0.0.1:19092",
+        validation_alias=AliasChoices("ROUTER_KAFKA_BOOTSTRAP", "KAFKA_BOOTSTRAP"),
+        description="Kafka bootstrap servers, host:port[,host:port] (ROUTER_KAFKA_BOOTSTRAP "
+        "or KAFKA_BOOTSTRAP).",
+    )
+    app_id: str = Field("escalation-router", description="Faust app id and consumer group.")
+    topic_prefix: str = Field("", description="Prefix for every topic name (e.g. 'prod.').")
+    partitions: int = Field(
+        4, ge=1, le=1024,
+        description="Partitions of every router topic; tables use the same count.",
+    )
+    data_dir: Path = Field(Path("var"), description="Where the worker keeps local state.")
+    web_host: str = Field("127.0.0.1", description="Address the worker's web server binds.")
+    web_port: int = Field(6066, ge=0, le=65535, description="Port of the worker's web server.")
+    batch_size: int = Field(
+        200, ge=1, le=10_000, description="Mentions scored together by the triage agent."
+    )
+    batch_timeout: float = Field(
+        0.2, gt=0, le=30, description="Seconds the triage agent waits to fill a batch."
+    )
+
+    # --- Input limits -----------------------------------------------------------------
+    max_text_bytes: int = Field(
+        16_384, ge=256, description="Longest mention text accepted (UTF-8 bytes); longer "
+        "goes to the dead-letter topic.",
+    )
+    max_message_bytes: int = Field(
+        262_144, ge=1024, description="Largest raw mention message accepted."
+    )
+    networks: list[str] = Field(
+        default_factory=lambda: ["generic", "x", "mastodon", "bluesky", "reddit"],
+        description="Networks whose mentions are accepted (others go to the DLQ).",
+    )
+
+    # --- Accounts that never get a ticket ---------------------------------------------
+    own_accounts: list[str] = Field(
+        default_factory=lambda: ["acmecorp", "acmesupport"],
+        description="The company's own handles (comma-separated or JSON list).",
+    )
+    personas: list[str] = Field(
+        default_factory=lambda: ["acme_ceo", "acme_cto"],
+        description="Corporate personas' handles.",
+    )
+    employees: list[str] = Field(
+        default_factory=list, description="Employees' personal handles."
+    )
+
+    # --- Thresholds (ops tune these; see `router evaluate`) ----------------------------
+    actionable_threshold: float = Field(
+        0.5, ge=0, le=1, description="P(actionable) at or above which support is asked."
+    )
+    category_thresholds: dict[str, float] = Field(
+        default_factory=dict,
+        description="Per-category actionable thresholds overriding actionable_threshold, "
+        'as JSON, e.g. {"praise": 0.9, "outage": 0.4}.',
+    )
+    hurtful_threshold: float = Field(
+        0.5, ge=0, le=1, description="P(hurtful) at or above which a mention is hurtful."
+    )
+    sensitive_threshold: float = Field(
+        0.5, ge=0, le=1, description="P(sensitive moment) at or above which no reply goes."
+    )
+    review_margin: float = Field(
+        0.1, ge=0, le=0.5,
+        description="Actionable scores within this margin below the threshold go to review.",
+    )
+    author_link_hours: float = Field(
+        72.0, ge=0, description="A customer's new mention joins their open case this long."
+    )
+    reopen_hours: float = Field(
+        168.0, ge=0, description="A solved case can be joined (reopened) this long after."
+    )
+    incident_window_seconds: float = Field(
+        900.0, gt=0, description="Window in which outage reports are counted together."
+    )
+    incident_min_reports: int = Field(
+        3, ge=2, description="Outage reports in one window that make an incident."
+    )
+
+    # --- Desk -------------------------------------------------------------------------
+    desk: str = Field("embedded", description="Desk connector key (see `router connectors`).")
+    embedded_desk_path: Path = Field(
+        Path("var/desk.sqlite"), description="SQLite file of the embedded desk."
+    )
+    embedded_desk_url: str = Field(
+        "http://127.0.0.1:6066/desk/tickets/{id}",
+        description="Link to an embedded-desk ticket; {id} is replaced.",
+    )
+
+    # --- Replies ----------------------------------------------------------------------
+    replies_enabled: bool = Field(
+        True, description="Default of the global kill switch (false: nothing is posted)."
+    )
+    reply_output: str = Field(
+        "file", description="Where replies go: 'file' (default, plus console) or 'network'."
+    )
+    reply_log_path: Path = Field(
+        Path("var/replies.jsonl"), description="File the default reply output appends to."
+    )
+    quiet_hours: str = Field(
+        "", description="UTC hours when no reply is posted, e.g. '22-7' (empty: none)."
+    )
+    reply_template: str = Field(
+        "Hi @{handle}, thanks for your patience: we've sorted this out. "
+        "Here is what we did: {link}",
+        description="Reply text; {handle} and {link} are replaced. Per network and "
+        "language overrides live in reply_templates.",
+    )
+    reply_templates: dict[str, str] = Field(
+        default_factory=dict,
+        description='Overrides keyed "network" or "network:lang", as JSON.',
+    )
+
+    @field_validator("own_accounts", "personas", "employees", "networks", mode="before")
+    @classmethod
+    def _split_csv(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip().startswith("["):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, value: str) -> str:
+        if value:
+            try:
+                start, end = (int(x) for x in value.split("-"))
+            except ValueError:
+                raise ValueError("use 'START-END' in UTC hours, e.g. '22-7'") from None
+            if not (0 <= start <= 23 and 0 <= end <= 23):
+                raise ValueError("hours must be 0-23, e.g. '22-7'")
+        return value
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+    def threshold_for(self, category: str) -> float:
+        return self.category_thresholds.get(category, self.actionable_threshold)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment; a bad value becomes a one-line SettingsError."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err.get("loc", ())) or "?"
+        env = f"{ENV_PREFIX}{field.split('.')[0].upper()}"
+        raise SettingsError(f"bad setting {env}: {err.get('msg')}; fix or unset {env}") from None
