@@ -98,6 +98,28 @@ class TicketDraft:
 
 
 @dataclass(frozen=True)
+class TicketChange:
+    """A ticket's status as a poller saw it (for desks without webhooks)."""
+
+    ticket_id: str
+    status: str  # one of STATUSES
+    url: str = ""
+    external_id: str | None = None
+    changed_at: str = ""
+
+
+@dataclass(frozen=True)
+class ChangePage:
+    """Changes after a checkpoint, oldest first, and the checkpoint to resume after them.
+
+    Resuming from ``checkpoint`` must give no gaps and no repeats, across restarts.
+    """
+
+    changes: Sequence[TicketChange]
+    checkpoint: str | None
+
+
+@dataclass(frozen=True)
 class CommentBody:
     """A comment to add to a ticket: the mention that joined it, or a reply text."""
 
@@ -168,6 +190,12 @@ class Desk(abc.ABC):
         """The ticket with its current status and URL."""
         status = await self.status(ticket_id)
         return Ticket(id=ticket_id, url=self.ticket_url(ticket_id), status=status)
+
+    async def changes_since(self, checkpoint: str | None) -> ChangePage:
+        """One page of status changes after ``checkpoint`` (desks with ``events == "poll"``)."""
+        from connectors.errors import NotSupported
+
+        raise NotSupported(f"{self.key} pushes changes by webhook; it is not polled")
 
     def ticket_url(self, ticket_id: str) -> str:
         """The link an agent (or customer) opens for this ticket."""
