@@ -13,6 +13,7 @@ plus the optional fields below.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import faust
@@ -57,6 +58,10 @@ class Mention(faust.Record, serializer="json"):
     def ref(self) -> str:
         """Globally unique reference of this mention: ``network:id``."""
         return f"{self.network}:{self.id}"
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """This mention as plain JSON data (what ``Mention.from_data`` reads back)."""
+        return dict(json.loads(self.dumps()))
 
     @property
     def thread_key(self) -> str:

@@ -1,1 +1,1 @@
-"""agents."""
+"""The router's agents: one module each, thin loops around pure functions."""

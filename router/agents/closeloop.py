@@ -1,0 +1,93 @@
+"""Close the loop: when a ticket linked to mentions is solved, one reply per customer.
+
+Ticket events are keyed by desk ticket. ``linked`` events (from escalate) add whom to answer
+to the ``links`` table; a ``status`` event to solved or closed composes one reply per
+customer, in the thread they wrote in, with the ticket's link, and sends it to ``replies``.
+The ``replied`` table makes a second solved event (or a redelivery) send nothing more.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from connectors.desks.base import DONE_STATUSES
+
+from ..records import Mention, Reply, TicketEvent
+from ..tables import in_event
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def reply_id(ticket_key: str, network: str, author_id: str) -> str:
+    """One id per customer per ticket: the same reply can never be posted twice."""
+    raw = f"{ticket_key}|{network}:{author_id}".encode()
+    return hashlib.sha256(raw).hexdigest()[:32]
+
+
+class CloseLoop:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    async def handle(self, event: Any, ev: TicketEvent) -> None:
+        in_event(event)
+        key = ev.ticket_key
+        if ev.kind == "linked" and ev.mention is not None:
+            targets = list(self.rt.tables.links[key])
+            if not any(t["mention"]["id"] == ev.mention.id
+                       and t["mention"]["network"] == ev.mention.network for t in targets):
+                targets.append({"mention": ev.mention.to_json_dict(),
+                                "reply_allowed": ev.reply_allowed,
+                                "ticket_url": ev.ticket_url})
+                self.rt.tables.links[key] = targets
+            return
+        if ev.kind != "status" or ev.status not in DONE_STATUSES:
+            return
+        await self.solved(key, ev)
+
+    async def solved(self, key: str, ev: TicketEvent) -> None:
+        targets = self.rt.tables.links[key]
+        if not targets:
+            self.rt.count("closeloop.solved_without_mentions")
+            return
+        done = set(self.rt.tables.replied[key])
+        # One reply per customer: to their latest mention on this ticket.
+        latest: dict[str, dict[str, Any]] = {}
+        for t in targets:
+            m = t["mention"]
+            latest[f"{m['network']}:{m['author']['id']}"] = t
+        for customer, t in latest.items():
+            if customer in done:
+                continue
+            m = Mention.from_data(t["mention"])
+            if not any(x["reply_allowed"] for x in targets
+                       if f"{x['mention']['network']}:{x['mention']['author']['id']}"
+                       == customer):
+                log.info("no automatic reply to %s on %s (review or sensitive)", customer, key)
+                self.rt.count("closeloop.reply_not_allowed")
+                done.add(customer)
+                continue
+            link = ev.ticket_url or t.get("ticket_url") or ""
+            text = self.rt.compose(m, link)
+            reply = Reply(id=reply_id(key, m.network, m.author.id), network=m.network,
+                          in_reply_to=m.id, conversation_id=m.conversation_id,
+                          author_handle=m.author.handle, text=text, ticket_url=link,
+                          ticket_key=key, lang=m.lang, created_at=time.time())
+            await self.rt.topics["replies"].send(key=reply.id.encode(), value=reply)
+            self.rt.count("closeloop.reply_queued")
+            done.add(customer)
+        self.rt.tables.replied[key] = sorted(done)
+
+
+def register(rt: Runtime) -> None:
+    step = CloseLoop(rt)
+
+    @rt.app.agent(rt.topics["ticket_events"], name="closeloop", concurrency=1)
+    async def closeloop(stream: Any) -> None:
+        async for event in stream.events():
+            await step.handle(event, event.value)

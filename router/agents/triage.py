@@ -1,0 +1,156 @@
+"""Triage: every mention gets exactly one verdict, or goes to the dead-letter topic.
+
+Mentions are read in micro-batches (scored together, which is what makes the classifier
+fast), then each is decided by ``policy.decide`` with the author's state from the
+``authors`` table, and the decision is written to ``decisions`` keyed by author.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+import unicodedata
+from typing import TYPE_CHECKING, Any
+
+from classifiers.api import Scores
+
+from ..errors import BadInput
+from ..policy import Case, Context, decide, never_ticket
+from ..records import Decision, Mention
+from ..tables import in_event
+from ..validate import parse_mention
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+MAX_CASES = 20
+MAX_HASHES = 200
+MAX_DECIDED = 500
+OUTAGE_KEY = "__outage_window__"
+
+
+def author_key(m: Mention) -> str:
+    return f"{m.network}:{m.author.id}"
+
+
+def text_hash(text: str) -> str:
+    folded = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    return hashlib.sha256(folded.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+
+
+def context_for(m: Mention, state: dict[str, Any], now: float,
+                outage: tuple[int, str | None]) -> Context:
+    cases = [Case(**c) for c in state.get("cases", [])]
+    duplicate = state.get("hashes", {}).get(text_hash(m.text))
+    if duplicate == m.ref:
+        duplicate = None
+    count, incident_key = outage
+    return Context(now=now, cases=cases, duplicate_of=duplicate,
+                   outage_reports=count, incident_key=incident_key)
+
+
+def remember(state: dict[str, Any], m: Mention, d: Decision) -> dict[str, Any]:
+    """The author's state after this decision (bounded in size)."""
+    state = {k: (dict(v) if isinstance(v, dict) else list(v)) for k, v in state.items()}
+    hashes = state.setdefault("hashes", {})
+    hashes.setdefault(text_hash(m.text), m.ref)
+    while len(hashes) > MAX_HASHES:
+        hashes.pop(next(iter(hashes)))
+    decided = state.setdefault("decided", {})
+    decided[m.ref] = [d.verdict, d.case_key]
+    while len(decided) > MAX_DECIDED:
+        decided.pop(next(iter(decided)))
+    if d.verdict in ("open", "incident", "review") and d.case_key:
+        cases = state.setdefault("cases", [])
+        if not any(c["case_key"] == d.case_key for c in cases):
+            cases.append({"case_key": d.case_key, "thread_key": m.thread_key,
+                          "opened_at": d.decided_at, "solved_at": None})
+        state["cases"] = cases[-MAX_CASES:]
+    elif d.verdict == "link" and d.case_key:
+        # A reply in another thread that joined the case: its thread now leads there too.
+        cases = state.setdefault("cases", [])
+        if not any(c["thread_key"] == m.thread_key for c in cases):
+            cases.append({"case_key": d.case_key, "thread_key": m.thread_key,
+                          "opened_at": d.decided_at, "solved_at": None})
+        state["cases"] = cases[-MAX_CASES:]
+    return state
+
+
+class Triage:
+    """The triage step, callable without Kafka (``router classify`` and tests use it)."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    def outage_window(self, now: float, *, count_this: bool) -> tuple[int, str | None]:
+        s = self.rt.settings
+        window = int(now // s.incident_window_seconds)
+        state = self.rt.tables.authors[OUTAGE_KEY]
+        count = state.get(str(window), 0) + (1 if count_this else 0)
+        if count_this:
+            self.rt.tables.authors[OUTAGE_KEY] = {str(window): count}
+        return count, f"incident:outage:{window}"
+
+    def score(self, mentions: list[Mention]) -> list[Scores]:
+        return self.rt.model.score([m.text for m in mentions])
+
+    async def handle(self, events: list[Any]) -> None:
+        s = self.rt.settings
+        parsed: list[tuple[Any, Mention]] = []
+        for event in events:
+            try:
+                m = parse_mention(event.value, networks=s.networks,
+                                  max_text_bytes=s.max_text_bytes,
+                                  max_message_bytes=s.max_message_bytes)
+            except BadInput as exc:
+                await self.rt.dead_letter("mentions", event, exc.reason)
+                continue
+            parsed.append((event, m))
+        if not parsed:
+            return
+        try:
+            scores = self.score([m for _, m in parsed])
+        except Exception as exc:  # noqa: BLE001 - a model bug must not lose mentions
+            log.exception("classifier failed on a batch of %d", len(parsed))
+            for event, _ in parsed:
+                await self.rt.dead_letter("mentions", event,
+                                          f"classifier failed: {type(exc).__name__}")
+            return
+        for (event, m), sc in zip(parsed, scores, strict=True):
+            in_event(event)
+            now = time.time()
+            key = author_key(m)
+            state = self.rt.tables.authors[key]
+            previous = state.get("decided", {}).get(m.ref)
+            if previous is not None:
+                d = self.redelivered(m, sc, previous, now)
+            else:
+                outage = self.outage_window(now, count_this=sc.category == "outage"
+                                            and sc.actionable >= s.threshold_for("outage")
+                                            and never_ticket(m) is None)
+                d = decide(m, sc, s, context_for(m, state, now, outage))
+                self.rt.tables.authors[key] = remember(state, m, d)
+            self.rt.count(f"verdict.{d.verdict}")
+            await self.rt.topics["decisions"].send(key=key.encode(), value=d)
+
+    def redelivered(self, m: Mention, sc: Scores, previous: list[Any], now: float) -> Decision:
+        """The same verdict again for a mention seen before (escalation is idempotent)."""
+        verdict, case_key = previous
+        d = decide(m, sc, self.rt.settings, Context(now=now))
+        return Decision(mention=m, verdict=verdict, scores=d.scores,
+                        reasons=["redelivered: same verdict as before", *d.reasons[1:]],
+                        category=d.category, priority=d.priority, hurtful=d.hurtful,
+                        sensitive=d.sensitive, case_key=case_key, decided_at=now)
+
+
+def register(rt: Runtime) -> None:
+    step = Triage(rt)
+
+    @rt.app.agent(rt.topics["mentions"], name="triage", concurrency=1)
+    async def triage(stream: Any) -> None:
+        async for events in stream.take_events(rt.settings.batch_size,
+                                               within=rt.settings.batch_timeout):
+            await step.handle(list(events))

@@ -1,0 +1,274 @@
+"""The ``router`` command: run the worker, try decisions, work the desk, steer at runtime.
+
+Every bad flag or setting ends in one line that names the fix (exit 2), never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .errors import RouterError, SettingsError
+from .settings import Settings, load_settings
+
+
+def settings_or_exit(**overrides: Any) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+class RouterGroup(click.Group):
+    """Turns the project's own errors into one clear line instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SettingsError as exc:
+            raise click.UsageError(str(exc)) from None
+        except RouterError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=RouterGroup)
+@click.version_option(package_name="escalation-router")
+def main() -> None:
+    """Escalation router: social mentions in, tickets only where support can help."""
+
+
+# --- the worker -----------------------------------------------------------------------
+@main.command()
+@click.option("--loglevel", "-l", default="warn",
+              type=click.Choice(["crit", "error", "warn", "info", "debug"]))
+def worker(loglevel: str) -> None:
+    """Run a Faust worker (triage, escalate, close-loop, publish, web views)."""
+    from faust import Worker
+
+    from .runtime import build
+    from .topics import ensure_topics
+
+    settings = settings_or_exit()
+    ensure_topics(settings)
+    rt = build(settings)
+    Worker(rt.app, loglevel=loglevel, quiet=True, redirect_stdouts=False,
+           override_logging=True).execute_from_commandline()
+
+
+# --- the local broker -----------------------------------------------------------------
+@main.group()
+def broker() -> None:
+    """The local single-node Kafka broker (jars from Maven Central)."""
+
+
+def _local_broker(data_dir: Path, port: int, settings: Settings) -> Any:
+    from .broker import LocalBroker
+
+    return LocalBroker(data_dir=data_dir, port=port, controller_port=port + 1,
+                       partitions=settings.partitions)
+
+
+@broker.command("start")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("var/kafka"),
+              show_default=True)
+@click.option("--port", type=click.IntRange(1024, 65534), default=19092, show_default=True)
+def broker_start(data_dir: Path, port: int) -> None:
+    """Fetch the jars if needed, format storage on first use, start, create topics."""
+    from .topics import ensure_topics
+
+    settings = settings_or_exit(kafka_bootstrap=f"127.0.0.1:{port}")
+    b = _local_broker(data_dir, port, settings)
+    started = time.monotonic()
+    b.start()
+    created = ensure_topics(settings)
+    click.echo(f"Kafka running on {b.bootstrap} (log: {b.log_file}); "
+               f"{len(created)} topics created; {time.monotonic() - started:.1f}s")
+
+
+@broker.command("stop")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("var/kafka"),
+              show_default=True)
+def broker_stop(data_dir: Path) -> None:
+    """Stop the local broker started from this data folder."""
+    from .broker import LocalBroker
+
+    LocalBroker(data_dir=data_dir).stop()
+    click.echo("Kafka stopped")
+
+
+@main.command("topics")
+def topics_cmd() -> None:
+    """Create the router's topics (same partition count everywhere)."""
+    from .topics import ensure_topics
+
+    created = ensure_topics(settings_or_exit())
+    click.echo(f"created: {', '.join(created) or 'none (all exist)'}")
+
+
+# --- offline decisions ----------------------------------------------------------------
+@main.command()
+@click.option("--input", "input_", default="-", show_default=True,
+              help="JSON lines of mentions (generic form), or - for stdin.")
+@click.option("--output", default="-", show_default=True, help="Where decisions go.")
+def classify(input_: str, output: str) -> None:
+    """Decide on mentions without Kafka: one JSON decision per line."""
+    import classifiers
+
+    from .classify import classify_lines, dumps
+
+    settings = settings_or_exit()
+    if input_ != "-" and not Path(input_).is_file():
+        raise click.BadParameter(f"no such file: {input_}", param_hint="--input")
+    model = classifiers.load_default()
+    src = sys.stdin.buffer if input_ == "-" else open(input_, "rb")  # noqa: SIM115
+    dst = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")  # noqa: SIM115
+    try:
+        for obj in classify_lines(src, settings, model):
+            dst.write(dumps(obj) + "\n")
+    finally:
+        if src is not sys.stdin.buffer:
+            src.close()
+        if dst is not sys.stdout:
+            dst.close()
+
+
+# --- mentions in ----------------------------------------------------------------------
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--network", default="generic", show_default=True,
+              help="Shape of each line: generic, or a network's own payload.")
+def replay(file: Path, network: str) -> None:
+    """Produce a file of mentions (one JSON per line) to the mentions topic."""
+    from .replay import replay_file
+
+    sent, refused = replay_file(settings_or_exit(), file, network)
+    click.echo(f"replayed {sent} mentions from {file}"
+               + (f"; {refused} refused to the dead-letter topic" if refused else ""))
+
+
+# --- the embedded desk ----------------------------------------------------------------
+@main.group()
+def desk() -> None:
+    """Work the embedded desk as an agent would."""
+
+
+def _embedded(settings: Settings) -> Any:
+    from connectors.desks.embedded import EmbeddedConfig, EmbeddedDesk
+
+    if settings.desk != "embedded":
+        raise click.UsageError(f"ROUTER_DESK is {settings.desk!r}: these commands work on "
+                               "the embedded desk (unset ROUTER_DESK)")
+    return EmbeddedDesk(EmbeddedConfig(path=settings.embedded_desk_path,
+                                       url=settings.embedded_desk_url))
+
+
+@desk.command("list")
+@click.option("--status", type=click.Choice(["new", "open", "pending", "solved", "closed",
+                                             "active", "done"]))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per ticket.")
+def desk_list(status: str | None, as_json: bool) -> None:
+    """List tickets."""
+    d = _embedded(settings_or_exit())
+    for t in d.tickets(status=status):
+        if as_json:
+            click.echo(json.dumps({k: t[k] for k in ("id", "external_id", "subject", "status",
+                                                     "requester", "priority", "comments")}))
+        else:
+            click.echo(f"#{t['id']:<4} {t['status']:<7} {t['priority'] or '':<7} "
+                       f"{t['comments']} notes  {t['subject'][:90]}")
+
+
+@desk.command("solve")
+@click.argument("ticket_ids", nargs=-1, required=True)
+@click.option("--status", default="solved", type=click.Choice(["solved", "closed"]),
+              show_default=True)
+def desk_solve(ticket_ids: tuple[str, ...], status: str) -> None:
+    """Mark tickets solved, and tell the router (a ticket event)."""
+    from .replay import send_ticket_events
+
+    settings = settings_or_exit()
+    d = _embedded(settings)
+    tickets = [d.set_status(tid, status) for tid in ticket_ids]
+    send_ticket_events(settings, "embedded", tickets)
+    for t in tickets:
+        click.echo(f"#{t.id} {status}: {t.url}")
+
+
+# --- runtime control ------------------------------------------------------------------
+@main.command()
+@click.argument("state", type=click.Choice(["on", "off", "status"]))
+def killswitch(state: str) -> None:
+    """Stop every reply now (on), allow replies again (off), or show the state."""
+    from .control import KILL_SWITCH, publish
+
+    settings = settings_or_exit()
+    if state == "status":
+        click.echo("see GET /stats on a worker (replies_enabled)")
+        return
+    publish(settings, KILL_SWITCH, state == "off")
+    click.echo("kill switch ON: no reply will be posted" if state == "on"
+               else "kill switch off: replies allowed")
+
+
+@main.command("set")
+@click.argument("name")
+@click.argument("value")
+def set_cmd(name: str, value: str) -> None:
+    """Change a runtime setting on every worker (thresholds, quiet_hours...)."""
+    from .control import publish, validate
+
+    settings = settings_or_exit()
+    try:
+        parsed = validate(name, value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    publish(settings, name, parsed)
+    click.echo(f"{name} = {parsed!r} (every worker applies it now)")
+
+
+# --- connectors -----------------------------------------------------------------------
+@main.command()
+def connectors() -> None:
+    """List the desks and networks the router knows, with the settings each needs."""
+    from connectors.registry import desk_paths, load, network_paths, settings_of
+
+    for title, paths in (("Desks", desk_paths()), ("Networks", network_paths())):
+        click.echo(f"{title}:")
+        for key, path in paths.items():
+            try:
+                cls = load(path)
+            except (ImportError, AttributeError) as exc:
+                click.echo(f"  {key:<11} (unavailable: {exc})")
+                continue
+            click.echo(f"  {key:<11} {getattr(cls, 'title', '') or cls.__name__}")
+            for s in settings_of(cls):
+                flags = ", ".join(f for f, on in (("required", s.required),
+                                                  ("secret", s.secret)) if on)
+                click.echo(f"      {s.env:<38} {flags:<17} {s.description}")
+
+
+# --- demo -----------------------------------------------------------------------------
+@main.command()
+@click.option("--keep", is_flag=True, help="Leave the broker and worker running.")
+def demo(keep: bool) -> None:
+    """The whole loop on the embedded default, start to finish, and a summary."""
+    from .demo import run_demo
+
+    run_demo(keep=keep)
+
+
+def _attach_classifier_commands() -> None:
+    try:
+        from classifiers.cli import evaluate_command, train_command
+    except ImportError:  # pragma: no cover - during development only
+        return
+    main.add_command(train_command, "train")
+    main.add_command(evaluate_command, "evaluate")
+
+
+_attach_classifier_commands()

@@ -1,0 +1,128 @@
+"""Runtime control: the compacted ``router-config`` topic, read by every worker.
+
+Ops change a setting at runtime (``router killswitch on``, ``router config set``); the value
+is written to ``router-config`` keyed by its name, and every worker's watcher reads the whole
+topic from the beginning (no consumer group, so each worker sees every entry) and keeps the
+latest value of each name. The kill switch stops replies already queued: the publisher checks
+it just before posting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any
+
+from .settings import Settings
+from .topics import name
+
+log = logging.getLogger(__name__)
+
+KILL_SWITCH = "replies_enabled"
+RUNTIME_SETTINGS = {
+    KILL_SWITCH: bool,
+    "quiet_hours": str,
+    "actionable_threshold": float,
+    "hurtful_threshold": float,
+}
+
+
+class Control:
+    """The latest runtime values, over the settings' defaults."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.values: dict[str, Any] = {}
+        self.ready = asyncio.Event()
+
+    def get(self, key: str) -> Any:
+        if key in self.values:
+            return self.values[key]
+        return getattr(self.settings, key)
+
+    @property
+    def replies_enabled(self) -> bool:
+        return bool(self.get(KILL_SWITCH))
+
+    def quiet_now(self, now: float | None = None) -> bool:
+        spec = str(self.get("quiet_hours") or "")
+        if not spec:
+            return False
+        start, end = (int(x) for x in spec.split("-"))
+        hour = time.gmtime(now if now is not None else time.time()).tm_hour
+        return start <= hour < end if start <= end else (hour >= start or hour < end)
+
+    def apply(self, key: bytes | None, value: bytes | None) -> None:
+        if key is None:
+            return
+        k = key.decode("utf-8", "replace")
+        if value is None:
+            self.values.pop(k, None)
+            return
+        try:
+            self.values[k] = json.loads(value)["value"]
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignoring malformed router-config entry %r", k)
+
+    async def watch(self) -> None:
+        """Follow the control topic for as long as the worker runs."""
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        topic = name(self.settings, "config")
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap,
+                                    enable_auto_commit=False, group_id=None,
+                                    auto_offset_reset="earliest")
+        await consumer.start()
+        try:
+            parts = consumer.partitions_for_topic(topic) or {0}
+            tps = [TopicPartition(topic, p) for p in parts]
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            end = await consumer.end_offsets(tps)
+            while True:
+                batch = await consumer.getmany(timeout_ms=500)
+                for records in batch.values():
+                    for rec in records:
+                        self.apply(rec.key, rec.value)
+                if not self.ready.is_set():
+                    positions = {tp: await consumer.position(tp) for tp in tps}
+                    if all(positions[tp] >= end[tp] for tp in tps):
+                        self.ready.set()
+        finally:
+            await consumer.stop()
+
+
+def validate(key: str, raw: str) -> Any:
+    """Parse a value given on the command line for a runtime setting."""
+    if key not in RUNTIME_SETTINGS:
+        raise ValueError(f"unknown runtime setting {key!r}: use one of "
+                         f"{', '.join(RUNTIME_SETTINGS)}")
+    kind = RUNTIME_SETTINGS[key]
+    if kind is bool:
+        low = raw.strip().lower()
+        if low not in ("true", "false", "on", "off", "1", "0"):
+            raise ValueError(f"{key} takes true or false")
+        return low in ("true", "on", "1")
+    if kind is float:
+        value = float(raw)
+        if not 0 <= value <= 1:
+            raise ValueError(f"{key} takes a probability between 0 and 1")
+        return value
+    if key == "quiet_hours" and raw:
+        Settings(quiet_hours=raw)
+    return raw
+
+
+def publish(settings: Settings, key: str, value: Any, *, by: str = "cli") -> None:
+    """Write one runtime setting to the control topic (and wait until Kafka has it)."""
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    try:
+        payload = json.dumps({"name": key, "value": value, "by": by, "at": time.time()})
+        producer.send(name(settings, "config"), key=key.encode(),
+                      value=payload.encode()).get(timeout=30)
+    finally:
+        producer.close()

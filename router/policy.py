@@ -1,0 +1,153 @@
+"""The decision, as plain code: one mention + its scores + what we know -> one verdict.
+
+"Is it hurtful?" (if so, stop) and "Is it helpful?" (if not, why do it?). Every branch
+returns a ``Decision`` whose first reason says which rule decided it.
+
+The state this needs (the author's cases, duplicates, the outage count) is passed in by the
+triage agent, which keeps it in Faust tables; nothing here touches Kafka or a clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from classifiers.api import Scores
+
+from .records import Decision, Mention
+from .settings import Settings
+
+HOUR = 3600.0
+
+
+@dataclass
+class Case:
+    """A case this author opened or joined, as the triage agent remembers it."""
+
+    case_key: str
+    thread_key: str
+    opened_at: float
+    solved_at: float | None = None
+
+
+@dataclass
+class Context:
+    """What the triage agent knows about a mention beyond its text."""
+
+    now: float
+    cases: Sequence[Case] = ()
+    duplicate_of: str | None = None  # ref of an earlier mention with the same text
+    outage_reports: int = 0  # outage reports in the current incident window (incl. this)
+    incident_key: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def never_ticket(m: Mention) -> str | None:
+    """Why this mention can never open a ticket, or None."""
+    if m.is_own_account:
+        return "the company's own account"
+    if m.is_persona:
+        return "a corporate persona's account"
+    if m.is_employee:
+        return "an employee's personal account"
+    if m.is_repost:
+        return "a repost"
+    return None
+
+
+def priority_for(m: Mention, category: str, verdict: str) -> str:
+    if verdict == "incident" or category == "outage":
+        return "urgent"
+    if m.author.followers >= 10_000 or category in ("account_access", "billing"):
+        return "high"
+    if category in ("feature_request", "how_to", "praise"):
+        return "low"
+    return "normal"
+
+
+def _thread_case(m: Mention, ctx: Context) -> Case | None:
+    """The case whose thread this mention replies in, if any."""
+    replied = f"{m.network}:{m.in_reply_to}" if m.in_reply_to else None
+    for case in ctx.cases:
+        if case.thread_key in (m.thread_key, replied):
+            return case
+    return None
+
+
+def _author_case(m: Mention, ctx: Context, settings: Settings) -> tuple[Case, str] | None:
+    """The author's open (or recently solved) case a new request joins, and why."""
+    best: tuple[Case, str] | None = None
+    for case in ctx.cases:
+        if case.case_key.startswith("incident:"):
+            continue
+        if case.solved_at is None:
+            if ctx.now - case.opened_at <= settings.author_link_hours * HOUR:
+                best = (case, "the author has an open ticket")
+        elif ctx.now - case.solved_at <= settings.reopen_hours * HOUR:
+            best = best or (case, "the author's ticket was solved recently (reopen window)")
+    return best
+
+
+def decide(m: Mention, s: Scores, settings: Settings, ctx: Context) -> Decision:
+    """The one verdict for this mention, with its reasons (pure; no I/O)."""
+    threshold = settings.threshold_for(s.category)
+    scores = {
+        "actionable": round(float(s.actionable), 4),
+        "hurtful": round(float(s.hurtful), 4),
+        "sensitive": round(float(s.sensitive), 4),
+        "threshold": threshold,
+    }
+    hurtful = s.hurtful >= settings.hurtful_threshold
+    sensitive = s.sensitive >= settings.sensitive_threshold
+    model_reasons = list(s.reasons)
+
+    def out(verdict: str, first: str, case_key: str | None = None) -> Decision:
+        return Decision(
+            mention=m,
+            verdict=verdict,
+            scores=scores,
+            reasons=[first, *ctx.notes, *model_reasons][:8],
+            category=s.category,
+            priority=priority_for(m, s.category, verdict),
+            hurtful=hurtful,
+            sensitive=sensitive,
+            case_key=case_key,
+            decided_at=ctx.now,
+        )
+
+    blocked = never_ticket(m)
+    if blocked:
+        return out("silent", f"never a ticket: {blocked}")
+    if ctx.duplicate_of:
+        return out("silent", f"exact duplicate of {ctx.duplicate_of}")
+
+    thread_case = _thread_case(m, ctx)
+    if thread_case is not None and not hurtful:
+        return out("link", "link: replies in the thread of an existing ticket",
+                   thread_case.case_key)
+
+    actionable = s.actionable >= threshold
+    borderline = not actionable and s.actionable >= threshold - settings.review_margin
+    if hurtful:
+        if actionable or borderline:
+            return out("review", f"hurtful ({s.hurtful:.2f}) but support may help "
+                       f"({s.actionable:.2f}): a human decides, no automatic reply",
+                       m.thread_key)
+        return out("silent", f"hurtful ({s.hurtful:.2f}) and nothing support can do: "
+                   "we stay out")
+    if not actionable:
+        if borderline and s.category != "praise":
+            return out("review", f"borderline: actionable {s.actionable:.2f} just under "
+                       f"{threshold:.2f}", m.thread_key)
+        return out("silent", f"not actionable: {s.actionable:.2f} < {threshold:.2f}")
+
+    joined = _author_case(m, ctx, settings)
+    if joined is not None:
+        case, why = joined
+        return out("link", f"link: {why}", case.case_key)
+    if (s.category == "outage" and ctx.incident_key
+            and ctx.outage_reports >= settings.incident_min_reports):
+        return out("incident", f"incident: {ctx.outage_reports} outage reports within "
+                   f"{settings.incident_window_seconds / 60:.0f} min", ctx.incident_key)
+    return out("open", f"open: support can help ({s.actionable:.2f} >= {threshold:.2f})",
+               m.thread_key)

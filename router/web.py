@@ -1,0 +1,82 @@
+"""The worker's web views: health, counters, the embedded desk's ticket pages, and the
+authenticated ingest endpoint for pushed mentions.
+
+- ``GET /health``: ``{"ok": true}`` once the worker runs.
+- ``GET /stats``: verdict counts, desk effects, replies, dead letters (for ops).
+- ``GET /desk/tickets/{id}``: an embedded-desk ticket as a page (the link in replies).
+- ``POST /ingest/{network}``: one payload of that network, pushed; needs
+  ``Authorization: Bearer $ROUTER_INGEST_TOKEN``; normalized to a Mention and produced to
+  ``mentions``, or to ``mentions-dlq`` with the reason (answered 202 either way, 401 without
+  a valid token, 413 when too large).
+"""
+
+from __future__ import annotations
+
+import hmac
+import html
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+from faust import web
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
+
+
+def _ticket_page(desk: Any, ticket_id: str) -> str:
+    rows = [t for t in desk.tickets() if str(t["id"]) == ticket_id]
+    if not rows:
+        return ""
+    t = rows[0]
+    comments = "".join(
+        f"<li><b>{'public reply' if c['public'] else 'internal note'}</b> "
+        f"<pre>{html.escape(c['body'])}</pre></li>" for c in desk.comments(ticket_id))
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>Ticket #{t['id']}</title></head><body>"
+        f"<h1>Ticket #{t['id']}: {html.escape(t['subject'])}</h1>"
+        f"<p>Status: <b>{html.escape(t['status'])}</b> · priority "
+        f"{html.escape(t['priority'] or '')} · requester {html.escape(t['requester'] or '')}</p>"
+        f"<pre>{html.escape(t['body'])}</pre><h2>Activity</h2><ul>{comments}</ul>"
+        "</body></html>"
+    )
+
+
+def register(rt: Runtime) -> None:
+    app = rt.app
+
+    @app.page("/health")
+    async def health(self: web.View, request: web.Request) -> web.Response:
+        return self.json({"ok": True, "uptime_s": round(time.time() - rt.started_at, 1)})
+
+    @app.page("/stats")
+    async def stats(self: web.View, request: web.Request) -> web.Response:
+        return self.json({"counters": dict(sorted(rt.counters.items())),
+                          "replies_enabled": rt.control.replies_enabled})
+
+    @app.page("/desk/tickets/{ticket_id}")
+    async def ticket(self: web.View, request: web.Request, ticket_id: str) -> web.Response:
+        desk = getattr(rt, "desk", None)
+        if desk is None or not hasattr(desk, "tickets"):
+            return self.text("this worker's desk has no pages", status=404)
+        page = _ticket_page(desk, ticket_id)
+        if not page:
+            return self.text("no such ticket", status=404)
+        return self.html(page)
+
+    @app.page("/ingest/{network}")
+    class Ingest(web.View):
+        async def post(self, request: web.Request, network: str) -> web.Response:
+            token = os.environ.get("ROUTER_INGEST_TOKEN", "")
+            given = request.headers.get("Authorization", "")
+            if not token or not hmac.compare_digest(given.encode(),
+                                                    f"Bearer {token}".encode()):
+                return self.text("unauthorized", status=401)
+            body = await request.read()
+            if len(body) > rt.settings.max_message_bytes:
+                return self.text("payload too large", status=413)
+            from .ingest import ingest_payload
+
+            outcome = await ingest_payload(rt, network, body)
+            return self.json(outcome, status=202)
