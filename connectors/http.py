@@ -126,6 +126,7 @@ class HttpApi:
         max_elapsed: float = 60.0,
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
+        jitter: float = 1.0,
     ) -> None:
         self.client = client
         self.name = name
@@ -134,6 +135,7 @@ class HttpApi:
         self.max_elapsed = max_elapsed
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
+        self.jitter = jitter
 
     async def request(
         self,
@@ -153,7 +155,8 @@ class HttpApi:
             retry=retry_if_exception_type(RetriableError),
             stop=stop_after_attempt(self.attempts) | stop_after_delay(self.max_elapsed),
             wait=_WaitRetryAfter(
-                wait_exponential_jitter(initial=self.backoff_initial, max=self.backoff_max),
+                wait_exponential_jitter(initial=self.backoff_initial, max=self.backoff_max,
+                                        jitter=self.jitter),
                 cap=self.backoff_max,
             ),
             reraise=True,
