@@ -1,0 +1,192 @@
+"""Zendesk Support (Tickets API v2).
+
+- The router's case id is the ticket's ``external_id``; ``GET /api/v2/tickets?external_id=``
+  finds it (a consistent list, not the search index). Creates carry an ``Idempotency-Key``
+  derived from the external id, so a create whose answer was lost is replayed, not doubled.
+- The requester is an end user whose ``external_id`` is ``network:handle``
+  (``POST /api/v2/users/create_or_update``); their open tickets come from
+  ``/users/{id}/tickets/requested``.
+- Comments go through ``PUT /api/v2/tickets/{id}`` with ``comment.public`` and an HTML body;
+  each carries the idempotency key in the audit's custom metadata, read back from
+  ``/tickets/{id}/audits`` before posting again.
+- Problem/incident: ``type: problem`` for an incident's ticket, ``type: incident`` +
+  ``problem_id`` to link a report.
+- Ticket changes come back by webhook (``connectors.desks.webhooks.verify_zendesk``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import httpx
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from ..errors import ConfigError
+from .base import CommentBody, Ticket, TicketDraft
+from .saas import SaasConfig, SaasDesk, requester_key
+
+STATUSES = {"new": "new", "open": "open", "pending": "pending", "hold": "pending",
+            "solved": "solved", "closed": "closed"}
+PRIORITIES = {"low": "low", "normal": "normal", "high": "high", "urgent": "urgent"}
+META_KEY = "escalation_router_key"
+
+
+class ZendeskConfig(SaasConfig):
+    """Zendesk settings (API token authentication)."""
+
+    model_config = SettingsConfigDict(env_prefix="ROUTER_ZENDESK_", frozen=True,
+                                      extra="ignore")
+
+    subdomain: str = Field("", description="Your Zendesk subdomain: 'acme' for "
+                           "https://acme.zendesk.com.")
+    base_url: str = Field("", description="Full API root instead of the subdomain, e.g. a "
+                          "host-mapped domain (https://support.acme.com).")
+    email: str = Field("", description="Email of the agent the API token belongs to.")
+    api_token: SecretStr = Field(SecretStr(""), description="Zendesk API token (Admin "
+                                 "Center > Apps and integrations > Zendesk API).")
+    group_id: int = Field(0, ge=0, description="Group that gets new tickets (0: default).")
+    webhook_secret: SecretStr = Field(SecretStr(""), description="Signing secret of the "
+                                      "Zendesk webhook that reports ticket changes.")
+
+
+class Zendesk(SaasDesk):
+    """Zendesk Support tickets."""
+
+    key: ClassVar[str] = "zendesk"
+    title: ClassVar[str] = "Zendesk Support"
+    Config = ZendeskConfig
+    body_format: ClassVar[str] = "html"
+    events: ClassVar[str] = "webhook"
+    statuses = STATUSES
+
+    # --- setup ------------------------------------------------------------------------
+
+    def root(self) -> str:
+        if self.cfg.base_url:
+            return str(self.cfg.base_url).rstrip("/")
+        return f"https://{self.cfg.subdomain}.zendesk.com"
+
+    def check_config(self) -> None:
+        if not self.cfg.subdomain and not self.cfg.base_url:
+            raise ConfigError("zendesk: set ROUTER_ZENDESK_SUBDOMAIN (or ROUTER_ZENDESK_BASE_URL)")
+        self.require("email", "api_token")
+
+    def client_options(self) -> dict[str, Any]:
+        return {"base_url": self.root(),
+                "auth": httpx.BasicAuth(f"{self.cfg.email}/token",
+                                        self.cfg.api_token.get_secret_value())}
+
+    def ticket_url(self, ticket_id: str) -> str:
+        return f"{self.root()}/agent/tickets/{ticket_id}"
+
+    # --- reading ------------------------------------------------------------------------
+
+    def _ticket(self, raw: dict[str, Any]) -> Ticket:
+        return Ticket(id=str(raw["id"]), url=self.ticket_url(str(raw["id"])),
+                      status=self.map_status(raw.get("status")),
+                      external_id=raw.get("external_id"),
+                      requester=str(raw.get("requester_id") or "") or None,
+                      subject=raw.get("subject") or "")
+
+    async def get(self, ticket_id: str) -> Ticket:
+        await self._ready()
+        data = await self.api.json("GET", f"/api/v2/tickets/{ticket_id}.json",
+                                   what="zendesk show ticket")
+        return self._ticket(data["ticket"])
+
+    async def status(self, ticket_id: str) -> str:
+        return (await self.get(ticket_id)).status
+
+    async def _pages(self, url: str, key: str, params: dict[str, Any] | None = None,
+                     what: str = "zendesk list") -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        next_url: str | None = url
+        for _ in range(20):  # bounded: 20 pages of 100
+            if next_url is None:
+                break
+            data = await self.api.json("GET", next_url, params=params, what=what)
+            items.extend(data.get(key) or [])
+            next_url, params = data.get("next_page"), None
+        return items
+
+    async def _lookup(self, external_id: str) -> Ticket | None:
+        tickets = await self._pages("/api/v2/tickets.json", "tickets",
+                                    {"external_id": external_id},
+                                    what="zendesk tickets by external id")
+        tickets.sort(key=lambda t: t.get("id", 0))
+        return self._ticket(tickets[0]) if tickets else None
+
+    async def _user_id(self, handle: str, network: str) -> int | None:
+        data = await self.api.json("GET", "/api/v2/users/search.json",
+                                   params={"external_id": requester_key(handle, network)},
+                                   what="zendesk search users")
+        users = data.get("users") or []
+        return int(users[0]["id"]) if users else None
+
+    async def find_open_for_requester(self, handle: str, network: str) -> Ticket | None:
+        await self._ready()
+        user_id = await self._user_id(handle, network)
+        if user_id is None:
+            return None
+        tickets = await self._pages(f"/api/v2/users/{user_id}/tickets/requested.json",
+                                    "tickets", {"sort_by": "updated_at", "sort_order": "desc"},
+                                    what="zendesk requested tickets")
+        for raw in tickets:
+            ticket = self._ticket(raw)
+            if ticket.status not in ("solved", "closed"):
+                return ticket
+        return None
+
+    # --- writing ------------------------------------------------------------------------
+
+    async def _requester(self, draft: TicketDraft) -> int:
+        author = draft.mention.author
+        user = {"name": author.name or f"@{author.handle}", "role": "end-user",
+                "external_id": requester_key(author.handle, draft.mention.network),
+                "details": author.profile_url}
+        data = await self.api.json("POST", "/api/v2/users/create_or_update.json",
+                                   json={"user": user}, what="zendesk create requester")
+        return int(data["user"]["id"])
+
+    async def _create(self, draft: TicketDraft) -> Ticket:
+        ticket: dict[str, Any] = {
+            "subject": draft.subject,
+            "comment": {"html_body": self.ticket_body(draft), "public": False},
+            "requester_id": await self._requester(draft),
+            "external_id": draft.external_id,
+            "priority": PRIORITIES.get(draft.priority, "normal"),
+            "type": "problem" if draft.problem else "question",
+            "tags": list(draft.tags),
+        }
+        if self.cfg.group_id:
+            ticket["group_id"] = self.cfg.group_id
+        response = await self.api.request(
+            "POST", "/api/v2/tickets.json", json={"ticket": ticket}, retry=False,
+            headers={"Idempotency-Key": f"escalation-router-{draft.external_id}"},
+            what="zendesk create ticket")
+        return self._ticket(response.json()["ticket"])
+
+    async def _comment_exists(self, ticket_id: str, body: CommentBody, *, public: bool,
+                              key: str) -> bool:
+        audits = await self._pages(f"/api/v2/tickets/{ticket_id}/audits.json", "audits",
+                                   what="zendesk ticket audits")
+        return any(((a.get("metadata") or {}).get("custom") or {}).get(META_KEY) == key
+                   for a in audits)
+
+    async def _post_comment(self, ticket_id: str, body: CommentBody, *, public: bool,
+                            key: str) -> None:
+        payload = {"ticket": {"comment": {"html_body": self.comment_body(body),
+                                          "public": public},
+                              "metadata": {"custom": {META_KEY: key}}}}
+        await self.api.request("PUT", f"/api/v2/tickets/{ticket_id}.json", json=payload,
+                               retry=False, what="zendesk add comment")
+
+    async def link(self, child_id: str, parent_id: str) -> None:
+        await self._ready()
+        await self.api.request("PUT", f"/api/v2/tickets/{parent_id}.json",
+                               json={"ticket": {"type": "problem"}}, what="zendesk mark problem")
+        await self.api.request(
+            "PUT", f"/api/v2/tickets/{child_id}.json",
+            json={"ticket": {"type": "incident", "problem_id": int(parent_id)}},
+            what="zendesk link incident")

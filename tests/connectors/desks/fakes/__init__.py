@@ -1,0 +1,1 @@
+"""Stateful fakes of each desk vendor, as httpx.MockTransport handlers."""

@@ -1,0 +1,1 @@
+"""One module per desk harness; each exposes ``HARNESS`` (see ``../harness.py``)."""

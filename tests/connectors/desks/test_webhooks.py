@@ -1,0 +1,260 @@
+"""Inbound desk webhooks: signatures exactly as documented, and the payload parsers."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Callable
+
+import pytest
+
+from connectors.desks.webhooks import (
+    MAX_BODY_BYTES,
+    ReplayCache,
+    WebhookRejected,
+    parse_event,
+    verify,
+)
+
+SECRET = "whsec-0123456789"
+NOW = 1_795_000_000.0
+ISO_NOW = "2026-11-18T11:06:40Z"  # == NOW
+
+
+def _b64(algo: str, message: bytes) -> str:
+    return base64.b64encode(hmac.new(SECRET.encode(), message, algo).digest()).decode()
+
+
+def _hex(algo: str, message: bytes) -> str:
+    return hmac.new(SECRET.encode(), message, algo).hexdigest()
+
+
+def sign_zendesk(body: bytes, at: str = ISO_NOW, delivery: str = "inv-1") -> dict[str, str]:
+    return {"X-Zendesk-Webhook-Signature": _b64("sha256", at.encode() + body),
+            "X-Zendesk-Webhook-Signature-Timestamp": at,
+            "X-Zendesk-Webhook-Invocation-Id": delivery}
+
+
+def sign_github(body: bytes, delivery: str = "d-1") -> dict[str, str]:
+    return {"X-Hub-Signature-256": "sha256=" + _hex("sha256", body),
+            "X-GitHub-Delivery": delivery, "X-GitHub-Event": "issues"}
+
+
+def sign_jira(body: bytes, delivery: str = "j-1") -> dict[str, str]:
+    return {"X-Hub-Signature": "sha256=" + _hex("sha256", body),
+            "X-Atlassian-Webhook-Identifier": delivery}
+
+
+def sign_zammad(body: bytes, delivery: str = "z-1") -> dict[str, str]:
+    return {"X-Hub-Signature": "sha1=" + _hex("sha1", body), "X-Zammad-Delivery": delivery}
+
+
+def sign_helpscout(body: bytes, delivery: str = "") -> dict[str, str]:
+    return {"X-HelpScout-Signature": _b64("sha1", body), "X-HelpScout-Event": "convo.status"}
+
+
+def sign_freshdesk(body: bytes, delivery: str = "") -> dict[str, str]:
+    return {"X-Router-Webhook-Token": SECRET}
+
+
+SIGNERS: dict[str, Callable[..., dict[str, str]]] = {
+    "zendesk": sign_zendesk, "github": sign_github, "jira": sign_jira,
+    "zammad": sign_zammad, "helpscout": sign_helpscout, "freshdesk": sign_freshdesk,
+}
+
+
+def body_for(desk: str) -> bytes:
+    if desk == "jira":
+        return json.dumps({"timestamp": int(NOW * 1000), "webhookEvent": "jira:issue_updated",
+                           "issue": {"key": "SUP-1"}}).encode()
+    return json.dumps({"desk": desk, "id": 1}).encode()
+
+
+@pytest.mark.parametrize("desk", sorted(SIGNERS))
+def test_valid_delivery_is_accepted(desk: str) -> None:
+    body = body_for(desk)
+    verify(desk, SIGNERS[desk](body), body, SECRET, now=NOW, replay_cache=ReplayCache())
+
+
+@pytest.mark.parametrize("desk", sorted(SIGNERS))
+def test_forged_delivery_is_rejected(desk: str) -> None:
+    body = body_for(desk)
+    headers = SIGNERS[desk](body)
+    if desk != "freshdesk":  # Freshdesk signs nothing: only the shared token is checked
+        with pytest.raises(WebhookRejected):  # tampered body
+            verify(desk, headers, body.replace(b"1", b"2"), SECRET, now=NOW)
+    with pytest.raises(WebhookRejected):  # wrong secret
+        verify(desk, headers, body, "not-the-secret", now=NOW)
+    with pytest.raises(WebhookRejected):  # no signature at all
+        verify(desk, {}, body, SECRET, now=NOW)
+
+
+@pytest.mark.parametrize("desk", sorted(SIGNERS))
+def test_oversized_delivery_is_rejected(desk: str) -> None:
+    body = b"{" + b" " * MAX_BODY_BYTES + b"}"
+    with pytest.raises(WebhookRejected):
+        verify(desk, SIGNERS[desk](body), body, SECRET, now=NOW)
+    small = body_for(desk)
+    with pytest.raises(WebhookRejected):
+        verify(desk, SIGNERS[desk](small), small, SECRET, now=NOW, max_bytes=10)
+
+
+@pytest.mark.parametrize("desk", sorted(set(SIGNERS) - {"freshdesk"}))
+def test_replayed_delivery_is_rejected(desk: str) -> None:
+    cache = ReplayCache(ttl=600, clock=lambda: NOW)
+    body = body_for(desk)
+    headers = SIGNERS[desk](body)
+    verify(desk, headers, body, SECRET, now=NOW, replay_cache=cache)
+    with pytest.raises(WebhookRejected):
+        verify(desk, headers, body, SECRET, now=NOW, replay_cache=cache)
+
+
+@pytest.mark.parametrize("desk", ["zendesk", "jira"])
+def test_stale_delivery_is_rejected(desk: str) -> None:
+    body = body_for(desk)
+    headers = SIGNERS[desk](body)
+    verify(desk, headers, body, SECRET, now=NOW + 60)
+    with pytest.raises(WebhookRejected):
+        verify(desk, headers, body, SECRET, now=NOW + 3600)
+    with pytest.raises(WebhookRejected):
+        verify(desk, headers, body, SECRET, now=NOW - 3600)  # from the future
+
+
+def test_zendesk_timestamp_is_part_of_the_signature() -> None:
+    body = body_for("zendesk")
+    headers = sign_zendesk(body)
+    headers["X-Zendesk-Webhook-Signature-Timestamp"] = "2026-11-18T11:06:41Z"
+    with pytest.raises(WebhookRejected):
+        verify("zendesk", headers, body, SECRET, now=NOW)
+
+
+def test_github_needs_a_delivery_id() -> None:
+    body = b"{}"
+    headers = sign_github(body)
+    del headers["X-GitHub-Delivery"]
+    with pytest.raises(WebhookRejected):
+        verify("github", headers, body, SECRET, now=NOW)
+
+
+def test_headers_are_case_insensitive() -> None:
+    body = b"{}"
+    headers = {k.lower(): v for k, v in sign_github(body).items()}
+    verify("github", headers, body, SECRET, now=NOW)
+
+
+def test_unknown_desk_or_empty_secret_is_rejected() -> None:
+    with pytest.raises(WebhookRejected):
+        verify("servicenow", {}, b"{}", SECRET, now=NOW)
+    body = b"{}"
+    with pytest.raises(WebhookRejected):
+        verify("github", sign_github(body), body, "", now=NOW)
+
+
+def test_replay_cache_expires_and_is_bounded() -> None:
+    now = [0.0]
+    cache = ReplayCache(ttl=10, max_items=3, clock=lambda: now[0])
+    assert cache.check_and_add("a") and not cache.check_and_add("a")
+    now[0] = 11
+    assert cache.check_and_add("a")  # expired, accepted again
+    for key in "bcdef":
+        cache.check_and_add(key)
+    assert len(cache) <= 3
+
+
+def test_rejection_says_nothing_secret() -> None:
+    body = b"{}"
+    with pytest.raises(WebhookRejected) as info:
+        verify("github", {"X-Hub-Signature-256": "sha256=00", "X-GitHub-Delivery": "x"},
+               body, SECRET, now=NOW)
+    assert SECRET not in str(info.value)
+    assert _hex("sha256", body) not in str(info.value)
+
+
+# --- parsers on the documented payload shapes ------------------------------------------------
+
+
+def test_zendesk_event_subscription_status_changed() -> None:
+    payload = {"type": "zen:event-type:ticket.status_changed", "account_id": 1,
+               "id": "01HN", "time": "2026-11-17T10:13:20Z", "zendesk_event_version": "2022-11-06",
+               "subject": "zen:ticket:35436",
+               "detail": {"id": "35436", "status": "SOLVED", "external_id": "case-1",
+                          "updated_at": "2026-11-17T10:13:20Z"},
+               "event": {"current": "SOLVED", "previous": "OPEN"}}
+    [change] = parse_event("zendesk", payload)
+    assert (change.ticket_id, change.status, change.external_id) == ("35436", "solved", "case-1")
+
+
+def test_zendesk_ticket_created_event_and_trigger_body() -> None:
+    created = {"type": "zen:event-type:ticket.created", "subject": "zen:ticket:7",
+               "detail": {"id": "7", "status": "Open"}, "event": {"current": {"status": "Open"}}}
+    assert parse_event("zendesk", created)[0].status == "open"
+    trigger = {"ticket": {"id": "8", "status": "Solved", "external_id": "case-8",
+                          "url": "https://acme.zendesk.com/agent/tickets/8"}}
+    assert parse_event("zendesk", trigger)[0].status == "solved"
+    assert parse_event("zendesk", {"type": "zen:event-type:user.active_changed"}) == []
+
+
+def test_github_issue_events() -> None:
+    issue = {"number": 42, "state": "closed", "state_reason": "completed",
+             "html_url": "https://github.com/acme/support/issues/42",
+             "body": "text\n<!-- escalation-router external-id=case%2D1 -->"}
+    [change] = parse_event("github", {"action": "closed", "issue": issue})
+    assert (change.ticket_id, change.status, change.external_id) == ("42", "solved", "case-1")
+    issue = {**issue, "state_reason": "not_planned"}
+    assert parse_event("github", {"action": "closed", "issue": issue})[0].status == "closed"
+    assert parse_event("github", {"action": "labeled", "issue": issue}) == []
+    pr = {**issue, "pull_request": {}}
+    assert parse_event("github", {"action": "closed", "issue": pr}) == []
+
+
+def test_jira_issue_updated() -> None:
+    payload = {"timestamp": 1, "webhookEvent": "jira:issue_updated",
+               "issue": {"id": "10001", "key": "SUP-7",
+                         "self": "https://acme.atlassian.net/rest/api/3/issue/10001",
+                         "fields": {"status": {"name": "Done",
+                                               "statusCategory": {"key": "done"}}}}}
+    [change] = parse_event("jira", payload)
+    assert (change.ticket_id, change.status) == ("SUP-7", "solved")
+    assert change.url == "https://acme.atlassian.net/browse/SUP-7"
+    payload["issue"]["fields"]["status"] = {"name": "Waiting for customer",
+                                            "statusCategory": {"key": "indeterminate"}}
+    assert parse_event("jira", payload)[0].status == "pending"
+    assert parse_event("jira", {"webhookEvent": "comment_created"}) == []
+
+
+def test_zammad_trigger_payload() -> None:
+    payload = {"ticket": {"id": 31, "number": "31001", "state": "closed", "state_id": 4,
+                          "updated_at": "2026-11-17T10:13:20Z"},
+               "article": {"id": 104, "internal": False}}
+    [change] = parse_event("zammad", payload)
+    assert (change.ticket_id, change.status) == ("31", "closed")
+    payload["ticket"]["state"] = "pending reminder"
+    assert parse_event("zammad", payload)[0].status == "pending"
+
+
+def test_helpscout_conversation_payload() -> None:
+    payload = {"id": 123, "number": 7, "status": "closed", "mailboxId": 5,
+               "_links": {"web": {"href": "https://secure.helpscout.net/conversation/123/7/"}}}
+    [change] = parse_event("helpscout", payload)
+    assert (change.ticket_id, change.status) == ("123", "closed")
+    assert change.url.startswith("https://secure.helpscout.net/")
+    assert parse_event("helpscout", {"id": 123}) == []  # convo.deleted
+
+
+def test_freshdesk_automation_payload() -> None:
+    payload = {"freshdesk_webhook": {"ticket_id": 9, "ticket_status": "Resolved",
+                                     "ticket_url": "https://acme.freshdesk.com/helpdesk/tickets/9"}}
+    assert parse_event("freshdesk", payload)[0].status == "solved"
+
+
+def test_parser_ignores_junk() -> None:
+    assert parse_event("github", [1, 2]) == []  # type: ignore[arg-type]
+    assert parse_event("zammad", {"ticket": "x"}) == []
+    with pytest.raises(KeyError):
+        parse_event("servicenow", {})
+
+
+def test_sha_helpers_match_hashlib() -> None:  # guards the test's own signers
+    assert _hex("sha1", b"x") == hmac.new(SECRET.encode(), b"x", hashlib.sha1).hexdigest()
