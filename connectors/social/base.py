@@ -38,10 +38,17 @@ class Posted:
 
 @dataclass(frozen=True)
 class Page:
-    """One page of polled payloads and the checkpoint to resume after them."""
+    """One page of polled payloads and the checkpoint to resume after them.
+
+    ``wait`` is how many seconds the network asks us to leave before the next poll (its
+    rate-limit headers say the window is nearly spent); 0 means poll at the usual pace.
+    ``more`` is true when the poller knows further pages are ready right now.
+    """
 
     payloads: Sequence[Mapping[str, Any]]
     checkpoint: str | None
+    wait: float = 0.0
+    more: bool = False
 
 
 class NetworkConfig(BaseSettings):

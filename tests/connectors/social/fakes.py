@@ -1,0 +1,178 @@
+"""In-memory networks behind ``httpx.MockTransport``: each answers like the vendor documents
+and enforces its rules (auth, length, reply refs, idempotency, 429 with its headers,
+pagination), so the connectors are tested against behaviour rather than against mocks of
+our own calls."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+
+from connectors.social.text import grapheme_len, mastodon_length, x_length
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
+    return httpx.Response(status, json=body, headers=headers or {})
+
+
+def _body(request: httpx.Request) -> dict[str, Any]:
+    ctype = request.headers.get("content-type", "")
+    raw = request.content.decode()
+    if "application/json" in ctype:
+        data = json.loads(raw)
+        assert isinstance(data, dict)
+        return data
+    return {k: v[-1] for k, v in parse_qs(raw).items()}
+
+
+@dataclass
+class RateLimiter:
+    """Answer the next ``fail`` requests with a 429 carrying ``headers()``."""
+
+    fail: int = 0
+    served_429: int = 0
+
+    def take(self) -> bool:
+        if self.fail > 0:
+            self.fail -= 1
+            self.served_429 += 1
+            return True
+        return False
+
+
+# --- Mastodon -------------------------------------------------------------------------------
+
+
+def mastodon_id(n: int) -> str:
+    return str(113_526_000_000_000_000 + n)
+
+
+@dataclass
+class FakeMastodon:
+    token: str = "tok-mastodon"
+    username: str = "acmesupport"
+    max_chars: int = 500
+    notifications: list[dict[str, Any]] = field(default_factory=list)
+    statuses: dict[str, dict[str, Any]] = field(default_factory=dict)
+    posted: list[dict[str, Any]] = field(default_factory=list)
+    idempotency: dict[str, dict[str, Any]] = field(default_factory=dict)
+    stream_events: list[str] = field(default_factory=list)
+    limiter: RateLimiter = field(default_factory=RateLimiter)
+    requests: list[httpx.Request] = field(default_factory=list)
+    next_id: int = 1000
+
+    def add_mention(self, text: str = "help", *, acct: str = "ann@fosstodon.org") -> dict[str, Any]:
+        self.next_id += 1
+        status = {
+            "id": mastodon_id(self.next_id), "created_at": "2026-11-23T10:00:00.000Z",
+            "in_reply_to_id": None, "content": f"<p>@{self.username} {text}</p>",
+            "language": "en", "url": f"https://fosstodon.org/@ann/{mastodon_id(self.next_id)}",
+            "reblog": None, "media_attachments": [], "spoiler_text": "",
+            "account": {"id": "109302", "username": acct.split("@")[0], "acct": acct,
+                        "url": "https://fosstodon.org/@ann", "followers_count": 4},
+        }
+        self.statuses[status["id"]] = status
+        note = {"id": str(40_000_000 + self.next_id), "type": "mention",
+                "created_at": status["created_at"], "account": status["account"],
+                "status": status}
+        self.notifications.append(note)
+        return note
+
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.handle)
+
+    def _rate_headers(self, remaining: int) -> dict[str, str]:
+        reset = (datetime.now(UTC) + timedelta(seconds=0.2)).isoformat().replace("+00:00", "Z")
+        return {"X-RateLimit-Limit": "300", "X-RateLimit-Remaining": str(remaining),
+                "X-RateLimit-Reset": reset}
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        path = request.url.path
+        if request.headers.get("authorization") != f"Bearer {self.token}":
+            return _json(401, {"error": "The access token is invalid"})
+        if self.limiter.take():
+            return _json(429, {"error": "Too many requests"}, self._rate_headers(0))
+        headers = self._rate_headers(299)
+        if path == "/api/v1/accounts/verify_credentials":
+            return _json(200, {"id": "1", "username": self.username, "acct": self.username,
+                               "url": f"https://mastodon.social/@{self.username}"}, headers)
+        if path == "/api/v2/instance":
+            return _json(200, {"domain": "mastodon.social", "configuration": {"statuses": {
+                "max_characters": self.max_chars, "characters_reserved_per_url": 23}}}, headers)
+        if path == "/api/v1/notifications":
+            return self._notifications(request, headers)
+        if path == "/api/v1/statuses" and request.method == "POST":
+            return self._post(request, headers)
+        if path == "/api/v1/accounts/1/statuses":
+            return _json(200, list(reversed(self.posted)), headers)
+        if path == "/api/v1/streaming/user/notification":
+            body = "".join(self.stream_events).encode()
+            return httpx.Response(200, content=body,
+                                  headers={"content-type": "text/event-stream"})
+        return _json(404, {"error": "Record not found"})
+
+    def _notifications(self, request: httpx.Request, headers: dict[str, str]) -> httpx.Response:
+        q = request.url.params
+        types = q.get_list("types[]")
+        limit = min(int(q.get("limit", "40")), 80)
+        items = [n for n in self.notifications if not types or n["type"] in types]
+        key = lambda n: (len(n["id"]), n["id"])  # noqa: E731
+        items.sort(key=key)
+        if "max_id" in q:
+            items = [n for n in items if key(n) < (len(q["max_id"]), q["max_id"])]
+        if "min_id" in q:  # the page immediately after min_id
+            items = [n for n in items if key(n) > (len(q["min_id"]), q["min_id"])][:limit]
+        else:
+            if "since_id" in q:
+                items = [n for n in items if key(n) > (len(q["since_id"]), q["since_id"])]
+            items = items[-limit:]
+        page = list(reversed(items))
+        if page:
+            base = "https://mastodon.social/api/v1/notifications"
+            headers["Link"] = (f'<{base}?max_id={page[-1]["id"]}>; rel="next", '
+                               f'<{base}?min_id={page[0]["id"]}>; rel="prev"')
+        return _json(200, page, headers)
+
+    def _post(self, request: httpx.Request, headers: dict[str, str]) -> httpx.Response:
+        key = request.headers.get("idempotency-key")
+        if key and key in self.idempotency:
+            return _json(200, self.idempotency[key], headers)
+        body = _body(request)
+        text = body.get("status") or ""
+        if not text:
+            return _json(422, {"error": "Validation failed: Text can't be blank"})
+        if mastodon_length(text) > self.max_chars:
+            return _json(422, {"error": f"Validation failed: Text character limit of "
+                                        f"{self.max_chars} exceeded"})
+        parent = body.get("in_reply_to_id")
+        if parent and parent not in self.statuses:
+            return _json(404, {"error": "The post you are trying to reply to does not "
+                                        "appear to exist."})
+        self.next_id += 1
+        sid = mastodon_id(self.next_id)
+        status = {"id": sid, "in_reply_to_id": parent, "url": f"https://mastodon.social/@"
+                  f"{self.username}/{sid}", "content": f"<p>{text}</p>",
+                  "visibility": body.get("visibility", "public"),
+                  "language": body.get("language"),
+                  "account": {"id": "1", "username": self.username, "acct": self.username}}
+        self.statuses[sid] = status
+        self.posted.append(status)
+        if key:
+            self.idempotency[key] = status
+        return _json(200, status, headers)
+
+
+def sse(event: str, data: Any) -> str:
+    payload = data if isinstance(data, str) else json.dumps(data)
+    return f"event: {event}\ndata: {payload}\n\n"
+
+
+def now_epoch() -> float:
+    return time.time()
