@@ -58,7 +58,7 @@ def classify_lines(lines: Iterable[bytes], settings: Settings, model: TriageMode
             now = time.time()
             window = int(now // settings.incident_window_seconds)
             if (sc.category == "outage" and sc.actionable >= settings.threshold_for("outage")
-                    and never_ticket(item) is None):
+                    and never_ticket(item, settings) is None):
                 outage[window] = outage.get(window, 0) + 1
             key = author_key(item)
             state = states.get(key, {})

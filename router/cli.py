@@ -54,6 +54,7 @@ def worker(loglevel: str) -> None:
     from .topics import ensure_topics
 
     settings = settings_or_exit()
+    (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
     ensure_topics(settings)
     rt = build(settings)
     Worker(rt.app, loglevel=loglevel, quiet=True, redirect_stdouts=False,

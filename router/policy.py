@@ -42,13 +42,19 @@ class Context:
     notes: list[str] = field(default_factory=list)
 
 
-def never_ticket(m: Mention) -> str | None:
-    """Why this mention can never open a ticket, or None."""
-    if m.is_own_account:
+def _listed(m: Mention, names: Sequence[str]) -> bool:
+    wanted = {n.lower().lstrip("@") for n in names}
+    return m.author.handle.lower().lstrip("@") in wanted or m.author.id.lower() in wanted
+
+
+def never_ticket(m: Mention, settings: Settings) -> str | None:
+    """Why this mention can never open a ticket, or None (flags set by the network's
+    normalizer, or the handle is on one of the configured lists)."""
+    if m.is_own_account or _listed(m, settings.own_accounts):
         return "the company's own account"
-    if m.is_persona:
+    if m.is_persona or _listed(m, settings.personas):
         return "a corporate persona's account"
-    if m.is_employee:
+    if m.is_employee or _listed(m, settings.employees):
         return "an employee's personal account"
     if m.is_repost:
         return "a repost"
@@ -115,7 +121,7 @@ def decide(m: Mention, s: Scores, settings: Settings, ctx: Context) -> Decision:
             decided_at=ctx.now,
         )
 
-    blocked = never_ticket(m)
+    blocked = never_ticket(m, settings)
     if blocked:
         return out("silent", f"never a ticket: {blocked}")
     if ctx.duplicate_of:

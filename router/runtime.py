@@ -6,10 +6,13 @@ model and the desk are set up in the worker's startup hook.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import logging
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +51,18 @@ class Runtime:
     output: ReplyOutput = field(init=False)
     counters: Counter[str] = field(default_factory=Counter)
     started_at: float = field(default_factory=time.time)
+    prepare_args: dict[str, Any] = field(default_factory=dict)
+    _ready: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _prepared: bool = False
+
+    async def ready(self) -> None:
+        """Load the model and set up desk and output, once, before the first message."""
+        if self._prepared:
+            return
+        async with self._ready:
+            if not self._prepared:
+                await prepare(self, **self.prepare_args)
+                self._prepared = True
 
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] += n
@@ -57,9 +72,23 @@ class Runtime:
 
         return compose(self.settings, m, link)
 
-    async def dead_letter(self, source: str, event: Any, reason: str) -> None:
+    @contextlib.asynccontextmanager
+    async def guard(self, source: str, event: Any) -> AsyncIterator[None]:
+        """Turn an unexpected error on one message into a dead letter, never a lost message
+        (a crashed Faust agent is restarted past the message it was handling)."""
+        try:
+            yield
+        except Exception as exc:  # noqa: BLE001
+            log.exception("%s: unexpected error", source)
+            raw = event.value.dumps() if hasattr(event.value, "dumps") else event.value
+            await self.dead_letter(source, event,
+                                   f"internal error: {type(exc).__name__}: {exc}", raw=raw)
+
+    async def dead_letter(self, source: str, event: Any, reason: str, *,
+                          raw: bytes | None = None) -> None:
         msg = event.message
-        raw = event.value if isinstance(event.value, bytes) else bytes(str(event.value), "utf-8")
+        if raw is None:
+            raw = event.value if isinstance(event.value, bytes) else str(event.value).encode()
         key = msg.key.decode("utf-8", "replace") if isinstance(msg.key, bytes) else msg.key
         await self._dlq(source, DeadLetter(
             source_topic=msg.topic, reason=reason,
@@ -114,10 +143,7 @@ def build(settings: Settings, *, model: TriageModel | None = None, desk: Desk | 
     rt = Runtime(settings=settings, app=app, topics=topics,
                  tables=create_tables(app, settings.partitions), control=Control(settings))
 
-    @app.on_startup.connect
-    async def _startup(app: faust.App, **kwargs: Any) -> None:  # pragma: no cover - worker
-        await prepare(rt, model=model, desk=desk, output=output)
-
+    rt.prepare_args = {"model": model, "desk": desk, "output": output}
     from .agents import closeloop, escalate, publish, triage
     from .web import register as register_web
 

@@ -50,7 +50,7 @@ class Escalate:
 
     async def ticket_for_case(self, d: Decision) -> Ticket | None:
         assert d.case_key
-        cached = self.rt.tables.cases[d.case_key]
+        cached = self.rt.tables.cases.get(d.case_key)
         desk = self.rt.desk
         if cached:
             return Ticket(id=str(cached), url=desk.ticket_url(str(cached)))
@@ -81,7 +81,7 @@ class Escalate:
             return
         in_event(event)
         m = d.mention
-        if self.rt.tables.effects[m.ref]:
+        if self.rt.tables.effects.get(m.ref):
             self.rt.count("desk.skipped_redelivery")
             return
         ticket = await self.with_retries(d)
@@ -122,4 +122,6 @@ def register(rt: Runtime) -> None:
     @rt.app.agent(rt.topics["decisions"], name="escalate", concurrency=1)
     async def escalate(stream: Any) -> None:
         async for event in stream.events():
-            await step.handle(event, event.value)
+            await rt.ready()
+            async with rt.guard("decisions", event):
+                await step.handle(event, event.value)

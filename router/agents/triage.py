@@ -130,7 +130,7 @@ class Triage:
             else:
                 outage = self.outage_window(now, count_this=sc.category == "outage"
                                             and sc.actionable >= s.threshold_for("outage")
-                                            and never_ticket(m) is None)
+                                            and never_ticket(m, s) is None)
                 d = decide(m, sc, s, context_for(m, state, now, outage))
                 self.rt.tables.authors[key] = remember(state, m, d)
             self.rt.count(f"verdict.{d.verdict}")
@@ -153,4 +153,12 @@ def register(rt: Runtime) -> None:
     async def triage(stream: Any) -> None:
         async for events in stream.take_events(rt.settings.batch_size,
                                                within=rt.settings.batch_timeout):
-            await step.handle(list(events))
+            await rt.ready()
+            batch = list(events)
+            try:
+                await step.handle(batch)
+            except Exception as exc:  # noqa: BLE001 - never lose a batch to a bug
+                log.exception("triage failed on a batch of %d", len(batch))
+                for event in batch:
+                    await rt.dead_letter("mentions", event,
+                                         f"internal error: {type(exc).__name__}: {exc}")

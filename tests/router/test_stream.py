@@ -1,0 +1,211 @@
+"""The whole loop on a real Kafka broker, with a real worker process and the shipped model.
+
+What a user would notice: a support request opens exactly one ticket; a reply in its thread
+joins it; praise, the company's own posts and reposts open nothing; a solved ticket yields
+exactly one reply with its link; a redelivered mention opens no second ticket; bad input
+ends in the dead-letter topic with its reason while the worker keeps going.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kafka import KafkaConsumer, TopicPartition
+from kafka.structs import OffsetAndMetadata
+
+from .stream import RouterProcess, encode, key_of, mention
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+
+
+def tickets(rp: RouterProcess) -> list[dict[str, Any]]:
+    path = rp.workdir / "desk.sqlite"
+    if not path.exists():
+        return []
+    with sqlite3.connect(path) as db:
+        db.row_factory = sqlite3.Row
+        rows = db.execute("SELECT t.*, (SELECT COUNT(*) FROM comments c WHERE "
+                          "c.ticket_id = t.id) AS comments FROM tickets t ORDER BY id")
+        return [dict(r) for r in rows.fetchall()]
+
+
+def wait_for(pred: Any, timeout: float = 60.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def by_id(decisions: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {d["mention"]["id"]: d for d in decisions}
+
+
+@pytest.fixture(scope="module")
+def router(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[RouterProcess]:
+    rp = RouterProcess(kafka_bootstrap, tmp_path_factory.mktemp("router"))
+    rp.create_topics()
+    rp.start()
+    try:
+        yield rp
+    finally:
+        rp.stop()
+
+
+def send(rp: RouterProcess, *mentions: dict[str, Any]) -> None:
+    rp.produce("mentions", [encode(m) for m in mentions], [key_of(m) for m in mentions])
+
+
+def test_support_request_opens_one_ticket_and_thread_reply_links(router: RouterProcess) -> None:
+    request = mention("s1", "@acmesupport I was charged twice for my subscription this "
+                      "month, order 4411. Please refund the duplicate charge.", "maria")
+    send(router, request)
+    d = by_id(router.read("decisions", lambda r: "s1" in by_id(r)))["s1"]
+    assert d["verdict"] == "open", d["reasons"]
+    assert d["scores"]["actionable"] >= d["scores"]["threshold"]
+    opened = wait_for(lambda: [t for t in tickets(router) if "maria" in t["requester"]],
+                      what="the ticket")
+    assert len(opened) == 1
+    assert "charged twice" in opened[0]["body"]
+    assert "https://social.example/@maria/s1" in opened[0]["body"]  # the original post
+    assert "social" in json.loads(opened[0]["tags"])
+
+    follow_up = mention("s2", "@acmesupport any news? the duplicate charge is still on my "
+                        "card", "maria", in_reply_to="s1", conversation_id="s1")
+    send(router, follow_up)
+    d2 = by_id(router.read("decisions", lambda r: "s2" in by_id(r)))["s2"]
+    assert d2["verdict"] == "link", d2["reasons"]
+    assert d2["case_key"] == d["case_key"]
+    linked = wait_for(lambda: [t for t in tickets(router)
+                               if "maria" in t["requester"] and t["comments"] == 1],
+                      what="the linked comment")
+    assert len([t for t in tickets(router) if "maria" in t["requester"]]) == 1
+    assert linked[0]["id"] == opened[0]["id"]
+
+
+def test_praise_own_posts_and_reposts_open_nothing(router: RouterProcess) -> None:
+    praise = mention("p1", "Love the new dashboard, so much faster. Great work team!", "fan")
+    own = mention("p2", "Our service is down in Europe, we're on it and will update soon.",
+                  "acmecorp")
+    repost = mention("p3", "RT: I was charged twice and nobody answers, please refund me",
+                     "echo", is_repost=True)
+    send(router, praise, own, repost)
+    ds = by_id(router.read("decisions", lambda r: {"p1", "p2", "p3"} <= set(by_id(r))))
+    assert ds["p1"]["verdict"] == "silent"
+    assert ds["p2"]["verdict"] == "silent"
+    assert "own account" in ds["p2"]["reasons"][0]
+    assert ds["p3"]["verdict"] == "silent"
+    assert "repost" in ds["p3"]["reasons"][0]
+    time.sleep(1.0)
+    requesters = {t["requester"] for t in tickets(router)}
+    assert not requesters & {"generic:@fan", "generic:@acmecorp", "generic:@echo"}
+
+
+def test_solved_ticket_yields_exactly_one_reply_with_its_link(router: RouterProcess) -> None:
+    first = mention("r1", "@acmesupport my order 9001 never arrived, tracking says delivered "
+                    "but nothing is at my door", "jo")
+    send(router, first)
+    ticket = wait_for(lambda: [t for t in tickets(router) if t["requester"] == "generic:@jo"],
+                      what="jo's ticket")[0]
+    second = mention("r2", "@acmesupport still no parcel, can you check order 9001?", "jo",
+                     in_reply_to="r1", conversation_id="r1")
+    send(router, second)
+    wait_for(lambda: [t for t in tickets(router)
+                      if t["id"] == ticket["id"] and t["comments"] == 1], what="the link")
+
+    out = router.cli("desk", "solve", str(ticket["id"]))
+    assert out.returncode == 0, out.stderr
+    # A second solved event (an agent re-solving, a redelivery) must not reply again.
+    out = router.cli("desk", "solve", str(ticket["id"]))
+    assert out.returncode == 0, out.stderr
+
+    replies = router.read("replies", lambda r: any(x["author_handle"] == "jo" for x in r))
+    time.sleep(3.0)
+    replies = [r for r in router.read("replies", lambda r: True) if r["author_handle"] == "jo"]
+    assert len(replies) == 1
+    reply = replies[0]
+    link = f"/desk/tickets/{ticket['id']}"
+    assert reply["ticket_url"].endswith(link)
+    assert link in reply["text"]
+    assert reply["in_reply_to"] == "r2"  # in the thread, to their latest post
+    posted = wait_for(lambda: [json.loads(x) for x in
+                               (router.workdir / "replies.jsonl").read_text().splitlines()
+                               if json.loads(x)["to"] == "jo"]
+                      if (router.workdir / "replies.jsonl").exists() else None,
+                      what="the posted reply")
+    assert len(posted) == 1
+
+
+BAD_INPUTS = {
+    "malformed JSON": b'{"id": "b1", "network": "generic", "text": "oops',
+    "missing field: author": encode({"id": "b2", "network": "generic", "text": "hi",
+                                     "created_at": "2026-11-23T10:00:00Z"}),
+    "wrong type: text": encode({**mention("b3", "x"), "text": ["not", "a", "string"]}),
+    "text too long": encode(mention("b4", "a" * 40_000)),
+    "invalid UTF-8": b'{"id": "b5", "network": "generic", "text": "\xff\xfe bad"}',
+    "unknown network": encode({**mention("b6", "hello"), "network": "myspace"}),
+    "binary content": b"\x00\x01\x02\x03" * 64,
+    "must be a JSON object": b"[1, 2, 3]",
+}
+
+
+def test_bad_input_goes_to_the_dead_letter_topic_and_the_worker_keeps_going(
+        router: RouterProcess) -> None:
+    router.produce("mentions", list(BAD_INPUTS.values()))
+    after = mention("ok1", "@acmesupport I can't log in, the password reset email never "
+                    "arrives", "kim")
+    send(router, after)
+    letters = router.read("mentions-dlq", lambda r: len(r) >= len(BAD_INPUTS))
+    originals = {base64.b64decode(x["original"]): x["reason"] for x in letters}
+    for expected, raw in BAD_INPUTS.items():
+        assert raw in originals, f"{expected}: not in the DLQ"
+        assert expected in originals[raw], (expected, originals[raw])
+    d = by_id(router.read("decisions", lambda r: "ok1" in by_id(r)))
+    assert d["ok1"]["verdict"] in ("open", "link")
+
+
+def test_redelivered_mention_after_restart_without_commit_opens_no_second_ticket(
+        kafka_bootstrap: str, tmp_path: Path) -> None:
+    rp = RouterProcess(kafka_bootstrap, tmp_path / "w")
+    rp.create_topics()
+    rp.start()
+    try:
+        m = mention("x1", "@acmesupport the app crashes every time I open settings on "
+                    "Android, reinstalled twice", "raj")
+        send(rp, m)
+        wait_for(lambda: len(tickets(rp)) == 1, what="the first ticket")
+        rp.read("ticket-events", lambda r: len(r) >= 1)
+    finally:
+        rp.stop()
+    # As if the worker had died before committing: rewind the group's committed offsets.
+    settings = rp.settings
+    consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=settings.app_id,
+                             enable_auto_commit=False)
+    try:
+        tps = [TopicPartition(rp.topic(t), p) for t in ("mentions", "decisions")
+               for p in range(settings.partitions)]
+        consumer.assign(tps)
+        consumer.commit({tp: OffsetAndMetadata(0, "", -1) for tp in tps})
+    finally:
+        consumer.close()
+    rp.start()
+    try:
+        decisions = rp.read("decisions", lambda r: len([d for d in r
+                                                        if d["mention"]["id"] == "x1"]) >= 2)
+        again = [d for d in decisions if d["mention"]["id"] == "x1"]
+        assert again[1]["verdict"] == again[0]["verdict"] == "open"
+        time.sleep(3.0)  # give escalate time to (wrongly) act on the redelivery
+        assert len(tickets(rp)) == 1
+        assert tickets(rp)[0]["comments"] == 0
+    finally:
+        rp.stop()
