@@ -103,8 +103,8 @@ class Ledger:
                 "INSERT OR REPLACE INTO desk_records VALUES (?, ?, ?, ?, ?, ?)",
                 (self.desk, kind, key, value, state, self.clock()))
 
-    def claim(self, kind: str, key: str) -> None:
-        self._put(kind, key, "", "pending")
+    def claim(self, kind: str, key: str, value: str = "") -> None:
+        self._put(kind, key, value, "pending")
 
     def done(self, kind: str, key: str, value: str) -> None:
         self._put(kind, key, value, "done")
