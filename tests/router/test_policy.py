@@ -1,0 +1,94 @@
+"""The decision rules, as an ops person would check them, without Kafka."""
+
+from __future__ import annotations
+
+import pytest
+
+from classifiers.api import Scores
+from router.policy import Case, Context, decide
+from router.records import Author, Mention
+from router.settings import Settings
+
+NOW = 1_800_000_000.0
+
+
+def m(text: str = "x", handle: str = "ann", **kw: object) -> Mention:
+    return Mention(id=kw.pop("id", "1"), network="generic", text=text,  # type: ignore[arg-type]
+                   author=Author(id=f"u-{handle}", handle=handle), created_at="t", **kw)
+
+
+def sc(actionable: float = 0.9, hurtful: float = 0.0, sensitive: float = 0.0,
+       category: str = "billing") -> Scores:
+    return Scores(actionable=actionable, hurtful=hurtful, sensitive=sensitive,
+                  category=category, reasons=("word 'refund' (+0.8)",))
+
+
+S = Settings(own_accounts=["acmecorp"], personas=["acme_ceo"], employees=["jane_at_acme"])
+
+
+def test_actionable_opens_with_reasons_and_scores() -> None:
+    d = decide(m(), sc(0.9), S, Context(now=NOW))
+    assert d.verdict == "open"
+    assert d.reasons[0].startswith("open:") and "word 'refund' (+0.8)" in d.reasons
+    assert d.scores["actionable"] == 0.9 and d.case_key == "generic:1"
+
+
+def test_not_actionable_is_silent() -> None:
+    d = decide(m(), sc(0.1, category="praise"), S, Context(now=NOW))
+    assert d.verdict == "silent" and "not actionable" in d.reasons[0]
+
+
+@pytest.mark.parametrize("handle,flag,why", [
+    ("acmecorp", {}, "own account"), ("acme_ceo", {}, "persona"),
+    ("jane_at_acme", {}, "employee"), ("someone", {"is_repost": True}, "repost"),
+    ("someone", {"is_own_account": True}, "own account"),
+])
+def test_never_a_ticket(handle: str, flag: dict[str, bool], why: str) -> None:
+    d = decide(m(handle=handle, **flag), sc(0.99), S, Context(now=NOW))
+    assert d.verdict == "silent" and why in d.reasons[0]
+
+
+def test_hurtful_and_helpful_goes_to_human_review_hurtful_only_is_silent() -> None:
+    assert decide(m(), sc(0.9, hurtful=0.9), S, Context(now=NOW)).verdict == "review"
+    d = decide(m(), sc(0.1, hurtful=0.9), S, Context(now=NOW))
+    assert d.verdict == "silent" and d.hurtful
+
+
+def test_borderline_goes_to_review_but_not_praise() -> None:
+    assert decide(m(), sc(0.45), S, Context(now=NOW)).verdict == "review"
+    assert decide(m(), sc(0.45, category="praise"), S, Context(now=NOW)).verdict == "silent"
+
+
+def test_category_threshold_override_without_retraining() -> None:
+    strict = Settings(category_thresholds={"billing": 0.95})
+    assert decide(m(), sc(0.9), strict, Context(now=NOW)).verdict == "review"
+    assert decide(m(), sc(0.9, category="outage"), strict, Context(now=NOW)).verdict == "open"
+
+
+def test_thread_reply_links_even_when_not_actionable_itself() -> None:
+    case = Case(case_key="generic:1", thread_key="generic:1", opened_at=NOW - 60)
+    reply = m("thanks, any update?", id="2", in_reply_to="1", conversation_id="1")
+    d = decide(reply, sc(0.2), S, Context(now=NOW, cases=[case]))
+    assert d.verdict == "link" and d.case_key == "generic:1"
+
+
+def test_author_open_case_links_within_window_only() -> None:
+    case = Case(case_key="generic:1", thread_key="generic:1", opened_at=NOW - 3600)
+    new = m("another problem", id="9")
+    assert decide(new, sc(0.9), S, Context(now=NOW, cases=[case])).verdict == "link"
+    old = Case(case_key="generic:1", thread_key="generic:1", opened_at=NOW - 30 * 86400)
+    assert decide(new, sc(0.9), S, Context(now=NOW, cases=[old])).verdict == "open"
+
+
+def test_exact_duplicate_is_silent() -> None:
+    d = decide(m(id="5"), sc(0.9), S, Context(now=NOW, duplicate_of="generic:1"))
+    assert d.verdict == "silent" and "duplicate" in d.reasons[0]
+
+
+def test_outage_wave_becomes_incident() -> None:
+    ctx = Context(now=NOW, outage_reports=3, incident_key="incident:outage:7")
+    d = decide(m(), sc(0.9, category="outage"), S, ctx)
+    assert d.verdict == "incident" and d.case_key == "incident:outage:7"
+    assert d.priority == "urgent"
+    few = Context(now=NOW, outage_reports=1, incident_key="incident:outage:7")
+    assert decide(m(), sc(0.9, category="outage"), S, few).verdict == "open"
