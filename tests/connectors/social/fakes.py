@@ -176,3 +176,166 @@ def sse(event: str, data: Any) -> str:
 
 def now_epoch() -> float:
     return time.time()
+
+
+# --- Bluesky ------------------------------------------------------------------------------
+
+TID_RE = __import__("re").compile(r"^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")
+
+
+@dataclass
+class FakeBluesky:
+    """A PDS + appview: sessions, listNotifications (newest first, cursor), getPosts,
+    createRecord (validating reply refs, facets in UTF-8 bytes, 300 graphemes, TID keys; an
+    existing key is a 500 as real PDSes answered), getRecord, and RateLimit-* headers."""
+
+    handle: str = "acme.example.com"
+    did: str = "did:plc:acme7lbxz3qjjyyfvsxkm2p5"
+    password: str = "app-pass-1234"
+    notifications: list[dict[str, Any]] = field(default_factory=list)  # oldest first
+    posts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)  # rkey -> record
+    limiter: RateLimiter = field(default_factory=RateLimiter)
+    requests: list[httpx.Request] = field(default_factory=list)
+    expire_next: bool = False
+    lose_answer: int = 0  # createRecord stores the record, then answers 502
+    clock: float = 1_795_400_000.0
+    sessions: int = 0
+
+    def add_post(self, text: str = "@acme.example.com help", *, author: str = "ann.bsky.social",
+                 did: str = "did:plc:ann4yq2xjxwbx7ijkhvsvlqc", reason: str = "mention",
+                 root: dict[str, str] | None = None, ts: float | None = None) -> dict[str, Any]:
+        self.clock = ts if ts is not None else self.clock + 1
+        n = len(self.posts) + 1
+        uri = f"at://{did}/app.bsky.feed.post/3lbq{n:09d}"
+        record: dict[str, Any] = {"$type": "app.bsky.feed.post", "text": text,
+                                  "createdAt": _iso(self.clock)}
+        if root:
+            record["reply"] = {"root": root, "parent": root}
+        post = {"uri": uri, "cid": f"bafyrei{n:08d}", "author": {"did": did, "handle": author},
+                "record": record, "indexedAt": _iso(self.clock)}
+        self.posts[uri] = post
+        self.notifications.append({**post, "reason": reason, "isRead": False})
+        return post
+
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.handle_request)
+
+    def _limits(self, remaining: int) -> dict[str, str]:
+        return {"RateLimit-Limit": "3000", "RateLimit-Remaining": str(remaining),
+                "RateLimit-Reset": str(int(time.time())), "RateLimit-Policy": "3000;w=300"}
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        nsid = request.url.path.removeprefix("/xrpc/")
+        if nsid == "com.atproto.server.createSession":
+            body = json.loads(request.content)
+            if body.get("identifier") not in (self.handle, self.did) or \
+                    body.get("password") != self.password:
+                return _json(401, {"error": "AuthenticationRequired",
+                                   "message": "Invalid identifier or password"})
+            self.sessions += 1
+            return _json(200, {"accessJwt": f"access-{self.sessions}",
+                               "refreshJwt": f"refresh-{self.sessions}",
+                               "handle": self.handle, "did": self.did})
+        auth = request.headers.get("authorization", "")
+        if nsid == "com.atproto.server.refreshSession":
+            if auth != f"Bearer refresh-{self.sessions}":
+                return _json(400, {"error": "ExpiredToken", "message": "Token has expired"})
+            self.sessions += 1
+            return _json(200, {"accessJwt": f"access-{self.sessions}",
+                               "refreshJwt": f"refresh-{self.sessions}",
+                               "handle": self.handle, "did": self.did})
+        if auth != f"Bearer access-{self.sessions}" or self.expire_next:
+            self.expire_next = False
+            return _json(400, {"error": "ExpiredToken", "message": "Token has expired"})
+        if self.limiter.take():
+            return _json(429, {"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"},
+                         self._limits(0))
+        headers = self._limits(2999)
+        q = request.url.params
+        if nsid == "com.atproto.server.getSession":
+            return _json(200, {"handle": self.handle, "did": self.did}, headers)
+        if nsid == "app.bsky.notification.listNotifications":
+            limit = int(q.get("limit", "50"))
+            if not 1 <= limit <= 100:
+                return _json(400, {"error": "InvalidRequest", "message": "limit out of range"})
+            reasons = q.get_list("reasons")
+            items = [n for n in reversed(self.notifications)
+                     if not reasons or n["reason"] in reasons]
+            start = int(q["cursor"]) if "cursor" in q else 0
+            page = items[start:start + limit]
+            body: dict[str, Any] = {"notifications": page}
+            if start + limit < len(items):
+                body["cursor"] = str(start + limit)
+            return _json(200, body, headers)
+        if nsid == "app.bsky.feed.getPosts":
+            return _json(200, {"posts": [self.posts[u] for u in q.get_list("uris")
+                                         if u in self.posts]}, headers)
+        if nsid == "com.atproto.repo.getRecord":
+            rkey = q.get("rkey", "")
+            if q.get("repo") != self.did or rkey not in self.records:
+                return _json(400, {"error": "RecordNotFound",
+                                   "message": f"Could not locate record: {rkey}"})
+            return _json(200, {"uri": self._uri(rkey), "cid": "bafyreimine",
+                               "value": self.records[rkey]}, headers)
+        if nsid == "com.atproto.repo.createRecord":
+            return self._create(json.loads(request.content), headers)
+        return _json(501, {"error": "MethodNotImplemented"})
+
+    def _uri(self, rkey: str) -> str:
+        return f"at://{self.did}/app.bsky.feed.post/{rkey}"
+
+    def _create(self, body: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
+        def bad(message: str) -> httpx.Response:
+            return _json(400, {"error": "InvalidRequest", "message": message})
+
+        if body.get("repo") not in (self.did, self.handle):
+            return _json(401, {"error": "AuthRequiredError", "message": "Unauthorized"})
+        if body.get("collection") != "app.bsky.feed.post":
+            return bad("Invalid collection")
+        rkey = body.get("rkey")
+        if rkey is not None and not TID_RE.match(rkey):
+            return bad("Invalid record key: must be a TID")
+        if rkey in self.records:
+            return _json(500, {"error": "InternalServerError", "message": "Internal Server Error"})
+        record = body.get("record") or {}
+        text = record.get("text", "")
+        if record.get("$type") != "app.bsky.feed.post" or "createdAt" not in record:
+            return bad("Invalid app.bsky.feed.post record")
+        if grapheme_len(text) > 300 or len(text.encode()) > 3000:
+            return bad("Invalid app.bsky.feed.post record: Record/text must not be longer "
+                       "than 300 graphemes")
+        reply = record.get("reply")
+        if reply is not None:
+            for side in ("root", "parent"):
+                ref = reply.get(side) or {}
+                known = self.posts.get(ref.get("uri", ""))
+                if not known or known["cid"] != ref.get("cid"):
+                    return bad(f"Invalid app.bsky.feed.post record: reply/{side} must be a "
+                               "strong ref to an existing post")
+        data = text.encode()
+        for facet in record.get("facets", []):
+            start, end = facet["index"]["byteStart"], facet["index"]["byteEnd"]
+            if not 0 <= start < end <= len(data):
+                return bad("facet index out of range")
+            data[start:end].decode()  # raises on a cut character: a test failure
+            for feature in facet["features"]:
+                if feature["$type"].endswith("#link") and \
+                        data[start:end].decode() != feature["uri"]:
+                    return bad("link facet does not cover its URL")
+                if feature["$type"].endswith("#mention") and \
+                        not feature["did"].startswith("did:"):
+                    return bad("mention facet needs a DID")
+        rkey = rkey or f"3lbz{len(self.records):09d}"
+        self.records[rkey] = record
+        if self.lose_answer > 0:
+            self.lose_answer -= 1
+            return _json(502, {"error": "UpstreamFailure"})
+        return _json(200, {"uri": self._uri(rkey), "cid": "bafyreimine",
+                           "validationStatus": "valid"}, headers)
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace(
+        "+00:00", "Z")
