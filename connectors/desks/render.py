@@ -172,8 +172,10 @@ _MARKER_RE = re.compile(r"<!-- escalation-router (?P<name>[a-z-]+)=(?P<value>[^ 
 
 def marker(name: str, value: str) -> str:
     """A hidden HTML comment carrying ``value`` (percent-encoded: no ``--`` or ``>``)."""
-    safe = urllib.parse.quote(value, safe="")
-    safe = safe.replace("-", "%2D")
+    safe = urllib.parse.quote(value, safe="-._~:@")
+    safe = re.sub(r"-(?=-)", "%2D", safe)  # an HTML comment may not contain "--"
+    if safe.endswith("-"):
+        safe = safe[:-1] + "%2D"
     return f"<!-- escalation-router {name}={safe} -->"
 
 

@@ -108,12 +108,13 @@ def test_adf_survives_empty_and_multiline_text() -> None:
 
 
 def test_marker_round_trips_any_value() -> None:
-    value = "x:1 --> <b>&"
+    value = "x:1 --> <b>& a--b-"
     text = f"body\n{marker('external-id', value)}\n"
     assert "-->" not in marker("external-id", value)[:-3]
     assert find_marker(text, "external-id") == value
     assert find_marker(text, "key") is None
     assert find_marker(None, "key") is None
+    assert "er-abc" in marker("case", "er-abc")  # tokens stay searchable
 
 
 def test_unknown_format() -> None:

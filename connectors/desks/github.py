@@ -1,0 +1,225 @@
+"""GitHub Issues in one repository, as a support desk.
+
+- A ticket is an issue with a Markdown body; the case id and the requester ride in hidden
+  HTML comments (``<!-- escalation-router ... -->``) with searchable tokens ``er-<digest>``
+  and ``er-req-<digest>``. Lookup uses the search API, which is eventually consistent, so
+  the local record remembers every issue made, and after a create whose answer was lost the
+  newest issues of the repository (a consistent list) are scanned for the marker before
+  anything is created again.
+- Comments carry a hidden idempotency marker and are checked before posting.
+- GitHub has no internal notes. ``internal_notes = "prefix"`` (default) posts them as
+  ordinary comments that start with a bold "Internal note" warning (everyone who can read
+  the repository sees them: use a private repository); ``"refuse"`` raises NotSupported.
+- Status: ``open`` (``pending`` with the ``pending_label``); ``closed`` with
+  ``state_reason`` ``completed`` is solved, any other reason (``not_planned``,
+  ``duplicate``) is closed.
+- Link: a comment on the report pointing at the incident issue (GitHub cross-references
+  it on both sides).
+- Primary rate limit (403/429 with ``x-ratelimit-remaining: 0``: wait for
+  ``x-ratelimit-reset``) and secondary limits (403/429 with ``retry-after``) are retried.
+- Changes come back by webhook (``X-Hub-Signature-256``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, ClassVar, Literal
+
+import httpx
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from ..errors import ConfigError, NotSupported, RetriableError
+from ..http import parse_retry_after, raise_for_response
+from .base import CommentBody, Ticket, TicketDraft
+from .render import find_marker, marker
+from .saas import SaasConfig, SaasDesk, requester_key
+from .webhooks import github_status
+
+NOTE_PREFIX = ("**Internal note** (from the escalation router; visible to everyone who "
+               "can read this repository)\n\n")
+
+
+def token_for(kind: str, value: str) -> str:
+    digest = hashlib.sha256(value.encode()).hexdigest()[:20]
+    return f"er-{digest}" if kind == "case" else f"er-req-{digest}"
+
+
+class GitHubConfig(SaasConfig):
+    """GitHub settings (a token allowed to read and write the repository's issues)."""
+
+    model_config = SettingsConfigDict(env_prefix="ROUTER_GITHUB_", frozen=True,
+                                      extra="ignore")
+
+    repository: str = Field("", description="owner/name of the repository holding tickets.")
+    token: SecretStr = Field(SecretStr(""), description="Fine-grained token (Issues: read "
+                             "and write) or a GitHub App installation token.")
+    api_url: str = Field("https://api.github.com", description="REST API root (GitHub "
+                         "Enterprise Server: https://HOST/api/v3).")
+    internal_notes: Literal["prefix", "refuse"] = Field(
+        "prefix", description="GitHub has no private comments: 'prefix' posts notes as "
+        "comments marked 'Internal note'; 'refuse' raises NotSupported.")
+    pending_label: str = Field("waiting-for-customer", description="An open issue with "
+                               "this label is 'pending' (GitHub has no such state).")
+    webhook_secret: SecretStr = Field(SecretStr(""), description="Secret of the repository "
+                                      "webhook (issues events) that reports changes.")
+
+
+class GitHubIssues(SaasDesk):
+    """Issues of one GitHub repository."""
+
+    key: ClassVar[str] = "github"
+    title: ClassVar[str] = "GitHub Issues"
+    Config = GitHubConfig
+    body_format: ClassVar[str] = "markdown"
+    events: ClassVar[str] = "webhook"
+    search_lags: ClassVar[bool] = True
+
+    def check_config(self) -> None:
+        self.require("repository", "token")
+        if self.cfg.repository.count("/") != 1:
+            raise ConfigError("github: set ROUTER_GITHUB_REPOSITORY to owner/name")
+
+    def client_options(self) -> dict[str, Any]:
+        return {"base_url": str(self.cfg.api_url).rstrip("/"),
+                "headers": {"Authorization": f"Bearer {self.cfg.token.get_secret_value()}",
+                            "Accept": "application/vnd.github+json",
+                            "X-GitHub-Api-Version": "2022-11-28"}}
+
+    @property
+    def repo(self) -> str:
+        return f"/repos/{self.cfg.repository}"
+
+    def ticket_url(self, ticket_id: str) -> str:
+        api = str(self.cfg.api_url).rstrip("/")
+        web = "https://github.com" if api == "https://api.github.com" else api.removesuffix(
+            "/api/v3")
+        return f"{web}/{self.cfg.repository}/issues/{ticket_id}"
+
+    # --- HTTP with GitHub's rate-limit rules --------------------------------------------------
+
+    async def _once(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        response = await self.api.request(method, url, retry=False, ok=(403, 429), **kwargs)
+        if response.status_code in (403, 429):
+            limited = (response.headers.get("retry-after")
+                       or response.headers.get("x-ratelimit-remaining") == "0"
+                       or response.status_code == 429)
+            if limited:
+                raise RetriableError(
+                    f"github: {method} {url.split('?')[0]} rate limited "
+                    f"({response.status_code})", retry_after=parse_retry_after(response),
+                    status_code=response.status_code)
+            raise_for_response(response, what="github")
+        return response
+
+    async def _get(self, url: str, **kwargs: Any) -> Any:
+        response = await self.retrying(lambda: self._once("GET", url, **kwargs))
+        return response.json()
+
+    # --- reading ------------------------------------------------------------------------
+
+    def _ticket(self, issue: dict[str, Any]) -> Ticket:
+        number = str(issue["number"])
+        status = github_status(issue.get("state", "open"), issue.get("state_reason"))
+        labels = {str(x.get("name") if isinstance(x, dict) else x)
+                  for x in issue.get("labels") or []}
+        if status == "open" and self.cfg.pending_label in labels:
+            status = "pending"
+        return Ticket(id=number, url=issue.get("html_url") or self.ticket_url(number),
+                      status=status,
+                      external_id=find_marker(issue.get("body"), "external-id"),
+                      requester=find_marker(issue.get("body"), "requester"),
+                      subject=issue.get("title") or "")
+
+    async def get(self, ticket_id: str) -> Ticket:
+        await self._ready()
+        return self._ticket(await self._get(f"{self.repo}/issues/{ticket_id}"))
+
+    async def status(self, ticket_id: str) -> str:
+        return (await self.get(ticket_id)).status
+
+    async def _search(self, token: str, extra: str = "") -> list[dict[str, Any]]:
+        q = f'"{token}" repo:{self.cfg.repository} is:issue in:body {extra}'.strip()
+        data = await self._get("/search/issues", params={"q": q, "sort": "created",
+                                                          "order": "asc", "per_page": 10})
+        return list(data.get("items") or [])
+
+    async def _lookup(self, external_id: str) -> Ticket | None:
+        for issue in await self._search(token_for("case", external_id)):
+            if find_marker(issue.get("body"), "external-id") == external_id:
+                return self._ticket(issue)
+        entry = self.ledger.get("ticket", external_id)
+        if entry is not None and entry.state == "pending":
+            # A create may have happened without us hearing the answer: the repository's
+            # newest issues are a consistent read, unlike search.
+            recent = await self._get(f"{self.repo}/issues",
+                                     params={"state": "all", "sort": "created",
+                                             "direction": "desc", "per_page": 50})
+            for issue in recent:
+                if "pull_request" not in issue and find_marker(
+                        issue.get("body"), "external-id") == external_id:
+                    return self._ticket(issue)
+        return None
+
+    async def find_open_for_requester(self, handle: str, network: str) -> Ticket | None:
+        await self._ready()
+        who = requester_key(handle, network)
+        for issue in await self._search(token_for("requester", who), "is:open"):
+            if find_marker(issue.get("body"), "requester") == who and issue.get("state") == "open":
+                return self._ticket(issue)
+        return None
+
+    # --- writing ------------------------------------------------------------------------
+
+    async def _create(self, draft: TicketDraft) -> Ticket:
+        who = requester_key(draft.mention.author.handle, draft.mention.network)
+        body = "\n".join([
+            self.ticket_body(draft),
+            marker("external-id", draft.external_id),
+            marker("case", token_for("case", draft.external_id)),
+            marker("requester", who),
+            marker("requester-token", token_for("requester", who)),
+        ])
+        response = await self._once("POST", f"{self.repo}/issues",
+                                    json={"title": draft.subject, "body": body,
+                                          "labels": list(draft.tags)})
+        return self._ticket(response.json())
+
+    async def _comment_exists(self, ticket_id: str, body: CommentBody, *, public: bool,
+                              key: str) -> bool:
+        url: str | None = f"{self.repo}/issues/{ticket_id}/comments"
+        params: dict[str, Any] | None = {"per_page": 100}
+        for _ in range(30):
+            if url is None:
+                break
+            response = await self.retrying(
+                lambda u=url, p=params: self._once("GET", u, params=p))  # type: ignore[misc]
+            if any(find_marker(c.get("body"), "key") == key for c in response.json()):
+                return True
+            url = response.links.get("next", {}).get("url")
+            params = None
+        return False
+
+    async def _post_comment(self, ticket_id: str, body: CommentBody, *, public: bool,
+                            key: str) -> None:
+        if not public and self.cfg.internal_notes == "refuse":
+            raise NotSupported("github has no internal notes (ROUTER_GITHUB_INTERNAL_NOTES="
+                               "refuse)")
+        text = self.comment_body(body)
+        if not public:
+            text = NOTE_PREFIX + text
+        await self._once("POST", f"{self.repo}/issues/{ticket_id}/comments",
+                         json={"body": f"{text}\n{marker('key', key)}"})
+
+    async def link(self, child_id: str, parent_id: str) -> None:
+        await self._ready()
+        key = f"link-{int(parent_id)}"
+        text = f"Part of the incident tracked in #{int(parent_id)}."
+
+        async def once() -> None:
+            if not await self._comment_exists(child_id, CommentBody(text=text), public=True,
+                                              key=key):
+                await self._once("POST", f"{self.repo}/issues/{child_id}/comments",
+                                 json={"body": f"{text}\n{marker('key', key)}"})
+
+        await self.retrying(once)
