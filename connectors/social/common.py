@@ -21,17 +21,18 @@ gate, the reply ledger, length fitting and rate-limit bookkeeping.
 from __future__ import annotations
 
 import abc
+import asyncio
 import json
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
 from pydantic import Field, SecretStr
 
-from connectors.errors import ConfigError, FatalError, SkippableError
+from connectors.errors import ConfigError, FatalError, RetriableError, SkippableError
 from connectors.http import HttpApi
 from router.records import Reply
 
@@ -287,6 +288,26 @@ class SocialNetwork(Network):
     @abc.abstractmethod
     async def post(self, reply: Reply, text: str) -> Posted:
         """Send ``text`` as the reply (idempotently where the network allows)."""
+
+    async def careful(self, send: Callable[[], Awaitable[Posted]],
+                      find: Callable[[], Awaitable[Posted | None]]) -> Posted:
+        """Send a post that the network cannot de-duplicate: never resent blindly. After a
+        retriable failure (timeout, 5xx, 429), look for the post first; wait and resend
+        only if it is not there."""
+        attempts = int(getattr(self.config, "attempts", 4))
+        cap = float(getattr(self.config, "max_wait", 60.0))
+        for attempt in range(1, attempts + 1):
+            try:
+                return await send()
+            except RetriableError as exc:
+                found = await find()
+                if found is not None:
+                    return found
+                if attempt == attempts:
+                    raise
+                await asyncio.sleep(min(cap, exc.retry_after if exc.retry_after is not None
+                                        else 0.5 * 2 ** attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def find_posted(self, reply: Reply, text: str) -> Posted | None:
         """Our earlier reply to ``reply.in_reply_to`` carrying its link, if the network

@@ -322,3 +322,13 @@ def epoch(value: str) -> float | None:
 def clean_text(text: str) -> str:
     """Text without NUL and other C0 controls (except tab and newline)."""
     return "".join(ch for ch in text if ch in "\t\n" or unicodedata.category(ch) != "Cc")
+
+
+def as_map(value: Any) -> Mapping[str, Any]:
+    """``value`` if it is an object, else an empty one (for optional parts of a payload)."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    """``value`` if it is a list, else an empty one."""
+    return value if isinstance(value, list) else []

@@ -14,7 +14,8 @@ from urllib.parse import parse_qs
 
 import httpx
 
-from connectors.social.text import grapheme_len, mastodon_length, x_length
+from connectors.social.text import find_urls, grapheme_len, mastodon_length, x_length
+from connectors.social.x import now_id
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
@@ -339,3 +340,130 @@ class FakeBluesky:
 def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace(
         "+00:00", "Z")
+
+
+# --- X ------------------------------------------------------------------------------------
+
+
+@dataclass
+class FakeX:
+    """API v2: users/me, the mentions timeline (since_id + pagination_token bound to it),
+    POST /2/tweets (280 weighted, reply refs, duplicate content 403), the user's own posts
+    with t.co-wrapped links, and x-rate-limit-* headers."""
+
+    token: str = "tok-x-user"
+    user_id: str = "783214"
+    username: str = "AcmeSupport"
+    tweets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    mentions: list[str] = field(default_factory=list)
+    posted: list[dict[str, Any]] = field(default_factory=list)
+    limiter: RateLimiter = field(default_factory=RateLimiter)
+    requests: list[httpx.Request] = field(default_factory=list)
+    lose_answer: int = 0
+    next_id: int = field(default_factory=lambda: int(now_id()) + (1 << 22))
+
+    def add_mention(self, text: str = "@AcmeSupport help", *, author: str = "ann_example",
+                    author_id: str = "1460323737035677698") -> dict[str, Any]:
+        self.next_id = max(self.next_id + 1000, int(now_id()) + 1000)  # ids carry the time
+        tid = str(self.next_id)
+        self.users[author_id] = {"id": author_id, "username": author, "name": author.title()}
+        tweet = {"id": tid, "text": text, "author_id": author_id, "conversation_id": tid,
+                 "created_at": "2026-11-23T10:00:00.000Z", "lang": "en",
+                 "edit_history_tweet_ids": [tid]}
+        self.tweets[tid] = tweet
+        self.mentions.append(tid)
+        return tweet
+
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.handle)
+
+    def _limits(self, remaining: int) -> dict[str, str]:
+        return {"x-rate-limit-limit": "180", "x-rate-limit-remaining": str(remaining),
+                "x-rate-limit-reset": str(int(time.time()))}
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if request.headers.get("authorization") != f"Bearer {self.token}":
+            return _json(401, {"title": "Unauthorized", "type": "about:blank",
+                               "status": 401, "detail": "Unauthorized"})
+        if self.limiter.take():
+            return _json(429, {"title": "Too Many Requests", "detail": "Too Many Requests",
+                               "type": "about:blank", "status": 429}, self._limits(0))
+        headers = self._limits(179)
+        path = request.url.path
+        if path == "/2/users/me":
+            return _json(200, {"data": {"id": self.user_id, "name": "Acme Support",
+                                        "username": self.username}}, headers)
+        if path == f"/2/users/{self.user_id}/mentions":
+            return self._mentions(request, headers)
+        if path == f"/2/users/{self.user_id}/tweets":
+            return _json(200, {"data": list(reversed(self.posted)),
+                               "meta": {"result_count": len(self.posted)}}, headers)
+        if path == "/2/tweets" and request.method == "POST":
+            return self._create(json.loads(request.content), headers)
+        return _json(404, {"title": "Not Found Error", "detail": "not found"})
+
+    def _mentions(self, request: httpx.Request, headers: dict[str, str]) -> httpx.Response:
+        q = request.url.params
+        size = int(q.get("max_results", "10"))
+        if not 5 <= size <= 100:
+            return _json(400, {"title": "Invalid Request",
+                               "detail": "max_results must be between 5 and 100"})
+        since = int(q.get("since_id", "0"))
+        ids = sorted((int(t) for t in self.mentions if int(t) > since), reverse=True)
+        start = 0
+        if "pagination_token" in q:
+            token = q["pagination_token"]
+            offset, _, bound = token.partition(":")
+            if bound != str(since):
+                return _json(400, {"title": "Invalid Request",
+                                   "detail": "pagination_token does not match the query"})
+            anchor = int(offset)  # the token anchors on an id, so new posts do not shift it
+            ids = [i for i in ids if i < anchor]
+        page = ids[start:start + size]
+        meta: dict[str, Any] = {"result_count": len(page)}
+        if page:
+            meta["newest_id"], meta["oldest_id"] = str(page[0]), str(page[-1])
+        if len(ids) > size:
+            meta["next_token"] = f"{page[-1]}:{since}"
+        body: dict[str, Any] = {"meta": meta}
+        if page:
+            data = [self.tweets[str(i)] for i in page]
+            body["data"] = data
+            body["includes"] = {"users": [self.users[t["author_id"]] for t in data]}
+        return _json(200, body, headers)
+
+    def _create(self, body: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
+        text = body.get("text", "")
+        if not text or x_length(text) > 280:
+            return _json(400, {"errors": [{"parameters": {"text": [text[:20]]},
+                                           "message": "Your Tweet text is too long."}],
+                               "title": "Invalid Request", "type": "https://api.twitter.com"
+                               "/2/problems/invalid-request", "detail": "One or more "
+                               "parameters to your request was invalid."})
+        parent = (body.get("reply") or {}).get("in_reply_to_tweet_id")
+        if parent is not None and parent not in self.tweets:
+            return _json(403, {"detail": "You attempted to reply to a Tweet that is deleted "
+                                         "or not visible to you.", "type": "about:blank",
+                               "title": "Forbidden", "status": 403})
+        if any(p["source_text"] == text for p in self.posted):
+            return _json(403, {"detail": "You are not allowed to create a Tweet with "
+                                         "duplicate content.", "type": "about:blank",
+                               "title": "Forbidden", "status": 403})
+        self.next_id += 1000
+        tid = str(self.next_id)
+        wrapped, urls = text, []
+        for n, (s, e) in enumerate(find_urls(text)):
+            tco = f"https://t.co/x{tid[-6:]}{n}"
+            urls.append({"url": tco, "expanded_url": text[s:e]})
+            wrapped = wrapped.replace(text[s:e], tco)
+        post = {"id": tid, "text": wrapped, "source_text": text, "entities": {"urls": urls},
+                "referenced_tweets": [{"type": "replied_to", "id": parent}] if parent else []}
+        self.posted.append(post)
+        self.tweets[tid] = post
+        if self.lose_answer > 0:
+            self.lose_answer -= 1
+            raise httpx.ReadTimeout("the answer was lost")
+        return _json(201, {"data": {"id": tid, "text": wrapped,
+                                    "edit_history_tweet_ids": [tid]}}, headers)
