@@ -1,0 +1,63 @@
+"""Render a model card (Markdown) from the card dict that travels in the artifact sidecar."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+_SOURCES = """\
+- `complaints/complaints-data.csv`: Preotiuc-Pietro, Gaman, Aletras (ACL 2019), 3,449
+  tweets, complaint yes/no (used as a proxy for actionable; research use only).
+- `ibm-twitter-customer-care/dev.json`: Ganhotra et al. (EMNLP 2020), Apache-2.0; first
+  customer turn of each dialog a brand answered with a support link (actionable).
+- `tweeteval-offensive-hate/offensive`: TweetEval / OLID (OffensEval-2019), train for
+  training, val only for the held-out figure.
+- The project's own examples: `classifiers/seed_examples.py`.
+- Lexicons: VADER word valences (vaderSentiment), profanity word weights read from
+  alt-profanity-check's linear model at build time, `classifiers/lexicons/sensitive.tsv`."""
+
+
+def _row(r: dict[str, Any]) -> str:
+    return (
+        f"threshold {r['threshold']:.2f}: precision {r['precision']:.3f}, recall "
+        f"{r['recall']:.3f}, F1 {r['f1']:.3f}, macro-F1 {r['macro_f1']:.3f}, "
+        f"FPR {r['fpr']:.3f}, volume {r['volume']:.3f}"
+        + (f" (n={r['n']}, positives={r['positives']})" if "n" in r else "")
+    )
+
+
+def render(card: dict[str, Any]) -> str:
+    lines = [f"# Model card: {card.get('name', 'triage model')}", ""]
+    lines += ["## Rebuild", "", "```", card.get("rebuild", ""), "```", ""]
+    if card.get("data"):
+        lines += ["## Data", "", str(card["data"]), ""]
+    else:
+        lines += ["## Sources", "", _SOURCES, ""]
+    lines += ["## Library versions", ""]
+    lines += [f"- {k} {v}" for k, v in sorted(card.get("versions", {}).items())] + [""]
+    op = card.get("operating_point", {})
+    lines += ["## Operating point (override in settings without retraining)", ""]
+    lines += [f"- {k}: {v}" for k, v in op.items()] + [""]
+    if "training_rows" in card:
+        lines += ["## Training rows", ""]
+        lines += [f"- {k}: {v}" for k, v in card["training_rows"].items()] + [""]
+    for title, key in (
+        ("Out-of-fold on the training rows", "oof_training"),
+        ("Held out (never trained on, never used for thresholds)", "held_out"),
+    ):
+        if key in card:
+            lines += [f"## {title}", ""]
+            lines += [f"- {name}: {_row(r)}" for name, r in card[key].items()] + [""]
+    if "protocols" in card:
+        lines += ["## Published-protocol evaluations", ""]
+        for name, res in card["protocols"].items():
+            lines += [f"### {name}", "", "```", res.get("command", ""), "```", ""]
+            lines += [f"- {k}: {v}" for k, v in res.items() if k != "command"] + [""]
+    lines += ["## Raw card", "", "```json", json.dumps(card, indent=2, default=str), "```", ""]
+    return "\n".join(lines)
+
+
+def write_card(card: dict[str, Any], path: Path) -> Path:
+    path.write_text(render(card), encoding="utf-8")
+    return path

@@ -1,0 +1,55 @@
+"""Threshold tables and the choice of an operating point."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import f1_score
+
+MAX_FPR = 0.05  # at most 5% of the noise becomes tickets (teams drop filters near 7%)
+
+
+def threshold_table(y: Sequence[int], p: Sequence[float], thresholds: Sequence[float]) -> list[dict[str, Any]]:
+    """Precision, recall, F1, FPR and volume (share flagged) at each threshold."""
+    yt = np.asarray(y, dtype=int)
+    pp = np.asarray(p, dtype=float)
+    rows = []
+    for t in thresholds:
+        pred = pp >= t
+        tp = int(np.sum(pred & (yt == 1)))
+        fp = int(np.sum(pred & (yt == 0)))
+        fn = int(np.sum(~pred & (yt == 1)))
+        neg = int(np.sum(yt == 0))
+        precision = tp / (tp + fp) if tp + fp else 1.0
+        recall = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        rows.append(
+            {
+                "threshold": round(float(t), 4),
+                "precision": round(precision, 4),
+                "recall": round(recall, 4),
+                "f1": round(f1, 4),
+                "macro_f1": round(float(f1_score(yt, pred, average="macro", zero_division=0)), 4),
+                "fpr": round(fp / neg, 4) if neg else 0.0,
+                "volume": round(float(pred.mean()) if len(pred) else 0.0, 4),
+                "flagged": int(pred.sum()),
+            }
+        )
+    return rows
+
+
+def choose_threshold(y: Sequence[int], p: Sequence[float], max_fpr: float = MAX_FPR) -> float:
+    """The threshold with the best F1 among those whose false-positive rate <= ``max_fpr``."""
+    grid = np.round(np.arange(0.05, 0.951, 0.01), 2)
+    rows = threshold_table(y, p, grid)
+    ok = [r for r in rows if r["fpr"] <= max_fpr] or rows[-1:]
+    return float(max(ok, key=lambda r: (r["f1"], -r["threshold"]))["threshold"])
+
+
+def best_macro_f1_threshold(y: Sequence[int], p: Sequence[float]) -> float:
+    """The threshold with the best macro-F1 (for gates judged by macro-F1)."""
+    grid = np.round(np.arange(0.05, 0.951, 0.01), 2)
+    rows = threshold_table(y, p, grid)
+    return float(max(rows, key=lambda r: (r["macro_f1"], -abs(r["threshold"] - 0.5)))["threshold"])

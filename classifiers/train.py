@@ -1,0 +1,130 @@
+"""Fitting a ``SocialTriageModel``: from the shared data (``build``) or a company's file.
+
+``fit_triage`` fits everything: the front end on all texts, then the calibrated actionable
+and hurtful heads and the category head, and chooses the operating points from
+out-of-fold predictions on the training data only.
+
+``train_on`` is what ``router train`` runs on a company's labelled history: it keeps the
+shipped model's front end (vocabulary) and hurtful gate, and fits new actionable (and, with
+a category column, category) heads and operating point on the company's rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+from classifiers.actionable import guess_category, make_classifier, make_features
+from classifiers.data import Labelled
+from classifiers.metrics import best_macro_f1_threshold, choose_threshold
+from classifiers.model import LinearHead, SocialTriageModel
+from classifiers.normalize import normalize_all
+from classifiers.seed_examples import SEED_EXAMPLES
+
+Progress = Callable[[str], None]
+ACTIONABLE_C = 4.0
+HURTFUL_C = 2.0
+CATEGORY_C = 4.0
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+def calibrated(C: float, folds: int = 3) -> CalibratedClassifierCV:  # noqa: N803
+    """A logistic regression with a Platt (sigmoid) calibration fitted out of fold."""
+    base = make_classifier(C)
+    base.set_params(solver="liblinear")
+    return CalibratedClassifierCV(base, method="sigmoid", cv=folds, ensemble=False)
+
+
+def oof_proba(X: Any, y: np.ndarray, C: float, folds: int = 5) -> np.ndarray:  # noqa: N803
+    """Out-of-fold P(1) on the training data (for choosing thresholds, never the test set)."""
+    cv = StratifiedKFold(folds, shuffle=True, random_state=0)
+    return cross_val_predict(calibrated(C), X, y, cv=cv, method="predict_proba")[:, 1]
+
+
+def fit_category(X: Any, texts: list[str], labels: list[int], categories: list[str]) -> LogisticRegression:  # noqa: N803
+    """Multinomial head; rows without a category get a weak keyword label."""
+    cats = list(categories)
+    docs = normalize_all(texts)
+    for i, c in enumerate(cats):
+        if not c:
+            cats[i] = guess_category(docs[i].split(), labels[i])
+    head = LogisticRegression(C=CATEGORY_C, max_iter=2000, random_state=0, class_weight="balanced")
+    return head.fit(X, cats)
+
+
+def seed_labelled(column: int) -> Labelled:
+    """The project's own examples, labelled by column (2 actionable, 3 hurtful)."""
+    out = Labelled()
+    for row in SEED_EXAMPLES:
+        out.add(row[0], row[column], row[1], "seed")
+    return out
+
+
+def fit_triage(
+    actionable: Labelled,
+    hurtful: Labelled,
+    card: dict[str, Any],
+    progress: Progress = _quiet,
+    max_fpr: float = 0.05,
+) -> SocialTriageModel:
+    """Fit the whole model; ``card`` receives the out-of-fold figures and thresholds."""
+    progress("features")
+    front = make_features().fit(actionable.texts + hurtful.texts)
+    feats = front.named_steps["features"]
+    Xa = feats.transform(normalize_all(actionable.texts))  # noqa: N806
+    ya = np.asarray(actionable.labels)
+    Xh = feats.transform(normalize_all(hurtful.texts))  # noqa: N806
+    yh = np.asarray(hurtful.labels)
+    progress("actionable: out-of-fold")
+    pa = oof_proba(Xa, ya, ACTIONABLE_C)
+    progress("actionable: fit")
+    act = LinearHead.from_estimator(calibrated(ACTIONABLE_C).fit(Xa, ya))
+    progress("hurtful: out-of-fold")
+    ph = oof_proba(Xh, yh, HURTFUL_C)
+    progress("hurtful: fit")
+    hurt = LinearHead.from_estimator(calibrated(HURTFUL_C).fit(Xh, yh))
+    progress("category")
+    cat = fit_category(Xa, actionable.texts, actionable.labels, actionable.categories)
+    op = {
+        "actionable": choose_threshold(ya, pa, max_fpr),
+        "hurtful": best_macro_f1_threshold(yh, ph),
+        "sensitive": 0.5,
+        "max_fpr": max_fpr,
+    }
+    card.setdefault("oof", {})["actionable_proba"] = pa
+    card["oof"]["hurtful_proba"] = ph
+    return SocialTriageModel(front, act, hurt, cat, op, {})
+
+
+def train_on(
+    data: Labelled,
+    base: SocialTriageModel,
+    progress: Progress = _quiet,
+    max_fpr: float = 0.05,
+) -> tuple[SocialTriageModel, np.ndarray]:
+    """New actionable (and category) heads on a company's data; returns the model and OOF P."""
+    progress("features")
+    X = base.front.named_steps["features"].transform(normalize_all(data.texts))  # noqa: N806
+    y = np.asarray(data.labels)
+    folds = int(min(5, np.bincount(y).min()))
+    progress("actionable: out-of-fold")
+    p = oof_proba(X, y, ACTIONABLE_C, folds=max(folds, 2))
+    progress("actionable: fit")
+    act = LinearHead.from_estimator(calibrated(ACTIONABLE_C, folds=max(min(folds, 3), 2)).fit(X, y))
+    category = base.category_head
+    if any(data.categories):
+        progress("category")
+        category = fit_category(X, data.texts, data.labels, data.categories)
+    op = dict(base.operating_point)
+    op["actionable"] = choose_threshold(y, p, max_fpr)
+    op["max_fpr"] = max_fpr
+    model = SocialTriageModel(base.front, act, base.hurtful_head, category, op, {})
+    return model, p
