@@ -467,3 +467,126 @@ class FakeX:
             raise httpx.ReadTimeout("the answer was lost")
         return _json(201, {"data": {"id": tid, "text": wrapped,
                                     "edit_history_tweet_ids": [tid]}}, headers)
+
+
+# --- Reddit -------------------------------------------------------------------------------
+
+
+@dataclass
+class FakeReddit:
+    """oauth.reddit.com: the password grant (200 + error body when refused), /api/v1/me,
+    inbox Listings newest first with ``after``, /api/comment (errors in ``json.errors``,
+    RATELIMIT, 10,000 chars, deleted parents), the user's comments, X-Ratelimit-* headers;
+    a missing User-Agent is a 429 as Reddit answers bots without one."""
+
+    client_id: str = "cid"
+    client_secret: str = "csecret"
+    username: str = "AcmeSupport"
+    password: str = "pw"
+    inbox: list[dict[str, Any]] = field(default_factory=list)  # oldest first
+    things: dict[str, dict[str, Any]] = field(default_factory=dict)
+    comments: list[dict[str, Any]] = field(default_factory=list)
+    limiter: RateLimiter = field(default_factory=RateLimiter)
+    ratelimit_comment: int = 0
+    lose_answer: int = 0
+    requests: list[httpx.Request] = field(default_factory=list)
+    tokens: int = 0
+    clock: float = 1_795_400_000.0
+
+    def add_mention(self, body: str = "u/AcmeSupport help", *, ts: float | None = None,
+                    deleted: bool = False) -> dict[str, Any]:
+        self.clock = ts if ts is not None else self.clock + 10
+        n = len(self.things) + 1
+        data = {"id": f"c{n:05d}", "name": f"t1_c{n:05d}", "author": "throwaway_ann",
+                "author_fullname": "t2_8xk2q", "body": "[deleted]" if deleted else body,
+                "created_utc": self.clock, "parent_id": "t3_post1", "link_id": "t3_post1",
+                "context": f"/r/techsupport/comments/post1/x/c{n:05d}/?context=3",
+                "was_comment": True, "type": "username_mention"}
+        thing = {"kind": "t1", "data": data}
+        self.things[data["name"]] = thing
+        self.inbox.append(thing)
+        return thing
+
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.handle)
+
+    def _limits(self, remaining: float) -> dict[str, str]:
+        return {"x-ratelimit-used": str(100 - remaining), "x-ratelimit-remaining": str(remaining),
+                "x-ratelimit-reset": "0"}
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if not request.headers.get("user-agent", "").startswith("server:"):
+            return _json(429, {"message": "Too Many Requests", "error": 429})
+        if request.url.host == "www.reddit.com" and request.url.path == "/api/v1/access_token":
+            import base64
+
+            basic = "Basic " + base64.b64encode(
+                f"{self.client_id}:{self.client_secret}".encode()).decode()
+            if request.headers.get("authorization") != basic:
+                return _json(401, {"message": "Unauthorized", "error": 401})
+            form = _body(request)
+            if form.get("username") != self.username or form.get("password") != self.password:
+                return _json(200, {"error": "invalid_grant"})
+            self.tokens += 1
+            return _json(200, {"access_token": f"rt-{self.tokens}", "token_type": "bearer",
+                               "expires_in": 86400, "scope": "*"})
+        if request.headers.get("authorization") != f"bearer rt-{self.tokens}":
+            return _json(401, {"message": "Unauthorized", "error": 401})
+        if self.limiter.take():
+            return _json(429, {"message": "Too Many Requests", "error": 429}, self._limits(0))
+        headers = self._limits(99)
+        path = request.url.path
+        if path == "/api/v1/me":
+            return _json(200, {"name": self.username, "id": "acme1"}, headers)
+        if path.startswith("/message/"):
+            return self._listing(request, list(reversed(self.inbox)), headers)
+        if path == f"/user/{self.username}/comments":
+            return self._listing(request, list(reversed(self.comments)), headers)
+        if path == "/api/comment" and request.method == "POST":
+            return self._comment(_body(request), headers)
+        return _json(404, {"message": "Not Found", "error": 404})
+
+    def _listing(self, request: httpx.Request, items: list[dict[str, Any]],
+                 headers: dict[str, str]) -> httpx.Response:
+        q = request.url.params
+        limit = min(int(q.get("limit", "25")), 100)
+        start = 0
+        if "after" in q:
+            names = [t["data"]["name"] for t in items]
+            start = names.index(q["after"]) + 1 if q["after"] in names else len(items)
+        page = items[start:start + limit]
+        after = page[-1]["data"]["name"] if page and start + limit < len(items) else None
+        return _json(200, {"kind": "Listing", "data": {"after": after, "dist": len(page),
+                                                       "children": page, "before": None}},
+                     headers)
+
+    def _comment(self, form: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
+        def error(code: str, message: str, fieldname: str) -> httpx.Response:
+            return _json(200, {"json": {"errors": [[code, message, fieldname]]}}, headers)
+
+        if form.get("api_type") != "json":
+            return _json(200, {"jquery": []}, headers)
+        if self.ratelimit_comment > 0:
+            self.ratelimit_comment -= 1
+            return error("RATELIMIT", "Looks like you've been doing that a lot. Take a break "
+                         "for 1 second before trying again.", "ratelimit")
+        parent = self.things.get(form.get("thing_id", ""))
+        if parent is None:
+            return error("NOT_FOUND", "that thing does not exist", "parent")
+        if parent["data"]["body"] in ("[deleted]", "[removed]"):
+            return error("DELETED_COMMENT", "that comment has been deleted", "parent")
+        text = form.get("text", "")
+        if len(text) > 10_000:
+            return error("TOO_LONG", "this is too long (max: 10000)", "text")
+        n = len(self.comments) + 1
+        data = {"id": f"r{n:05d}", "name": f"t1_r{n:05d}", "body": text,
+                "parent_id": form["thing_id"], "author": self.username,
+                "permalink": f"/r/techsupport/comments/post1/x/r{n:05d}/"}
+        self.comments.append({"kind": "t1", "data": data})
+        if self.lose_answer > 0:
+            self.lose_answer -= 1
+            return _json(503, {"message": "Service Unavailable"})
+        return _json(200, {"json": {"errors": [], "data": {"things": [{"kind": "t1",
+                                                                        "data": data}]}}},
+                     headers)
