@@ -1,0 +1,210 @@
+"""Zammad (REST API v1, token authentication).
+
+- The requester is a customer whose ``login`` is ``social-<network>-<handle>`` (with the
+  profile link in ``web``), created once and remembered in the local record.
+- The case id is a ticket tag ``er-<digest>`` set in the create call itself; lookup is the
+  ticket search (Elasticsearch: eventually consistent), so the local record remembers every
+  ticket made and, after a create whose answer was lost, the newest tickets (a consistent
+  list) are scanned for one with the same customer and title before creating again.
+- Articles: ``type: note`` with ``internal: true`` (internal note) or ``false``
+  (customer-visible); existing articles are read before posting (matched on the text).
+- Links: ``/links/add`` with ``link_type: parent`` (the incident ticket is the parent).
+- States: new, open, pending reminder / pending close (pending), closed, merged.
+- Changes come back by trigger webhook (``X-Hub-Signature`` sha1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any, ClassVar
+
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from ..errors import FatalError, RetriableError
+from .base import CommentBody, Ticket, TicketDraft
+from .saas import SaasConfig, SaasDesk, requester_key, same_text
+from .webhooks import ZAMMAD_STATUSES
+
+PRIORITIES = {"low": "1 low", "normal": "2 normal", "high": "3 high", "urgent": "3 high"}
+
+
+def case_tag(external_id: str) -> str:
+    return "er-" + hashlib.sha256(external_id.encode()).hexdigest()[:20]
+
+
+def customer_login(who: str) -> str:
+    return "social-" + re.sub(r"[^a-z0-9._-]", "-", who.lower())
+
+
+class ZammadConfig(SaasConfig):
+    """Zammad settings (an agent's access token)."""
+
+    model_config = SettingsConfigDict(env_prefix="ROUTER_ZAMMAD_", frozen=True,
+                                      extra="ignore")
+
+    base_url: str = Field("", description="Your Zammad, e.g. https://support.acme.com.")
+    token: SecretStr = Field(SecretStr(""), description="Access token of the agent the "
+                             "router acts as (Profile > Token Access; ticket.agent).")
+    group: str = Field("Users", description="Group that gets new tickets.")
+    webhook_secret: SecretStr = Field(SecretStr(""), description="HMAC SHA1 signature "
+                                      "token of the Zammad webhook that reports changes.")
+
+
+class Zammad(SaasDesk):
+    """Zammad tickets and articles."""
+
+    key: ClassVar[str] = "zammad"
+    title: ClassVar[str] = "Zammad"
+    Config = ZammadConfig
+    body_format: ClassVar[str] = "html"
+    events: ClassVar[str] = "webhook"
+    search_lags: ClassVar[bool] = True
+    statuses = ZAMMAD_STATUSES
+
+    def check_config(self) -> None:
+        self.require("base_url", "token", "group")
+
+    def client_options(self) -> dict[str, Any]:
+        return {"base_url": str(self.cfg.base_url).rstrip("/"),
+                "headers": {"Authorization": f"Token token={self.cfg.token.get_secret_value()}"}}
+
+    def ticket_url(self, ticket_id: str) -> str:
+        return f"{str(self.cfg.base_url).rstrip('/')}/#ticket/zoom/{ticket_id}"
+
+    # --- reading ------------------------------------------------------------------------
+
+    def _ticket(self, raw: dict[str, Any], external_id: str | None = None) -> Ticket:
+        state = raw.get("state")
+        if isinstance(state, dict):
+            state = state.get("name")
+        return Ticket(id=str(raw["id"]), url=self.ticket_url(str(raw["id"])),
+                      status=self.map_status(state), external_id=external_id,
+                      requester=str(raw.get("customer_id") or "") or None,
+                      subject=raw.get("title") or "")
+
+    async def _raw(self, ticket_id: str) -> dict[str, Any]:
+        data: dict[str, Any] = await self.api.json(
+            "GET", f"/api/v1/tickets/{ticket_id}", params={"expand": "true"},
+            what="zammad show ticket")
+        return data
+
+    async def get(self, ticket_id: str) -> Ticket:
+        await self._ready()
+        return self._ticket(await self._raw(ticket_id))
+
+    async def status(self, ticket_id: str) -> str:
+        return (await self.get(ticket_id)).status
+
+    async def _search(self, query: str, limit: int = 10) -> list[dict[str, Any]]:
+        data = await self.api.json("GET", "/api/v1/tickets/search",
+                                   params={"query": query, "limit": limit, "expand": "true"},
+                                   what="zammad search tickets")
+        return list(data) if isinstance(data, list) else []
+
+    async def _lookup(self, external_id: str) -> Ticket | None:
+        found = await self._search(f"tags:{case_tag(external_id)}")
+        if found:
+            return self._ticket(sorted(found, key=lambda t: t["id"])[0], external_id)
+        entry = self.ledger.get("ticket", external_id)
+        if entry is not None and entry.state == "pending" and entry.value:
+            claim = json.loads(entry.value)
+            newest = await self.api.json(
+                "GET", "/api/v1/tickets", params={"expand": "true", "per_page": 50, "page": 1,
+                                                  "sort_by": "created_at", "order_by": "desc"},
+                what="zammad list tickets")
+            for raw in newest:
+                if raw.get("customer_id") == claim["customer_id"] and (
+                        raw.get("title") == claim["title"]):
+                    return self._ticket(raw, external_id)
+        return None
+
+    async def _customer(self, handle: str, network: str, *, create: bool,
+                        draft: TicketDraft | None = None) -> int | None:
+        who = requester_key(handle, network)
+        entry = self.ledger.get("customer", who)
+        if entry is not None and entry.state == "done":
+            return int(entry.value)
+        login = customer_login(who)
+        users = await self.api.json("GET", "/api/v1/users/search",
+                                    params={"query": f'login:"{login}"', "limit": 1,
+                                            "expand": "true"}, what="zammad search users")
+        if users:
+            self.ledger.done("customer", who, str(users[0]["id"]))
+            return int(users[0]["id"])
+        if not create or draft is None:
+            return None
+        author = draft.mention.author
+        try:
+            user = await self.api.json(
+                "POST", "/api/v1/users", what="zammad create customer", retry=False,
+                json={"login": login, "firstname": author.name or f"@{author.handle}",
+                      "lastname": "", "web": author.profile_url, "roles": ["Customer"],
+                      "note": f"{network} user @{handle}"})
+        except FatalError as exc:
+            if exc.status_code != 422:
+                raise
+            # Made by an earlier attempt whose answer was lost; search will show it soon.
+            raise RetriableError("zammad: the customer exists but is not searchable yet",
+                                 retry_after=1.0, status_code=422) from exc
+        self.ledger.done("customer", who, str(user["id"]))
+        return int(user["id"])
+
+    async def find_open_for_requester(self, handle: str, network: str) -> Ticket | None:
+        await self._ready()
+        customer = await self._customer(handle, network, create=False)
+        if customer is None:
+            return None
+        for raw in sorted(await self._search(f"customer_id:{customer}", 50),
+                          key=lambda t: str(t.get("updated_at", "")), reverse=True):
+            ticket = self._ticket(raw)
+            if ticket.status not in ("solved", "closed"):
+                return ticket
+        return None
+
+    # --- writing ------------------------------------------------------------------------
+
+    async def _create(self, draft: TicketDraft) -> Ticket:
+        author = draft.mention.author
+        customer = await self._customer(author.handle, draft.mention.network, create=True,
+                                        draft=draft)
+        self.ledger.claim("ticket", draft.external_id,
+                          json.dumps({"customer_id": customer, "title": draft.subject}))
+        tags = [*draft.tags, case_tag(draft.external_id)]
+        response = await self.api.request(
+            "POST", "/api/v1/tickets", retry=False, what="zammad create ticket",
+            json={"title": draft.subject, "group": self.cfg.group, "customer_id": customer,
+                  "state": "new", "priority": PRIORITIES.get(draft.priority, "2 normal"),
+                  "tags": ",".join(tags),
+                  "article": {"subject": draft.subject, "body": self.ticket_body(draft),
+                              "content_type": "text/html", "type": "note",
+                              "internal": True}})
+        return self._ticket({**response.json(), "state": "new"}, draft.external_id)
+
+    async def _comment_exists(self, ticket_id: str, body: CommentBody, *, public: bool,
+                              key: str) -> bool:
+        articles = await self.api.json("GET", f"/api/v1/ticket_articles/by_ticket/{ticket_id}",
+                                       what="zammad list articles")
+        text = self.comment_body(body)
+        return any(bool(a.get("internal")) == (not public) and same_text(a.get("body") or "",
+                                                                           text)
+                   for a in articles)
+
+    async def _post_comment(self, ticket_id: str, body: CommentBody, *, public: bool,
+                            key: str) -> None:
+        await self.api.request(
+            "POST", "/api/v1/ticket_articles", retry=False, what="zammad add article",
+            json={"ticket_id": int(ticket_id), "body": self.comment_body(body),
+                  "content_type": "text/html", "type": "note", "internal": not public})
+
+    async def link(self, child_id: str, parent_id: str) -> None:
+        await self._ready()
+        parent = await self._raw(parent_id)
+        # "source is the parent of target", as the agent UI sends it.
+        await self.api.request(
+            "POST", "/api/v1/links/add", what="zammad link tickets",
+            json={"link_type": "parent", "link_object_source": "Ticket",
+                  "link_object_source_number": str(parent["number"]),
+                  "link_object_target": "Ticket", "link_object_target_value": int(child_id)})
