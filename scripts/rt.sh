@@ -34,10 +34,10 @@ cmd_install() {
     fi
     [[ $(id -u) -eq 0 ]] || die "installing needs root: sudo $0 install"
     export DEBIAN_FRONTEND=noninteractive
-    if ! apt-get install -y --no-install-recommends "${PACKAGES[@]}"; then
+    if ! apt-get install -y "${PACKAGES[@]}"; then
         echo "rt.sh: install failed; refreshing the package lists and trying again" >&2
         apt-get update
-        apt-get install -y --no-install-recommends "${PACKAGES[@]}"
+        apt-get install -y "${PACKAGES[@]}"
     fi
     have_rt || die "packages installed but $RT_SERVER is still missing"
 }
