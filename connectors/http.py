@@ -35,6 +35,7 @@ RESET_HEADERS = (
     "x-rate-limit-reset",  # X (epoch seconds)
     "x-ratelimit-reset",  # Mastodon (ISO 8601), Reddit (seconds from now), Zendesk/GitHub (epoch)
     "ratelimit-reset",  # Bluesky / IETF draft (epoch seconds or delta)
+    "x-ratelimit-retry-after",  # Help Scout (seconds from now)
 )
 
 
