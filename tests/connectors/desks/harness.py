@@ -7,7 +7,12 @@ package.
 
 Optional capabilities are plain attributes: ``supports_link`` (the fake records links and
 ``linked()`` reads them), ``internal_notes`` ("internal" if the desk keeps notes private,
-"prefixed" if it posts them as visible comments with a clear prefix).
+"prefixed" if it posts them as visible comments with a clear prefix), and
+``validates_subject`` (default True: the desk answers a ticket with an empty subject with a
+validation error; set False for a desk that accepts one, and the test is skipped).
+
+Bad credentials may be refused by ``setup()`` (a ``ConfigError``) or by the first verb (a
+``FatalError`` with ``status_code == 401``); the secret must never show up either way.
 """
 
 from __future__ import annotations

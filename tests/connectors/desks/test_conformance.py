@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from connectors.desks.base import STATUSES, CommentBody, Desk
-from connectors.errors import FatalError, NotSupported, RetriableError
+from connectors.errors import ConfigError, FatalError, NotSupported, RetriableError
 
 from .drafts import draft, mention
 from .harness import Harness, discover
@@ -131,13 +131,13 @@ async def test_bad_credentials_are_fatal_and_secret_free(
         harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     bad = harness.make_desk(bad_credentials=True)
-    await bad.setup()
     try:
         with pytest.raises(FatalError) as info:
+            await bad.setup()  # a desk may check the credentials here already
             await bad.open(draft("case-401"))
     finally:
         await bad.aclose()
-    assert info.value.status_code == 401
+    assert info.value.status_code == 401 or isinstance(info.value, ConfigError)
     shown = f"{info.value} {info.value!r} {caplog.text}"
     assert harness.secret not in shown
     assert "wrong-" not in shown  # the bad secret every harness uses starts with "wrong-"
@@ -156,6 +156,8 @@ async def test_retry_after_is_honoured(harness: Harness, desk: Desk) -> None:
 
 
 async def test_validation_error_is_fatal(harness: Harness, desk: Desk) -> None:
+    if not getattr(harness, "validates_subject", True):
+        pytest.skip("this desk accepts a ticket without a subject")
     with pytest.raises(FatalError) as info:
         await desk.open(draft("case-invalid", subject=""))
     assert info.value.status_code is not None and 400 <= info.value.status_code < 500
