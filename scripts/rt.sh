@@ -8,8 +8,9 @@
 #
 # "start" never touches /etc or the system database: the site config, the SQLite file, the
 # Mason caches, the logs and the pid all live in DIR. It sets root's password from
-# DIR/root-password (random, made on first start) and creates a REST2 auth token for root in
-# DIR/token; both files are mode 600 and never printed. A second "start" on a running DIR
+# DIR/root-password (random, made on first start), creates a user "router" with only the
+# rights the connector needs on the "Social" queue, and REST2 auth tokens for root (DIR/token)
+# and router (DIR/router-token); these files are mode 600 and never printed. A second "start" on a running DIR
 # does nothing; on a stopped DIR it reuses the database.
 #
 # Environment: RT_START_TIMEOUT (seconds to wait for /REST/2.0/, default 120),
@@ -64,8 +65,8 @@ write_site_config() {  # DIR PORT
 
 Set(\$rtname, 'router-test');
 Set(\$Organization, 'router.test');
-Set(\$CorrespondAddress, 'rt\@router.test');
-Set(\$CommentAddress, 'rt-comment\@router.test');
+Set(\$CorrespondAddress, 'rt@router.test');
+Set(\$CommentAddress, 'rt-comment@router.test');
 Set(\$DatabaseType, 'SQLite');
 Set(\$DatabaseName, '$dir/var/rt5.db');
 Set(\$WebDomain, '127.0.0.1');
@@ -95,6 +96,20 @@ write_initialdata() {  # DIR
     CorrespondAddress => '',
     CommentAddress    => '',
 });
+@Users = ({
+    Name         => 'router',
+    RealName     => 'Escalation Router',
+    EmailAddress => 'router@router.test',
+    Privileged   => 1,
+});
+# Only what the connector needs (docs/rt.md), so the tests prove the list is enough.
+@ACL = ({
+    UserId => 'router',
+    Queue  => '$QUEUE',
+    Right  => [qw(SeeQueue CreateTicket ShowTicket ModifyTicket DeleteTicket ReplyToTicket
+                  CommentOnTicket ShowTicketComments SeeCustomField SetInitialCustomField
+                  ModifyCustomField)],
+});
 @CustomFields = ({
     Name        => '$EXTERNAL_ID_FIELD',
     Type        => 'FreeformSingle',
@@ -103,17 +118,20 @@ write_initialdata() {  # DIR
     ApplyTo     => ['$QUEUE', 'General'],
 });
 @Final = (sub {
-    my \$root = RT::User->new(RT->SystemUser);
-    \$root->Load('root');
-    my \$token = RT::AuthToken->new(RT::CurrentUser->new(\$root));
-    my (\$ok, \$msg, \$auth) = \$token->Create(Owner => \$root->Id,
-                                             Description => 'escalation router (rt.sh)');
-    die "auth token: \$msg\n" unless \$ok;
-    my \$old = umask 077;
-    open my \$fh, '>', '$1/token' or die "token file: \$!\n";
-    print \$fh \$auth;
-    close \$fh;
-    umask \$old;
+    for my \$who (['root', '$1/token'], ['router', '$1/router-token']) {
+        my (\$name, \$path) = @\$who;
+        my \$user = RT::User->new(RT->SystemUser);
+        \$user->Load(\$name);
+        my \$token = RT::AuthToken->new(RT->SystemUser);
+        my (\$ok, \$msg, \$auth) = \$token->Create(Owner => \$user->Id,
+                                                 Description => 'escalation router (rt.sh)');
+        die "auth token for \$name: \$msg\n" unless \$ok;
+        my \$old = umask 077;
+        open my \$fh, '>', \$path or die "\$path: \$!\n";
+        print \$fh \$auth;
+        close \$fh;
+        umask \$old;
+    }
 });
 1;
 EOF
@@ -133,7 +151,11 @@ init_database() {  # DIR
         rm -f "$dir/var/rt5.db"
         die "database set-up failed; see $log"
     fi
-    [[ -s $dir/token ]] || die "no auth token was written; see $log"
+    if grep -q '\[error\]' "$log" || [[ ! -s $dir/token || ! -s $dir/router-token ]]; then
+        grep '\[error\]' "$log" | tail -n 5 >&2 || true
+        rm -f "$dir/var/rt5.db"
+        die "the router's queue, field, user, rights or tokens were not all made; see $log"
+    fi
 }
 
 cmd_start() {
@@ -209,8 +231,8 @@ cmd_env() {
 ROUTER_RT_URL=http://127.0.0.1:$(<"$dir/port")
 ROUTER_RT_QUEUE=$QUEUE
 ROUTER_RT_EXTERNAL_ID_FIELD='$EXTERNAL_ID_FIELD'
-# secrets: export ROUTER_RT_TOKEN="\$(cat $dir/token)"
-#      or: ROUTER_RT_USERNAME=root ROUTER_RT_PASSWORD="\$(cat $dir/root-password)"
+# secrets: export ROUTER_RT_TOKEN="\$(cat $dir/router-token)"   (user "router", queue rights only)
+#   admin: token $dir/token, or user root with password $dir/root-password
 EOF
 }
 

@@ -235,7 +235,7 @@ class RequestTracker(Desk):
                     f"{self.env_name('password')}", status_code=exc.status_code) from exc
             raise
         queue = await self._json("GET", f"/queue/{quote(self.cfg.queue, safe='')}",
-                                 what="rt: find the queue", ok=(404,))
+                                 what="rt: find the queue", ok=(403, 404))
         if not isinstance(queue, Mapping) or "id" not in queue:
             raise ConfigError(f"rt: queue {self.cfg.queue!r} not found or not visible to this "
                               f"user; set {self.env_name('queue')}")

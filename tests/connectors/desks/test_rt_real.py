@@ -1,8 +1,9 @@
 """The RT connector against a real Request Tracker 5, started for this session.
 
 ``scripts/rt.sh start`` makes a fresh RT (SQLite, in a temporary folder, on a free loopback
-port) with a "Social" queue, the "Router External ID" custom field and an auth token for
-root. Skipped only when RT is not installed (``.ci/run`` installs it).
+port) with a "Social" queue, the "Router External ID" custom field, a "router" user with only
+the rights docs/rt.md lists, and auth tokens for it and for root (who plays the agent).
+Skipped only when RT is not installed (``.ci/run`` installs it).
 """
 
 from __future__ import annotations
@@ -42,8 +43,9 @@ pytestmark = [
 @dataclass(frozen=True)
 class LiveRT:
     url: str
-    token: str
-    password: str
+    token: str  # the "router" user's: only the rights docs/rt.md lists, on the Social queue
+    root_token: str  # for what an agent does in the tests
+    password: str  # root's
     dir: Path
     start_seconds: float
 
@@ -56,7 +58,7 @@ class LiveRT:
     def agent(self) -> httpx.AsyncClient:
         """REST2 as a support agent (root) uses it, outside the connector."""
         return httpx.AsyncClient(base_url=f"{self.url}/REST/2.0", timeout=15.0,
-                                 headers={"Authorization": f"token {self.token}"})
+                                 headers={"Authorization": f"token {self.root_token}"})
 
 
 def _free_port() -> int:
@@ -77,7 +79,9 @@ def live_rt(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRT]:
         pytest.fail(f"scripts/rt.sh start failed ({run.returncode}):\n{run.stdout}{run.stderr}")
     print(f"\nRT 5 init + start took {took:.1f}s: {run.stdout.strip()}")
     try:
-        yield LiveRT(url=f"http://127.0.0.1:{port}", token=(home / "token").read_text().strip(),
+        yield LiveRT(url=f"http://127.0.0.1:{port}",
+                     token=(home / "router-token").read_text().strip(),
+                     root_token=(home / "token").read_text().strip(),
                      password=(home / "root-password").read_text().strip(), dir=home,
                      start_seconds=took)
     finally:
@@ -254,7 +258,7 @@ async def test_bad_password_is_fatal_and_secret_free(
         assert info.value.status_code == 401
         shown = f"{info.value} {info.value!r} {info.value.__cause__!r} {caplog.text}"
         assert wrong not in shown and live_rt.password not in shown
-        assert live_rt.token not in shown
+        assert live_rt.token not in shown and live_rt.root_token not in shown
     assert "ROUTER_RT_PASSWORD" in str(at_setup.value)
     good = RequestTracker(live_rt.config())
     try:
