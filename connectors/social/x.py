@@ -110,7 +110,7 @@ class X(SocialNetwork):
         if not isinstance(payload, Mapping):
             raise InvalidPayload(f"{where}: must be an object, got {type(payload).__name__}")
         if "data" not in payload and isinstance(payload.get("errors"), list):
-            titles = {e.get("title") for e in payload["errors"] if isinstance(e, Mapping)}
+            titles = {str(e.get("title")) for e in payload["errors"] if isinstance(e, Mapping)}
             if titles & {"Not Found Error", "Authorization Error"}:
                 raise InvalidPayload(f"{where}: the post was deleted or is not visible")
             raise InvalidPayload(f"{where}: the payload holds only errors")
