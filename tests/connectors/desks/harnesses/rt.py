@@ -1,12 +1,8 @@
 """Request Tracker 5 through its REST2 fake (the real RT runs in ``test_rt_real.py``).
 
-Two ways RT differs from the SaaS desks, stated for the suite as attributes:
-
-- ``setup_checks_credentials``: ``setup()`` reaches ``/REST/2.0/rt`` with the credentials
-  (base.py: "reach the desk once; raise ConfigError naming the fix"), so bad credentials
-  fail there, with a ``ConfigError`` (a ``FatalError``) carrying ``status_code == 401``;
-- ``empty_subject_allowed``: RT accepts a ticket without a subject (no 4xx to provoke), and
-  the connector names the author instead of leaving it blank.
+RT accepts a ticket without a subject (there is no 4xx to provoke; the connector names the
+author instead), hence ``validates_subject = False``. ``setup()`` reaches ``/REST/2.0/rt``
+with the credentials, so bad ones are refused there, with a ``ConfigError`` (status 401).
 
 RT's search reads the same database it writes, so ``set_search_lag`` has nothing to delay.
 """
@@ -30,8 +26,7 @@ TO_RT = {"new": "new", "open": "open", "pending": "stalled", "solved": "resolved
 class RTHarness(FakeHarness):
     key = "rt"
     secret = "1-14-7f3c2a9be04d4c6f8e2b1a0d9c8b7a65"
-    setup_checks_credentials = True
-    empty_subject_allowed = True
+    validates_subject = False
 
     def __init__(self, tmp: Path) -> None:
         self.rt = FakeRT(self.secret)
