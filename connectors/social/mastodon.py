@@ -349,13 +349,20 @@ class Mastodon(SocialNetwork):
         return _length(text, url_length=self._url_length)
 
     async def post(self, reply: Reply, text: str) -> Posted:
+        # Idempotency-Key makes a resend safe on Mastodon; servers that ignore it (e.g.
+        # GoToSocial) are covered by looking for the post before any resend.
+        return await self.careful(lambda: self._send(reply, text),
+                                  lambda: self.find_posted(reply, text))
+
+    async def _send(self, reply: Reply, text: str) -> Posted:
         body: dict[str, Any] = {"status": text, "in_reply_to_id": reply.in_reply_to,
                                 "visibility": self.cfg.visibility}
         if lang_tag(reply.lang):
             body["language"] = str(reply.lang).split("-")[0].lower()
         headers = {**self.headers(), "Idempotency-Key": reply.id}
         response = await self.request("POST", self.url("/api/v1/statuses"), json=body,
-                                      headers=headers, ok=(404,), what="mastodon reply")
+                                      headers=headers, ok=(404,), retry=False,
+                                      what="mastodon reply")
         if response.status_code == 404:
             raise SkippableError("mastodon: the post to answer is gone (deleted or not "
                                  "visible to the corporate account)", status_code=404)

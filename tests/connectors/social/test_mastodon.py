@@ -259,3 +259,13 @@ async def test_bad_token_is_fatal_and_leaks_nothing() -> None:
     with pytest.raises(FatalError) as info:
         await net.setup()
     assert "wrong-secret" not in str(info.value) and "401" in str(info.value)
+
+
+async def test_429_on_post_is_waited_out_and_posts_once() -> None:
+    fake = FakeMastodon()
+    parent = fake.add_mention()["status"]["id"]
+    net = make(fake)
+    await net.setup()
+    fake.limiter.fail = 1
+    await net.reply(reply_for(parent))
+    assert len(fake.posted) == 1 and fake.limiter.served_429 == 1
