@@ -17,11 +17,17 @@ from .errors import RouterError, SettingsError
 from .settings import Settings, load_settings
 
 
+class SettingsProblem(click.ClickException):
+    """A bad setting: one line, exit status 2."""
+
+    exit_code = 2
+
+
 def settings_or_exit(**overrides: Any) -> Settings:
     try:
         return load_settings(**overrides)
     except SettingsError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise SettingsProblem(str(exc)) from None
 
 
 class RouterGroup(click.Group):
@@ -31,7 +37,7 @@ class RouterGroup(click.Group):
         try:
             return super().invoke(ctx)
         except SettingsError as exc:
-            raise click.UsageError(str(exc)) from None
+            raise SettingsProblem(str(exc)) from None
         except RouterError as exc:
             raise click.ClickException(str(exc)) from None
 

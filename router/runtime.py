@@ -147,10 +147,9 @@ def build(settings: Settings, *, model: TriageModel | None = None, desk: Desk | 
     from .agents import closeloop, escalate, publish, triage
     from .web import register as register_web
 
-    triage.register(rt)
-    escalate.register(rt)
-    closeloop.register(rt)
-    publish.register(rt)
+    for agent in (triage, escalate, closeloop, publish):
+        if agent.__name__.rsplit(".", 1)[-1] in settings.agents:
+            agent.register(rt)
     register_web(rt)
 
     @app.task

@@ -9,9 +9,11 @@ that names the variable and the fix.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
 
 from .errors import SettingsError
 
@@ -41,6 +43,11 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("var"), description="Where the worker keeps local state.")
     web_host: str = Field("127.0.0.1", description="Address the worker's web server binds.")
     web_port: int = Field(6066, ge=0, le=65535, description="Port of the worker's web server.")
+    agents: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["triage", "escalate", "closeloop", "publish"],
+        description="Agents this worker runs (a cluster can run triage on some workers "
+        "and desk work on others).",
+    )
     batch_size: int = Field(
         200, ge=1, le=10_000, description="Mentions scored together by the triage agent."
     )
@@ -56,21 +63,21 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(
         262_144, ge=1024, description="Largest raw mention message accepted."
     )
-    networks: list[str] = Field(
+    networks: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["generic", "x", "mastodon", "bluesky", "reddit"],
         description="Networks whose mentions are accepted (others go to the DLQ).",
     )
 
     # --- Accounts that never get a ticket ---------------------------------------------
-    own_accounts: list[str] = Field(
+    own_accounts: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["acmecorp", "acmesupport"],
         description="The company's own handles (comma-separated or JSON list).",
     )
-    personas: list[str] = Field(
+    personas: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["acme_ceo", "acme_cto"],
         description="Corporate personas' handles.",
     )
-    employees: list[str] = Field(
+    employees: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Employees' personal handles."
     )
 
@@ -140,7 +147,17 @@ class Settings(BaseSettings):
         description='Overrides keyed "network" or "network:lang", as JSON.',
     )
 
-    @field_validator("own_accounts", "personas", "employees", "networks", mode="before")
+    @field_validator("agents")
+    @classmethod
+    def _agents(cls, value: list[str]) -> list[str]:
+        known = ("triage", "escalate", "closeloop", "publish")
+        unknown = [a for a in value if a not in known]
+        if unknown:
+            raise ValueError(f"unknown agent {unknown[0]!r}; use some of {', '.join(known)}")
+        return value
+
+    @field_validator("own_accounts", "personas", "employees", "networks", "agents",
+                     mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip().startswith("["):
@@ -175,3 +192,7 @@ def load_settings(**overrides: object) -> Settings:
         field = ".".join(str(p) for p in err.get("loc", ())) or "?"
         env = f"{ENV_PREFIX}{field.split('.')[0].upper()}"
         raise SettingsError(f"bad setting {env}: {err.get('msg')}; fix or unset {env}") from None
+    except SourceError as exc:
+        field = str(exc).split('"')[1] if '"' in str(exc) else "?"
+        env = f"{ENV_PREFIX}{field.upper()}"
+        raise SettingsError(f"bad setting {env}: not valid JSON; fix or unset {env}") from None
