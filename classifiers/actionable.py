@@ -14,7 +14,7 @@ from __future__ import annotations
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from classifiers.features import LexiconFeatures, SocialVectorizer
+from classifiers.features import LexiconFeatures, SocialVectorizer, UsedColumns
 from classifiers.normalize import SocialNormalizer
 
 
@@ -44,7 +44,9 @@ def make_classifier(C: float = 4.0, class_weight: str | None = "balanced") -> Lo
 def make_pipeline(C: float = 4.0, use_profanity: bool = True) -> Pipeline:  # noqa: N803
     """The full actionable pipeline on raw posts."""
     front = make_features(use_profanity=use_profanity)
-    return Pipeline(front.steps + [("clf", make_classifier(C))])
+    clf = make_classifier(C)
+    clf.set_params(solver="liblinear")
+    return Pipeline(front.steps + [("used", UsedColumns()), ("clf", clf)])
 
 
 # (category, keywords): first match wins; keywords are normalized tokens or bigrams

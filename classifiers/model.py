@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from classifiers.api import CATEGORIES, Scores
 from classifiers.features import LEXICON_COLUMNS
@@ -39,7 +40,7 @@ _MARKER_NAMES = {
     "!": "an exclamation mark",
 }
 _LEXICON_NAMES = {
-    "sentiment": "sentiment",
+    "sentiment": "overall sentiment",
     "positive": "positive words",
     "negative": "negative words",
     "profanity": "profanity",
@@ -113,6 +114,21 @@ class LinearHead:
         return _sigmoid(self.a * self.margin(X) + self.c)
 
 
+class SoftmaxHead:
+    """A fitted multinomial linear scorer: ``P = softmax(X @ coef.T + intercept)``."""
+
+    def __init__(self, coef: np.ndarray, intercept: np.ndarray, classes: Sequence[str]):
+        self.coef = np.asarray(coef, dtype=np.float64)
+        self.intercept = np.asarray(intercept, dtype=np.float64)
+        self.classes_ = np.asarray(classes, dtype=object)
+
+    def predict_proba(self, X: sp.csr_matrix) -> np.ndarray:  # noqa: N803
+        z = np.asarray(X @ self.coef.T) + self.intercept
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return np.asarray(e / e.sum(axis=1, keepdims=True))
+
+
 class SocialTriageModel:
     """The project's ``TriageModel`` (see ``classifiers.api``)."""
 
@@ -136,7 +152,6 @@ class SocialTriageModel:
         vec = front.named_steps["features"].transformer_list[0][1]
         self._n_word = len(vec.vocabulary_word_)
         self._n_ngram = self._n_word + len(vec.vocabulary_char_)
-        self._sentiment_col = self._n_ngram + LEXICON_COLUMNS.index("sentiment")
 
     # -- the TriageModel protocol -----------------------------------------------------------
     def score(self, texts: Sequence[str]) -> list[Scores]:
@@ -177,11 +192,18 @@ class SocialTriageModel:
         except Exception:  # noqa: BLE001
             return 1.0
 
+    def _features(self, docs: list[str]) -> tuple[sp.csr_matrix, np.ndarray]:
+        """(full feature matrix, the dense lexicon columns) for normalized docs."""
+        union = self.front.named_steps["features"]
+        ngrams = union.transformer_list[0][1].transform(docs)
+        lexicon = union.transformer_list[1][1].transform(docs)
+        return sp.hstack([ngrams, sp.csr_matrix(lexicon)], format="csr"), lexicon
+
     def _score(self, texts: list[str]) -> list[Scores]:
         if not texts:
             return []
         docs = [normalize(t) for t in texts]
-        X = self.front.named_steps["features"].transform(docs)  # noqa: N806
+        X, lex = self._features(docs)  # noqa: N806
         p_act = self.actionable_head.proba(X)
         p_hurt = self.hurtful_head.proba(X)
         p_cat = self.category_head.predict_proba(X)
@@ -191,19 +213,17 @@ class SocialTriageModel:
         hurt_words = X[:, : self._n_word].multiply(self.hurtful_head.coef[: self._n_word]).tocsr()
         threshold = float(self.operating_point.get("actionable", 0.5))
         hurt_threshold = float(self.operating_point.get("hurtful", 0.5))
+        sens_col = LEXICON_COLUMNS.index("sensitive")
         out = []
         for i, doc in enumerate(docs):
-            toks = doc.split()
-            sens, terms = sensitive_score(toks)
+            sens, terms = sensitive_score(doc.split()) if lex[i, sens_col] > 0 else (0.0, [])
             category = str(classes[best[i]])
-            reasons = self._reasons(
-                act_contrib, i, positive=p_act[i] >= threshold, limit=3
-            )
+            reasons = self._reasons(act_contrib, i, positive=p_act[i] >= threshold, limit=3)
             if p_hurt[i] >= hurt_threshold * 0.8:
                 reasons += self._hurt_reasons(hurt_words, i)
             if terms:
                 reasons.append("sensitive: " + ", ".join(f"'{t}'" for t, _ in terms[:2]))
-            compound = float(X[i, self._sentiment_col])
+            compound = float(lex[i, 0])
             if abs(compound) >= 0.3:
                 mood = "negative" if compound < 0 else "positive"
                 reasons.append(f"sentiment: {mood} ({compound:+.2f})")
@@ -225,7 +245,7 @@ class SocialTriageModel:
         lo, hi = contrib.indptr[i], contrib.indptr[i + 1]
         cols = contrib.indices[lo:hi]
         vals = contrib.data[lo:hi]
-        keep = (cols < self._n_word) | (cols >= self._n_ngram)
+        keep = self._explainable()[cols]
         cols, vals = cols[keep], vals[keep]
         sign = 1.0 if positive else -1.0
         order = np.argsort(-sign * vals)[:limit]
@@ -239,9 +259,27 @@ class SocialTriageModel:
             reasons = [f"no single strong word; letter patterns suggest {verdict}"]
         return reasons
 
+    def _explainable(self) -> np.ndarray:
+        """Columns worth naming as reasons: words (not only stop words) and lexicon columns."""
+        mask = self.__dict__.get("_explainable_mask")
+        if mask is None:
+            mask = np.zeros(len(self._names), dtype=bool)
+            for j in range(self._n_word):
+                toks = str(self._names[j])[2:].split(" ")
+                mask[j] = any(
+                    t.removesuffix(NEG_SUFFIX) not in ENGLISH_STOP_WORDS and t != "xuser"
+                    for t in toks
+                )
+            mask[self._n_ngram :] = True
+            mask[self._n_ngram + LEXICON_COLUMNS.index("length")] = False
+            self._explainable_mask = mask
+        return mask
+
     def _hurt_reasons(self, contrib: sp.csr_matrix, i: int) -> list[str]:
         lo, hi = contrib.indptr[i], contrib.indptr[i + 1]
         cols, vals = contrib.indices[lo:hi], contrib.data[lo:hi]
+        keep = self._explainable()[cols]
+        cols, vals = cols[keep], vals[keep]
         order = [k for k in np.argsort(-vals)[:2] if vals[k] > 0.05]
         if not order:
             return ["hurtful: tone"]

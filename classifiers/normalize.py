@@ -8,7 +8,8 @@ vectorizers and lexicons share:
 - emoji become ``emo_<unicode name>`` tokens (``emo_face_with_tears_of_joy``);
 - elongated words are shortened (``sooooo`` -> ``soo``) and flagged with ``xelong``;
 - a shouted word (``BROKEN``) is followed by ``xcaps``;
-- words after a negation (``not``, ``never``, ``can't`` ...) up to the next punctuation get
+- words after a negation (``not``, ``never``, ``can't`` ...) up to the next punctuation, link,
+  handle or "but/and/so/because/though" get
   the suffix ``_neg`` (``not working`` -> ``not working_neg``);
 - ``!`` and ``?`` are kept as tokens; other punctuation ends a negation scope and is dropped.
 
@@ -31,6 +32,7 @@ NEGATORS = frozenset(
     "isnt arent wasnt werent havent hasnt hadnt couldnt shouldnt wouldnt aint without".split()
 )
 _CLAUSE_END = frozenset(".,;:!?")
+_SCOPE_END = frozenset(("xurl", "xuser", "xhashtag", "but", "and", "so", "because", "though"))
 
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 _INVISIBLE = re.compile(
@@ -113,7 +115,10 @@ def normalize(text: object) -> str:
             hit = cache[raw] = _token(raw)
         tok, elong = hit
         elongated = elongated or elong
-        if negated and tok not in MARKERS and not tok.startswith("emo_"):
+        if tok in _SCOPE_END:
+            negated = False
+            out.append(tok)
+        elif negated and tok not in MARKERS and not tok.startswith("emo_"):
             out.append(tok + NEG_SUFFIX)
         else:
             out.append(tok)

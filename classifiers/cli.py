@@ -1,0 +1,206 @@
+"""``router train`` and ``router evaluate``: click commands the router's CLI group attaches.
+
+    router train --data history.csv --out model/
+    router evaluate --data holdout.csv --model model/ --out report/ --thresholds 0.1:0.9:0.05
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from classifiers.data import Labelled, read_labelled
+from classifiers.thresholds import parse_range
+
+BATCH = 200
+
+
+def _read(path: Path, text_column: str, label_column: str, category_column: str | None) -> Labelled:
+    try:
+        return read_labelled(path, text_column, label_column, category_column)
+    except (ValueError, UnicodeDecodeError, OSError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--data") from exc
+
+
+def _load(model_path: Path | None) -> Any:
+    from router.errors import ModelError  # noqa: PLC0415
+
+    import classifiers  # noqa: PLC0415
+
+    try:
+        return classifiers.load_default() if model_path is None else classifiers.load(model_path)
+    except ModelError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _columns(fn: Any) -> Any:
+    fn = click.option("--text-column", default="text", show_default=True,
+                      help="Column holding the post text.")(fn)
+    fn = click.option("--label-column", default="label", show_default=True,
+                      help="Column holding 1 (actionable) or 0.")(fn)
+    return fn
+
+
+@click.command("train")
+@click.option("--data", "data_path", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CSV (with header) or JSON lines: text, label, optional category.")
+@click.option("--out", "out_dir", default=Path("model"), show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for triage.joblib, triage.json and MODEL_CARD.md.")
+@click.option("--category-column", default=None, help="Column with a category, if any.")
+@click.option("--max-fpr", default=0.05, show_default=True, type=click.FloatRange(0.0, 1.0),
+              help="Highest false-positive rate the chosen threshold may have.")
+@_columns
+def train_command(
+    data_path: Path,
+    out_dir: Path,
+    category_column: str | None,
+    max_fpr: float,
+    text_column: str,
+    label_column: str,
+) -> None:
+    """Train the actionable model on your own labelled history (keeps the shipped gate)."""
+    from tqdm import tqdm  # noqa: PLC0415
+
+    from classifiers.card import write_card  # noqa: PLC0415
+    from classifiers.metrics import threshold_table  # noqa: PLC0415
+    from classifiers.store import REBUILD_OWN, library_versions, save  # noqa: PLC0415
+    from classifiers.train import train_on  # noqa: PLC0415
+
+    data = _read(data_path, text_column, label_column, category_column)
+    if min(data.labels.count(0), data.labels.count(1)) < 2:
+        raise click.BadParameter("need at least 2 rows of each label", param_hint="--data")
+    steps = ["load base model", "features", "actionable: out-of-fold", "actionable: fit"]
+    steps += ["category"] if any(data.categories) else []
+    with tqdm(total=len(steps) + 1, desc="train", unit="step") as bar:
+        base = _load(None)
+        bar.update(1)
+
+        def progress(step: str) -> None:
+            bar.set_postfix_str(step)
+            bar.update(1)
+
+        model, oof = train_on(data, base, progress=progress, max_fpr=max_fpr)
+        op = model.operating_point
+        card = {
+            "name": f"triage model trained on {data_path.name}",
+            "rebuild": f"{REBUILD_OWN.replace('FILE', str(data_path)).replace('DIR', str(out_dir))}"
+            + (f" --category-column {category_column}" if category_column else ""),
+            "data": f"{data_path} ({len(data)} rows, {sum(data.labels)} actionable); hurtful "
+            "gate and vocabulary from the shipped model",
+            "versions": library_versions(),
+            "operating_point": op,
+            "oof_training": {"actionable": threshold_table(data.labels, oof, [op["actionable"]])[0]},
+        }
+        model.card = card
+        path = save(model, out_dir / "triage.joblib", card)
+        write_card(card, out_dir / "MODEL_CARD.md")
+        bar.update(bar.total - bar.n)
+    row = card["oof_training"]["actionable"]
+    click.echo(f"wrote {path} and {out_dir / 'MODEL_CARD.md'}")
+    click.echo(
+        f"operating point {op['actionable']:.2f}: out-of-fold precision {row['precision']:.3f}, "
+        f"recall {row['recall']:.3f}, FPR {row['fpr']:.3f}"
+    )
+
+
+def _plots(y: list[int], p: list[float], out_dir: Path, op: float) -> list[Path]:
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+    from sklearn.calibration import calibration_curve  # noqa: PLC0415
+    from sklearn.metrics import precision_recall_curve  # noqa: PLC0415
+
+    paths = []
+    precision, recall, thr = precision_recall_curve(y, p)
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.plot(recall, precision, label="model")
+    if len(thr):
+        k = min(range(len(thr)), key=lambda i: abs(thr[i] - op))
+        ax.scatter([recall[k]], [precision[k]], color="red", zorder=3, label=f"threshold {op:.2f}")
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_title("Precision-recall (actionable)")
+    ax.legend(loc="lower left")
+    paths.append(out_dir / "pr_curve.png")
+    fig.savefig(paths[-1], dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    frac, mean = calibration_curve(y, p, n_bins=10, strategy="quantile")
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect")
+    ax.plot(mean, frac, marker="o", label="model")
+    ax.set_xlabel("mean predicted P(actionable)")
+    ax.set_ylabel("observed share actionable")
+    ax.set_title("Calibration")
+    ax.legend(loc="upper left")
+    paths.append(out_dir / "calibration.png")
+    fig.savefig(paths[-1], dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return paths
+
+
+@click.command("evaluate")
+@click.option("--data", "data_path", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Labelled CSV or JSON lines the model was NOT trained on.")
+@click.option("--model", "model_path", default=None,
+              type=click.Path(exists=True, path_type=Path),
+              help="Artifact (.joblib or its folder); default: the shipped model.")
+@click.option("--out", "out_dir", default=Path("evaluation"), show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for evaluation.json, pr_curve.png and calibration.png.")
+@click.option("--thresholds", "spec", default="0.1:0.9:0.05", show_default=True,
+              help="START:STOP:STEP of the thresholds to tabulate.")
+@_columns
+def evaluate_command(
+    data_path: Path,
+    model_path: Path | None,
+    out_dir: Path,
+    spec: str,
+    text_column: str,
+    label_column: str,
+) -> None:
+    """Precision, recall, F1 and volume at a range of thresholds; plots and JSON."""
+    from tqdm import tqdm  # noqa: PLC0415
+
+    from classifiers.metrics import threshold_table  # noqa: PLC0415
+
+    try:
+        grid = parse_range(spec)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--thresholds") from exc
+    data = _read(data_path, text_column, label_column, None)
+    model = _load(model_path)
+    op = float(model.operating_point.get("actionable", 0.5))
+    p: list[float] = []
+    for start in tqdm(range(0, len(data), BATCH), desc="score", unit="batch"):
+        p.extend(s.actionable for s in model.score(data.texts[start : start + BATCH]))
+    grid = sorted(set(grid) | {round(op, 4)})
+    rows = threshold_table(data.labels, p, grid)
+    click.echo(f"{len(data)} rows, {sum(data.labels)} actionable; operating point {op:.2f} (*)")
+    click.echo(f"  {'threshold':>9} {'precision':>9} {'recall':>7} {'F1':>6} {'FPR':>6} {'volume':>7}")
+    for r in rows:
+        mark = "*" if abs(r["threshold"] - op) < 1e-9 else " "
+        click.echo(
+            f"{mark} {r['threshold']:>9.2f} {r['precision']:>9.3f} {r['recall']:>7.3f} "
+            f"{r['f1']:>6.3f} {r['fpr']:>6.3f} {r['volume']:>7.3f}"
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pngs = _plots(data.labels, p, out_dir, op) if len(set(data.labels)) == 2 else []
+    report = {
+        "data": str(data_path),
+        "model": str(model_path or "shipped"),
+        "rows": len(data),
+        "positives": int(sum(data.labels)),
+        "operating_point": op,
+        "chosen": next(r for r in rows if abs(r["threshold"] - op) < 1e-9),
+        "thresholds": rows,
+        "plots": [str(x) for x in pngs],
+    }
+    (out_dir / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n", "utf-8")
+    click.echo(f"wrote {out_dir / 'evaluation.json'}" + "".join(f", {x}" for x in pngs))

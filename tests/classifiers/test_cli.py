@@ -1,0 +1,64 @@
+"""`router train` then `router evaluate` on a small generated file, as ops would run them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from classifiers.cli import evaluate_command, train_command
+
+
+def test_train_then_evaluate_round_trip(small_csv: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    model_dir = tmp_path / "model"
+    result = runner.invoke(
+        train_command,
+        ["--data", str(small_csv), "--out", str(model_dir), "--category-column", "category"],
+    )
+    assert result.exit_code == 0, result.output
+    assert (model_dir / "triage.joblib").is_file() and (model_dir / "triage.json").is_file()
+    card = (model_dir / "MODEL_CARD.md").read_text()
+    assert "router train --data" in card and "scikit-learn" in card
+
+    report = tmp_path / "report"
+    result = runner.invoke(
+        evaluate_command,
+        ["--data", str(small_csv), "--model", str(model_dir), "--out", str(report),
+         "--thresholds", "0.2:0.8:0.1"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "*" in result.output and "precision" in result.output
+    for name in ("pr_curve.png", "calibration.png"):
+        assert (report / name).read_bytes()[:4] == b"\x89PNG"
+    numbers = json.loads((report / "evaluation.json").read_text())
+    assert numbers["chosen"]["threshold"] == numbers["operating_point"]
+    assert {r["threshold"] for r in numbers["thresholds"]} >= {0.2, 0.5, 0.8}
+
+
+def test_jsonl_input_and_shipped_model(tmp_path: Path) -> None:
+    data = tmp_path / "few.jsonl"
+    rows = [
+        {"text": "@acmecorp my order never arrived", "label": 1},
+        {"text": "@acmecorp refund still missing", "label": "yes"},
+        {"text": "love this brand", "label": 0},
+        {"text": "nice weather today", "label": "false"},
+    ]
+    data.write_text("\n".join(json.dumps(r) for r in rows))
+    result = CliRunner().invoke(evaluate_command, ["--data", str(data), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+
+
+def test_bad_flags_give_one_line_fixes(small_csv: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    bad = runner.invoke(evaluate_command, ["--data", str(small_csv), "--thresholds", "0.1-0.9"])
+    assert bad.exit_code == 2 and "START:STOP:STEP" in bad.output
+    missing = tmp_path / "nolabel.csv"
+    missing.write_text("text,verdict\nhello,1\n")
+    bad = runner.invoke(train_command, ["--data", str(missing), "--out", str(tmp_path / "m")])
+    assert bad.exit_code == 2 and "no column 'label'" in bad.output
+    bad = runner.invoke(
+        train_command, ["--data", str(small_csv), "--category-column", "nope", "--out", str(tmp_path)]
+    )
+    assert bad.exit_code == 2 and "no column 'nope'" in bad.output

@@ -1,0 +1,79 @@
+"""What a user of the shipped model notices: rankings, reasons, odd input, the contract."""
+
+from __future__ import annotations
+
+from classifiers.api import CATEGORIES, TriageModel
+from classifiers.model import SocialTriageModel
+from tests.classifiers.test_normalize import HOSTILE
+
+SUPPORT = [
+    "@acmecorp my order never arrived and tracking hasn't updated in 10 days, please help",
+    "@AcmeSupport I was charged twice this month, I need a refund",
+    "@acmecorp the app crashes every time I try to log in",
+]
+PRAISE = [
+    "love my new @acmecorp headphones, thank you!",
+    "@acmecorp best customer service ever, you guys rock",
+    "great day at the beach with friends",
+]
+HURTFUL = ["you are a fucking idiot", "shut up you stupid bitch", "go to hell you worthless moron"]
+NEUTRAL = ["what a lovely sunny morning", "the meeting moved to 3pm", "new recipe for banana bread"]
+
+
+def test_implements_the_contract(model: SocialTriageModel) -> None:
+    assert isinstance(model, TriageModel)
+
+
+def test_support_requests_rank_above_praise(model: SocialTriageModel) -> None:
+    support = [s.actionable for s in model.score(SUPPORT)]
+    praise = [s.actionable for s in model.score(PRAISE)]
+    assert min(support) > max(praise)
+
+
+def test_hurtful_texts_score_higher_than_neutral(model: SocialTriageModel) -> None:
+    assert min(model.hurtful(HURTFUL)) > max(model.hurtful(NEUTRAL))
+    scored = model.score(HURTFUL)
+    assert all(any(r.startswith("hurtful:") for r in s.reasons) for s in scored)
+
+
+def test_sensitive_moment(model: SocialTriageModel) -> None:
+    sad, plain = model.score(["my father passed away last night", "my battery is low"])
+    assert sad.sensitive >= 0.5 > plain.sensitive
+    assert any(r.startswith("sensitive:") for r in sad.reasons)
+
+
+def test_reasons_are_non_empty_and_readable(model: SocialTriageModel) -> None:
+    for s in model.score(SUPPORT + PRAISE + HURTFUL + NEUTRAL):
+        assert s.reasons and all(isinstance(r, str) and r for r in s.reasons)
+        assert s.category in CATEGORIES
+        assert 0.0 <= s.actionable <= 1.0 and 0.0 <= s.hurtful <= 1.0
+        assert 0.0 <= s.sensitive <= 1.0 and 0.0 <= s.category_confidence <= 1.0
+
+
+def test_hostile_text_is_scored_not_raised(model: SocialTriageModel) -> None:
+    scored = model.score(HOSTILE)  # type: ignore[arg-type]
+    assert len(scored) == len(HOSTILE)
+    assert all(s.reasons for s in scored)
+    assert len(model.hurtful(HOSTILE)) == len(HOSTILE)  # type: ignore[arg-type]
+
+
+def test_batch_of_200_keeps_order(model: SocialTriageModel) -> None:
+    texts = (SUPPORT + PRAISE) * 34
+    scored = model.score(texts[:200])
+    assert len(scored) == 200
+    again = model.score(texts[:2])
+    assert scored[0] == again[0] and scored[1] == again[1]
+    assert model.score([]) == [] and model.hurtful([]) == []
+
+
+def test_category_of_obvious_requests(model: SocialTriageModel) -> None:
+    billing, delivery = model.score(
+        ["@acmecorp you charged me twice, where is my refund", "@acmecorp my parcel never arrived"]
+    )
+    assert billing.category == "billing"
+    assert delivery.category == "order_delivery"
+
+
+def test_operating_point_is_exposed(model: SocialTriageModel) -> None:
+    op = model.operating_point
+    assert 0.0 < op["actionable"] < 1.0 and 0.0 < op["hurtful"] < 1.0

@@ -1,0 +1,65 @@
+"""Artifacts: only trusted files load, and a version mismatch is refused with the fix."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+import classifiers
+from classifiers.store import artifacts_dir, check, load
+from router.errors import ModelError
+
+
+@pytest.fixture
+def copy(tmp_path: Path) -> Path:
+    for name in ("triage.joblib", "triage.json"):
+        shutil.copy(artifacts_dir() / name, tmp_path / name)
+    return tmp_path / "triage.joblib"
+
+
+def _tamper(path: Path, **changes: object) -> None:
+    side = path.with_suffix(".json")
+    meta = json.loads(side.read_text())
+    for key, value in changes.items():
+        if key == "sklearn":
+            meta["versions"]["scikit-learn"] = value
+        else:
+            meta[key] = value
+    side.write_text(json.dumps(meta))
+
+
+def test_shipped_artifact_passes_its_check() -> None:
+    meta = check(artifacts_dir() / "triage.joblib")
+    assert meta["operating_point"]["actionable"] > 0
+
+
+def test_explicit_path_loads(copy: Path) -> None:
+    assert classifiers.load(copy).score(["hello"])[0].reasons
+    assert classifiers.load(copy.parent).operating_point  # a folder works too
+
+
+def test_other_sklearn_version_is_refused_with_the_rebuild_command(copy: Path) -> None:
+    _tamper(copy, sklearn="0.24.2")
+    with pytest.raises(ModelError, match=r"scikit-learn 0\.24\.2") as err:
+        load(copy)
+    assert "router train" in str(err.value) or "classifiers.build" in str(err.value)
+
+
+def test_changed_file_is_refused(copy: Path) -> None:
+    _tamper(copy, sha256="0" * 64)
+    with pytest.raises(ModelError, match="sha256"):
+        load(copy)
+
+
+def test_missing_sidecar_is_refused(copy: Path) -> None:
+    copy.with_suffix(".json").unlink()
+    with pytest.raises(ModelError, match="missing"):
+        load(copy)
+
+
+def test_missing_artifact_names_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="router train"):
+        load(tmp_path / "nothing.joblib")
