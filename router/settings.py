@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 
@@ -121,6 +121,16 @@ class Settings(BaseSettings):
     embedded_desk_url: str = Field(
         "http://127.0.0.1:6066/desk/tickets/{id}",
         description="Link to an embedded-desk ticket; {id} is replaced.",
+    )
+
+    # --- Inbound HTTP -----------------------------------------------------------------
+    ingest_token: SecretStr | None = Field(
+        None, description="Bearer token required by POST /ingest/{network} (unset: the "
+        "endpoint refuses everything).",
+    )
+    webhook_secret: SecretStr | None = Field(
+        None, description="The desk's webhook signing secret, checked on POST "
+        "/webhooks/{desk} (unset: webhooks are refused).",
     )
 
     # --- Replies ----------------------------------------------------------------------

@@ -4,6 +4,8 @@ authenticated ingest endpoint for pushed mentions.
 - ``GET /health``: ``{"ok": true}`` once the worker runs.
 - ``GET /stats``: verdict counts, desk effects, replies, dead letters (for ops).
 - ``GET /desk/tickets/{id}``: an embedded-desk ticket as a page (the link in replies).
+- ``POST /webhooks/{desk}``: the configured desk's signed webhook; 401 without detail
+  unless genuine, fresh and new; its status changes go to ``ticket-events``.
 - ``POST /ingest/{network}``: one payload of that network, pushed; needs
   ``Authorization: Bearer $ROUTER_INGEST_TOKEN``; normalized to a Mention and produced to
   ``mentions``, or to ``mentions-dlq`` with the reason (answered 202 either way, 401 without
@@ -14,11 +16,14 @@ from __future__ import annotations
 
 import hmac
 import html
-import os
 import time
 from typing import TYPE_CHECKING, Any
 
 from faust import web
+
+from connectors.desks.webhooks import MAX_BODY_BYTES, ReplayCache, WebhookRejected
+
+from .webhooks import events_from_delivery
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -68,7 +73,8 @@ def register(rt: Runtime) -> None:
     @app.page("/ingest/{network}")
     class Ingest(web.View):
         async def post(self, request: web.Request, network: str) -> web.Response:
-            token = os.environ.get("ROUTER_INGEST_TOKEN", "")
+            secret = rt.settings.ingest_token
+            token = secret.get_secret_value() if secret else ""
             given = request.headers.get("Authorization", "")
             if not token or not hmac.compare_digest(given.encode(),
                                                     f"Bearer {token}".encode()):
@@ -80,3 +86,27 @@ def register(rt: Runtime) -> None:
 
             outcome = await ingest_payload(rt, network, body)
             return self.json(outcome, status=202)
+
+    replay_cache = ReplayCache()
+
+    @app.page("/webhooks/{desk}")
+    class Webhook(web.View):
+        async def post(self, request: web.Request, desk: str) -> web.Response:
+            secret = rt.settings.webhook_secret
+            if desk != rt.settings.desk or secret is None:
+                return self.text("unauthorized", status=401)
+            body = await request.read()
+            if len(body) > MAX_BODY_BYTES:
+                return self.text("unauthorized", status=401)
+            await rt.ready()
+            try:
+                events = events_from_delivery(
+                    desk, dict(request.headers), body, secret.get_secret_value(),
+                    replay_cache=replay_cache, ticket_url=rt.desk.ticket_url)
+            except WebhookRejected:
+                rt.count("webhooks.rejected")
+                return self.text("unauthorized", status=401)
+            for ev in events:
+                await rt.topics["ticket_events"].send(key=ev.ticket_key.encode(), value=ev)
+            rt.count("webhooks.accepted")
+            return self.json({"events": len(events)}, status=202)

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
@@ -53,13 +54,18 @@ def by_id(decisions: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 @pytest.fixture(scope="module")
 def router(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
            ) -> Iterator[RouterProcess]:
-    rp = RouterProcess(kafka_bootstrap, tmp_path_factory.mktemp("router"))
+    rp = RouterProcess(kafka_bootstrap, tmp_path_factory.mktemp("router"),
+                       extra_env={"ROUTER_INGEST_TOKEN": INGEST_TOKEN,
+                                  "ROUTER_WEBHOOK_SECRET": "whsec-test"})
     rp.create_topics()
     rp.start()
     try:
         yield rp
     finally:
         rp.stop()
+
+
+INGEST_TOKEN = "ingest-token-for-tests"
 
 
 def send(rp: RouterProcess, *mentions: dict[str, Any]) -> None:
@@ -209,3 +215,37 @@ def test_redelivered_mention_after_restart_without_commit_opens_no_second_ticket
         assert tickets(rp)[0]["comments"] == 0
     finally:
         rp.stop()
+
+
+def test_pushed_mentions_need_the_token_and_then_reach_triage(router: RouterProcess) -> None:
+    base = f"http://127.0.0.1:{router.web_port}"
+    wait_for(lambda: _get(f"{base}/health"), what="the web server")
+    payload = encode(mention("h1", "@acmesupport my invoice shows the wrong VAT number, "
+                             "please correct it", "vat_person"))
+    with httpx.Client(timeout=10) as client:
+        denied = client.post(f"{base}/ingest/generic", content=payload)
+        assert denied.status_code == 401
+        wrong = client.post(f"{base}/ingest/generic", content=payload,
+                            headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 401
+        ok = client.post(f"{base}/ingest/generic", content=payload,
+                         headers={"Authorization": f"Bearer {INGEST_TOKEN}"})
+        assert ok.status_code == 202 and ok.json() == {"accepted": True}
+        bad = client.post(f"{base}/ingest/mastodon", content=b'{"id": "1"}',
+                          headers={"Authorization": f"Bearer {INGEST_TOKEN}"})
+        assert bad.status_code == 202 and bad.json()["accepted"] is False
+        # A forged desk webhook is refused without detail and changes nothing.
+        forged = client.post(f"{base}/webhooks/embedded", content=b'{"status": "solved"}',
+                             headers={"X-Hub-Signature-256": "sha256=00"})
+        assert forged.status_code == 401 and forged.text == "unauthorized"
+    assert "h1" in by_id(router.read("decisions", lambda r: "h1" in by_id(r)))
+    letters = router.read("mentions-dlq", lambda r: any(
+        base64.b64decode(x["original"]) == b'{"id": "1"}' for x in r))
+    assert any("mastodon" in x["reason"] or "missing" in x["reason"] for x in letters)
+
+
+def _get(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
