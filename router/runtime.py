@@ -114,12 +114,12 @@ def make_desk(settings: Settings) -> Desk:
     return cls()  # type: ignore[no-any-return]
 
 
-def make_output(settings: Settings) -> ReplyOutput:
+def make_output(settings: Settings, model: TriageModel) -> ReplyOutput:
     if settings.reply_output == "file":
         return FileOutput(settings.reply_log_path)
     from .network_output import NetworkOutput
 
-    return NetworkOutput(settings)
+    return NetworkOutput(settings, hurtful=model.hurtful)
 
 
 def build(settings: Settings, *, model: TriageModel | None = None, desk: Desk | None = None,
@@ -180,5 +180,5 @@ async def prepare(rt: Runtime, *, model: TriageModel | None = None, desk: Desk |
     rt.model = model
     rt.desk = desk if desk is not None else make_desk(rt.settings)
     await rt.desk.setup()
-    rt.output = output if output is not None else make_output(rt.settings)
+    rt.output = output if output is not None else make_output(rt.settings, model)
     await rt.output.setup()

@@ -9,7 +9,7 @@ that names the variable and the fix.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -137,8 +137,9 @@ class Settings(BaseSettings):
     replies_enabled: bool = Field(
         True, description="Default of the global kill switch (false: nothing is posted)."
     )
-    reply_output: str = Field(
-        "file", description="Where replies go: 'file' (default, plus console) or 'network'."
+    reply_output: Literal["file", "network"] = Field(
+        "file", description="Where replies go: 'file' (a JSON-lines file plus the console) "
+        "or 'network' (posted by each network's connector)."
     )
     reply_log_path: Path = Field(
         Path("var/replies.jsonl"), description="File the default reply output appends to."
