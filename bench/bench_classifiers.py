@@ -26,8 +26,21 @@ WORDS = (
     "pizza cold late idiot stupid awful amazing happy sad funny lol omg wtf seriously "
     "the a an to of in on for with at by from is was are be it this that you we they i"
 ).split()
-EXTRAS = ["@acmecorp", "@AcmeSupport", "http://t.co/x1y2", "#fail", "#love", "😡", "😂", "🙏",
-          "!!!", "?", "sooo", "NOW", "12345"]
+EXTRAS = [
+    "@acmecorp",
+    "@AcmeSupport",
+    "http://t.co/x1y2",
+    "#fail",
+    "#love",
+    "😡",
+    "😂",
+    "🙏",
+    "!!!",
+    "?",
+    "sooo",
+    "NOW",
+    "12345",
+]
 
 
 def synthetic(n: int, seed: int = 0) -> list[str]:
@@ -61,11 +74,20 @@ def baseline(train: list[str]) -> Callable[[Sequence[str]], object]:
 
     pipe = Pipeline(
         [
-            ("tfidf", FeatureUnion([
-                ("word", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2)),
-                ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5),
-                                         sublinear_tf=True, min_df=2)),
-            ])),
+            (
+                "tfidf",
+                FeatureUnion(
+                    [
+                        ("word", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2)),
+                        (
+                            "char",
+                            TfidfVectorizer(
+                                analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2
+                            ),
+                        ),
+                    ]
+                ),
+            ),
             ("clf", LogisticRegression(max_iter=1000)),
         ]
     )
@@ -91,10 +113,13 @@ def main() -> None:
     plain = rate(base, texts, args.batch, args.repeat)
     gate_big = rate(model.hurtful, texts, 2_000, args.repeat)
     print(f"texts: {len(texts)} synthetic, batch {args.batch}, best of {args.repeat}")
-    print(f"score()   both judgements + reasons : {score:>9,.0f} texts/s  ({score / plain:.2f}x baseline)")
-    print(f"hurtful() gate alone                : {gate:>9,.0f} texts/s  ({gate / plain:.2f}x baseline)")
-    print(f"hurtful() gate, batch 2000          : {gate_big:>9,.0f} texts/s  ({gate_big / plain:.2f}x baseline)")
-    print(f"baseline stock tf-idf word+char LR  : {plain:>9,.0f} texts/s")
+    for name, value in (
+        ("score()   both judgements + reasons", score),
+        ("hurtful() gate alone", gate),
+        ("hurtful() gate, batch 2000", gate_big),
+    ):
+        print(f"{name:<37}: {value:>9,.0f} texts/s  ({value / plain:.2f}x baseline)")
+    print(f"{'baseline stock tf-idf word+char LR':<37}: {plain:>9,.0f} texts/s")
     print("targets on a dedicated 2-core machine: score >= 10,000/s, hurtful >= 50,000/s")
 
 

@@ -43,6 +43,15 @@ def _subset(data: Labelled, idx: Any) -> Labelled:
     return out
 
 
+def _ambiguous(data: Labelled) -> list[int]:
+    """Brand-domain non-complaints that ask a question: maybe actionable, labelled 0."""
+    return [
+        i
+        for i, (t, y, g) in enumerate(zip(data.texts, data.labels, data.groups, strict=True))
+        if y == 0 and "?" in t and not g.startswith("random")
+    ]
+
+
 def split_shared(shared: Path) -> dict[str, Labelled]:
     """The fixed train / held-out splits of the shared data."""
     comp = read_complaints(shared)
@@ -53,15 +62,15 @@ def split_shared(shared: Path) -> dict[str, Labelled]:
     ibm = read_ibm_first_turns(shared)
     i_train, i_test = train_test_split(np.arange(len(ibm)), test_size=0.2, random_state=SEED)
     train = _subset(comp, c_train)
-    ambiguous = [
-        i
-        for i, (t, y, g) in enumerate(zip(train.texts, train.labels, train.groups, strict=True))
-        if y == 0 and "?" in t and not g.startswith("random")
-    ]
+    test = _subset(comp, c_test)
+    ambiguous = _ambiguous(train)
     keep = sorted(set(range(len(train))) - set(ambiguous))
     return {
         "complaints_train": _subset(train, keep),
-        "complaints_test": _subset(comp, c_test),
+        "complaints_test": test,
+        "complaints_test_unambiguous": _subset(
+            test, sorted(set(range(len(test))) - set(_ambiguous(test)))
+        ),
         "ibm_train": _subset(ibm, i_train),
         "ibm_test": _subset(ibm, i_test),
         "offensive_train": read_tweeteval(shared, "offensive", "train"),
@@ -115,6 +124,9 @@ def build(shared: Path, out: Path, protocols: bool = False) -> dict[str, Any]:
                                                             "actionable"),
                 "actionable_complaints_only": _held_out(model, parts["complaints_test"],
                                                         op["actionable"], "actionable"),
+                "actionable_complaints_without_brand_questions": _held_out(
+                    model, parts["complaints_test_unambiguous"], op["actionable"], "actionable"
+                ),
                 "actionable_ibm_recall": _held_out(model, parts["ibm_test"], op["actionable"],
                                                    "actionable"),
                 "hurtful_offensive_val": _held_out(model, parts["offensive_val"], op["hurtful"],

@@ -1,7 +1,7 @@
 """``router train`` and ``router evaluate``: click commands the router's CLI group attaches.
 
-    router train --data history.csv --out model/
-    router evaluate --data holdout.csv --model model/ --out report/ --thresholds 0.1:0.9:0.05
+router train --data history.csv --out model/
+router evaluate --data holdout.csv --model model/ --out report/ --thresholds 0.1:0.9:0.05
 """
 
 from __future__ import annotations
@@ -26,9 +26,8 @@ def _read(path: Path, text_column: str, label_column: str, category_column: str 
 
 
 def _load(model_path: Path | None) -> Any:
-    from router.errors import ModelError  # noqa: PLC0415
-
     import classifiers  # noqa: PLC0415
+    from router.errors import ModelError  # noqa: PLC0415
 
     try:
         return classifiers.load_default() if model_path is None else classifiers.load(model_path)
@@ -37,23 +36,42 @@ def _load(model_path: Path | None) -> Any:
 
 
 def _columns(fn: Any) -> Any:
-    fn = click.option("--text-column", default="text", show_default=True,
-                      help="Column holding the post text.")(fn)
-    fn = click.option("--label-column", default="label", show_default=True,
-                      help="Column holding 1 (actionable) or 0.")(fn)
+    fn = click.option(
+        "--text-column", default="text", show_default=True, help="Column holding the post text."
+    )(fn)
+    fn = click.option(
+        "--label-column",
+        default="label",
+        show_default=True,
+        help="Column holding 1 (actionable) or 0.",
+    )(fn)
     return fn
 
 
 @click.command("train")
-@click.option("--data", "data_path", required=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="CSV (with header) or JSON lines: text, label, optional category.")
-@click.option("--out", "out_dir", default=Path("model"), show_default=True,
-              type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for triage.joblib, triage.json and MODEL_CARD.md.")
+@click.option(
+    "--data",
+    "data_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV (with header) or JSON lines: text, label, optional category.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    default=Path("model"),
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for triage.joblib, triage.json and MODEL_CARD.md.",
+)
 @click.option("--category-column", default=None, help="Column with a category, if any.")
-@click.option("--max-fpr", default=0.05, show_default=True, type=click.FloatRange(0.0, 1.0),
-              help="Highest false-positive rate the chosen threshold may have.")
+@click.option(
+    "--max-fpr",
+    default=0.05,
+    show_default=True,
+    type=click.FloatRange(0.0, 1.0),
+    help="Highest false-positive rate the chosen threshold may have.",
+)
 @_columns
 def train_command(
     data_path: Path,
@@ -86,7 +104,7 @@ def train_command(
 
         model, oof = train_on(data, base, progress=progress, max_fpr=max_fpr)
         op = model.operating_point
-        card = {
+        card: dict[str, Any] = {
             "name": f"triage model trained on {data_path.name}",
             "rebuild": f"{REBUILD_OWN.replace('FILE', str(data_path)).replace('DIR', str(out_dir))}"
             + (f" --category-column {category_column}" if category_column else ""),
@@ -94,13 +112,15 @@ def train_command(
             "gate and vocabulary from the shipped model",
             "versions": library_versions(),
             "operating_point": op,
-            "oof_training": {"actionable": threshold_table(data.labels, oof, [op["actionable"]])[0]},
+            "oof_training": {
+                "actionable": threshold_table(data.labels, oof, [op["actionable"]])[0]
+            },
         }
         model.card = card
         path = save(model, out_dir / "triage.joblib", card)
         write_card(card, out_dir / "MODEL_CARD.md")
         bar.update(bar.total - bar.n)
-    row = card["oof_training"]["actionable"]
+    row = threshold_table(data.labels, oof, [op["actionable"]])[0]
     click.echo(f"wrote {path} and {out_dir / 'MODEL_CARD.md'}")
     click.echo(
         f"operating point {op['actionable']:.2f}: out-of-fold precision {row['precision']:.3f}, "
@@ -145,17 +165,35 @@ def _plots(y: list[int], p: list[float], out_dir: Path, op: float) -> list[Path]
 
 
 @click.command("evaluate")
-@click.option("--data", "data_path", required=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Labelled CSV or JSON lines the model was NOT trained on.")
-@click.option("--model", "model_path", default=None,
-              type=click.Path(exists=True, path_type=Path),
-              help="Artifact (.joblib or its folder); default: the shipped model.")
-@click.option("--out", "out_dir", default=Path("evaluation"), show_default=True,
-              type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for evaluation.json, pr_curve.png and calibration.png.")
-@click.option("--thresholds", "spec", default="0.1:0.9:0.05", show_default=True,
-              help="START:STOP:STEP of the thresholds to tabulate.")
+@click.option(
+    "--data",
+    "data_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Labelled CSV or JSON lines the model was NOT trained on.",
+)
+@click.option(
+    "--model",
+    "model_path",
+    default=None,
+    type=click.Path(exists=True, path_type=Path),
+    help="Artifact (.joblib or its folder); default: the shipped model.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    default=Path("evaluation"),
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for evaluation.json, pr_curve.png and calibration.png.",
+)
+@click.option(
+    "--thresholds",
+    "spec",
+    default="0.1:0.9:0.05",
+    show_default=True,
+    help="START:STOP:STEP of the thresholds to tabulate.",
+)
 @_columns
 def evaluate_command(
     data_path: Path,
@@ -183,7 +221,9 @@ def evaluate_command(
     grid = sorted(set(grid) | {round(op, 4)})
     rows = threshold_table(data.labels, p, grid)
     click.echo(f"{len(data)} rows, {sum(data.labels)} actionable; operating point {op:.2f} (*)")
-    click.echo(f"  {'threshold':>9} {'precision':>9} {'recall':>7} {'F1':>6} {'FPR':>6} {'volume':>7}")
+    click.echo(
+        f"  {'threshold':>9} {'precision':>9} {'recall':>7} {'F1':>6} {'FPR':>6} {'volume':>7}"
+    )
     for r in rows:
         mark = "*" if abs(r["threshold"] - op) < 1e-9 else " "
         click.echo(

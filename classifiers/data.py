@@ -95,7 +95,9 @@ def _rows(path: Path) -> list[dict[str, object]]:
                 try:
                     row = json.loads(line)
                 except json.JSONDecodeError as exc:
-                    raise ValueError(f"{path}:{n}: not JSON ({exc.msg}); one object a line") from exc
+                    raise ValueError(
+                        f"{path}:{n}: not JSON ({exc.msg}); one object a line"
+                    ) from exc
                 if not isinstance(row, dict):
                     raise ValueError(f"{path}:{n}: expected a JSON object a line")
                 rows.append(row)
@@ -131,8 +133,9 @@ def read_labelled(
                     f"{path}: row {n}: category {category!r} is not one of {', '.join(CATEGORIES)}"
                 )
         text = row.get(text_column)
-        out.add("" if text is None else str(text), _label(row.get(label_column), f"row {n}"),
-                category)
+        out.add(
+            "" if text is None else str(text), _label(row.get(label_column), f"row {n}"), category
+        )
     if len(set(out.labels)) < 2:
         raise ValueError(f"{path}: every label is {out.labels[0]}; need both 1 and 0 to train")
     return out

@@ -28,8 +28,8 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from classifiers.sensitive import load_sensitive
 from classifiers.normalize import NEG_SUFFIX
+from classifiers.sensitive import load_sensitive
 
 _CACHE_LIMIT = 200_000
 
@@ -69,7 +69,7 @@ def _block(
     return m
 
 
-class SocialVectorizer(TransformerMixin, BaseEstimator):
+class SocialVectorizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     """Tf-idf of word n-grams and in-word character n-grams, each block l2-normalized."""
 
     def __init__(
@@ -147,7 +147,7 @@ class SocialVectorizer(TransformerMixin, BaseEstimator):
             vocab = self.vocabulary_char_
             lo, hi = self.char_ngram_range
             ids = cache[tok] = [vocab[g] for g in char_grams(tok, lo, hi) if g in vocab]
-        return ids
+        return list(ids)
 
     def transform(self, X: Iterable[str]) -> sp.csr_matrix:  # noqa: N803
         check_is_fitted(self, "vocabulary_word_")
@@ -235,7 +235,7 @@ LEXICON_COLUMNS = (
 )
 
 
-class LexiconFeatures(TransformerMixin, BaseEstimator):
+class LexiconFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     """Dense lexicon and shape columns (see ``LEXICON_COLUMNS``); ``use_profanity`` may be off."""
 
     def __init__(self, use_profanity: bool = True) -> None:
@@ -317,7 +317,7 @@ class LexiconFeatures(TransformerMixin, BaseEstimator):
         return np.asarray(["x:" + c for c in LEXICON_COLUMNS], dtype=object)
 
 
-class UsedColumns(TransformerMixin, BaseEstimator):
+class UsedColumns(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     """Keep only the columns that are non-zero somewhere in the training matrix.
 
     The vocabulary is fitted on more text than one head sees; liblinear's cost grows with

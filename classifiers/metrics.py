@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 from sklearn.metrics import f1_score
 
+Numbers: TypeAlias = Sequence[float] | Sequence[int] | np.ndarray
+
 MAX_FPR = 0.05  # at most 5% of the noise becomes tickets (teams drop filters near 7%)
 
 
-def threshold_table(y: Sequence[int], p: Sequence[float], thresholds: Sequence[float]) -> list[dict[str, Any]]:
+def threshold_table(y: Numbers, p: Numbers, thresholds: Numbers) -> list[dict[str, Any]]:
     """Precision, recall, F1, FPR and volume (share flagged) at each threshold."""
     yt = np.asarray(y, dtype=int)
     pp = np.asarray(p, dtype=float)
@@ -40,7 +42,7 @@ def threshold_table(y: Sequence[int], p: Sequence[float], thresholds: Sequence[f
     return rows
 
 
-def choose_threshold(y: Sequence[int], p: Sequence[float], max_fpr: float = MAX_FPR) -> float:
+def choose_threshold(y: Numbers, p: Numbers, max_fpr: float = MAX_FPR) -> float:
     """The threshold with the best F1 among those whose false-positive rate <= ``max_fpr``."""
     grid = np.round(np.arange(0.05, 0.951, 0.01), 2)
     rows = threshold_table(y, p, grid)
@@ -48,7 +50,7 @@ def choose_threshold(y: Sequence[int], p: Sequence[float], max_fpr: float = MAX_
     return float(max(ok, key=lambda r: (r["f1"], -r["threshold"]))["threshold"])
 
 
-def best_macro_f1_threshold(y: Sequence[int], p: Sequence[float]) -> float:
+def best_macro_f1_threshold(y: Numbers, p: Numbers) -> float:
     """The threshold with the best macro-F1 (for gates judged by macro-F1)."""
     grid = np.round(np.arange(0.05, 0.951, 0.01), 2)
     rows = threshold_table(y, p, grid)

@@ -81,7 +81,7 @@ def feature_label(name: str) -> str:
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))
+    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0))), dtype=np.float64)
 
 
 class LinearHead:
@@ -167,7 +167,7 @@ class SocialTriageModel:
         try:
             docs = [normalize(t) for t in texts]
             X = self.front.named_steps["features"].transform(docs)  # noqa: N806
-            return self.hurtful_head.proba(X).tolist()
+            return [float(v) for v in self.hurtful_head.proba(X)]
         except Exception:  # noqa: BLE001
             log.exception("hurtful gate failed on a batch; scoring texts one by one")
             return [self._hurtful_one_safely(t) for t in texts]
@@ -183,7 +183,9 @@ class SocialTriageModel:
             return self._score([text])[0]  # type: ignore[list-item]
         except Exception as exc:  # noqa: BLE001
             log.exception("could not score one text")
-            return Scores(0.5, 1.0, 0.0, "other", 0.0, (f"error: not scored ({type(exc).__name__})",))
+            return Scores(
+                0.5, 1.0, 0.0, "other", 0.0, (f"error: not scored ({type(exc).__name__})",)
+            )
 
     def _hurtful_one_safely(self, text: object) -> float:
         try:
@@ -283,7 +285,5 @@ class SocialTriageModel:
         order = [k for k in np.argsort(-vals)[:2] if vals[k] > 0.05]
         if not order:
             return ["hurtful: tone"]
-        words = ", ".join(
-            "'" + _token_label(str(self._names[cols[k]])[2:]) + "'" for k in order
-        )
+        words = ", ".join("'" + _token_label(str(self._names[cols[k]])[2:]) + "'" for k in order)
         return [f"hurtful: {words}"]

@@ -140,7 +140,7 @@ def normalize_all(texts: object) -> list[str]:
     return [normalize(t) for t in items]
 
 
-class SocialNormalizer(TransformerMixin, BaseEstimator):
+class SocialNormalizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     """Pipeline step: raw posts in, normalized token strings out (stateless)."""
 
     def fit(self, X: object, y: object = None) -> SocialNormalizer:  # noqa: N803

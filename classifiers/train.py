@@ -52,7 +52,8 @@ def oof_proba(X: Any, y: np.ndarray, C: float, folds: int = 5) -> np.ndarray:  #
     """Out-of-fold P(1) on the training data (for choosing thresholds, never the test set)."""
     cv = StratifiedKFold(folds, shuffle=True, random_state=0)
     Xc = X[:, _used_columns(X)]  # noqa: N806
-    return cross_val_predict(calibrated(C), Xc, y, cv=cv, method="predict_proba")[:, 1]
+    proba = cross_val_predict(calibrated(C), Xc, y, cv=cv, method="predict_proba")
+    return np.asarray(proba[:, 1], dtype=np.float64)
 
 
 def fit_binary(X: Any, y: np.ndarray, C: float, folds: int = 3) -> LinearHead:  # noqa: N803
@@ -83,7 +84,7 @@ def seed_labelled(column: int) -> Labelled:
     """The project's own examples, labelled by column (2 actionable, 3 hurtful)."""
     out = Labelled()
     for row in SEED_EXAMPLES:
-        out.add(row[0], row[column], row[1], "seed")
+        out.add(row[0], int(row[column]), row[1], "seed")
     return out
 
 

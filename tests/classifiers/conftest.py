@@ -25,8 +25,9 @@ def labelled_rows(copies: int = 2, seed: int = 0) -> list[dict[str, str]]:
     rows = []
     for _ in range(copies):
         for text, category, actionable, _hurtful, _sensitive in SEED_EXAMPLES:
-            rows.append({"text": text + rng.choice(tails), "label": str(actionable),
-                         "category": category})
+            rows.append(
+                {"text": text + rng.choice(tails), "label": str(actionable), "category": category}
+            )
     rng.shuffle(rows)
     return rows
 

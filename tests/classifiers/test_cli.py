@@ -25,8 +25,16 @@ def test_train_then_evaluate_round_trip(small_csv: Path, tmp_path: Path) -> None
     report = tmp_path / "report"
     result = runner.invoke(
         evaluate_command,
-        ["--data", str(small_csv), "--model", str(model_dir), "--out", str(report),
-         "--thresholds", "0.2:0.8:0.1"],
+        [
+            "--data",
+            str(small_csv),
+            "--model",
+            str(model_dir),
+            "--out",
+            str(report),
+            "--thresholds",
+            "0.2:0.8:0.1",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "*" in result.output and "precision" in result.output
@@ -46,7 +54,9 @@ def test_jsonl_input_and_shipped_model(tmp_path: Path) -> None:
         {"text": "nice weather today", "label": "false"},
     ]
     data.write_text("\n".join(json.dumps(r) for r in rows))
-    result = CliRunner().invoke(evaluate_command, ["--data", str(data), "--out", str(tmp_path / "r")])
+    result = CliRunner().invoke(
+        evaluate_command, ["--data", str(data), "--out", str(tmp_path / "r")]
+    )
     assert result.exit_code == 0, result.output
 
 
@@ -59,6 +69,7 @@ def test_bad_flags_give_one_line_fixes(small_csv: Path, tmp_path: Path) -> None:
     bad = runner.invoke(train_command, ["--data", str(missing), "--out", str(tmp_path / "m")])
     assert bad.exit_code == 2 and "no column 'label'" in bad.output
     bad = runner.invoke(
-        train_command, ["--data", str(small_csv), "--category-column", "nope", "--out", str(tmp_path)]
+        train_command,
+        ["--data", str(small_csv), "--category-column", "nope", "--out", str(tmp_path)],
     )
     assert bad.exit_code == 2 and "no column 'nope'" in bad.output

@@ -41,7 +41,9 @@ def test_mixed_scripts_are_kept() -> None:
 
 
 def test_social_markup() -> None:
-    out = normalize("@AcmeSupport my order STILL hasn't come sooooo annoying http://x.co/a #FailWhale")
+    out = normalize(
+        "@AcmeSupport my order STILL hasn't come sooooo annoying http://x.co/a #FailWhale"
+    )
     assert out.startswith("xuser my order still xcaps")
     assert "xurl" in out and "xhashtag fail whale" in out
     assert "soo" in out and out.endswith("xelong")
