@@ -134,7 +134,7 @@ class EmbeddedDesk(Desk):
     async def setup(self) -> None:
         try:
             self.connect()
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise FatalError(
                 f"cannot open the embedded desk at {self.cfg.path}: {exc}; "
                 "set ROUTER_EMBEDDED_DESK_PATH to a writable file"

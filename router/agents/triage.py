@@ -134,7 +134,7 @@ class Triage:
                 d = decide(m, sc, s, context_for(m, state, now, outage))
                 self.rt.tables.authors[key] = remember(state, m, d)
             self.rt.count(f"verdict.{d.verdict}")
-            await self.rt.topics["decisions"].send(key=key.encode(), value=d)
+            await self.rt.emit("decisions", key.encode(), d.dumps())
 
     def redelivered(self, m: Mention, sc: Scores, previous: list[Any], now: float) -> Decision:
         """The same verdict again for a mention seen before (escalation is idempotent)."""
