@@ -1,7 +1,8 @@
 """Stream throughput and latency, measured on one broker in one run (prints; asserts nothing).
 
 (a) raw aiokafka: consume -> produce pass-through (the floor any Kafka app pays)
-(b) a Faust agent that forwards each message and does nothing else
+(b) a Faust agent that forwards each message and does nothing else (micro-batches and
+    the app's producer, as the triage agent does)
 (c) the full triage path: the router worker (triage agent only) with the shipped model,
     mentions -> validation -> scoring -> policy -> tables -> decisions
 Each over N mentions (default 100k), pre-produced; throughput is N over the span between
@@ -123,8 +124,11 @@ dst = app.topic(os.environ["DST"], key_serializer="raw", value_serializer="raw")
 
 @app.agent(src, concurrency=1)
 async def forward(stream):
-    async for event in stream.events():
-        await dst.send(key=event.key, value=event.value)
+    # The same consume/produce pattern as the triage agent, minus the triage.
+    async for events in stream.take_events(200, within=0.2):
+        for e in events:
+            await app.producer.send(os.environ["DST"], e.key, e.value, partition=None,
+                                    timestamp=None, headers=None)
 
 if __name__ == "__main__":
     app.main()
