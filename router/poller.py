@@ -24,9 +24,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = 5.0
-
-
 async def poll_once(rt: Runtime) -> int:
     """One round: every page of changes after the checkpoint; returns events written."""
     await rt.control.ready.wait()
@@ -45,19 +42,24 @@ async def poll_once(rt: Runtime) -> int:
         checkpoint = page.checkpoint
         await rt.app.producer.flush()  # the events are in Kafka before the checkpoint moves
         await rt.app.producer.send_and_wait(
-            name(rt.settings, "config"), key=key.encode(),
-            value=json.dumps({"name": key, "value": checkpoint, "by": "poller",
-                              "at": time.time()}).encode())
+            name(rt.settings, "config"), key.encode(),
+            json.dumps({"name": key, "value": checkpoint, "by": "poller",
+                        "at": time.time()}).encode(),
+            partition=None, timestamp=None, headers=None)
         rt.control.values[key] = checkpoint
     return written
 
 
 def register(rt: Runtime) -> None:
-    @rt.app.timer(POLL_SECONDS, on_leader=True)
+    @rt.app.timer(rt.settings.desk_poll_seconds, on_leader=True)
     async def poll_desk() -> None:
+        await rt.ready()
         try:
             n = await poll_once(rt)
         except ConnectorError as exc:
             log.warning("desk poll failed: %s", exc)
+            return
+        except Exception:  # noqa: BLE001 - a timer that raises stops the whole worker
+            log.exception("desk poll failed")
             return
         rt.count("poller.events", n)

@@ -115,6 +115,9 @@ class Settings(BaseSettings):
 
     # --- Desk -------------------------------------------------------------------------
     desk: str = Field("embedded", description="Desk connector key (see `router connectors`).")
+    desk_poll_seconds: float = Field(
+        5.0, gt=0, le=3600, description="How often desks without webhooks are polled."
+    )
     embedded_desk_path: Path = Field(
         Path("var/desk.sqlite"), description="SQLite file of the embedded desk."
     )

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from router.broker import LocalBroker, free_port
+
+from .rt_live import live_rt  # noqa: F401 - the session's real Request Tracker
 
 
 @pytest.fixture(scope="session")
