@@ -14,9 +14,10 @@ from typing import Any
 
 from classifiers.api import TriageModel
 
-from .agents.triage import author_key, context_for, remember
+from . import incidents
+from .agents.triage import author_key, context_for, counts_as_outage, remember
 from .errors import BadInput
-from .policy import decide, never_ticket
+from .policy import decide
 from .records import Decision, Mention
 from .settings import Settings
 from .validate import parse_mention
@@ -36,6 +37,7 @@ def decision_json(d: Decision) -> dict[str, Any]:
         "category": d.category,
         "priority": d.priority,
         "case": d.case_key,
+        "related": list(d.related),
         "reasons": list(d.reasons),
     }
 
@@ -44,7 +46,7 @@ def classify_lines(lines: Iterable[bytes], settings: Settings, model: TriageMode
                    *, batch: int = 500) -> Iterator[dict[str, Any]]:
     """One output object per input line, in order (bad lines get ``error``)."""
     states: dict[str, dict[str, Any]] = {}
-    outage: dict[int, int] = {}
+    wave: dict[str, dict[str, Any]] = {"state": {}}
     pending: list[tuple[int, Mention | str]] = []
 
     def flush() -> Iterator[dict[str, Any]]:
@@ -56,15 +58,17 @@ def classify_lines(lines: Iterable[bytes], settings: Settings, model: TriageMode
                 continue
             sc = next(scores)
             now = time.time()
-            window = int(now // settings.incident_window_seconds)
-            if (sc.category == "outage" and sc.actionable >= settings.threshold_for("outage")
-                    and never_ticket(item, settings) is None):
-                outage[window] = outage.get(window, 0) + 1
+            outage = incidents.window_state(wave["state"], now, settings)
+            counted = counts_as_outage(item, sc, settings)
+            if counted:
+                outage = incidents.count_report(outage)
             key = author_key(item)
             state = states.get(key, {})
-            d = decide(item, sc, settings, context_for(
-                item, state, now, (outage.get(window, 0), f"incident:outage:{window}")))
+            d = decide(item, sc, settings, context_for(item, state, now, outage))
             states[key] = remember(state, item, d)
+            if counted or d.verdict == "incident":
+                outage = incidents.after_decision(outage, d)
+            wave["state"] = outage
             yield decision_json(d)
         pending.clear()
 

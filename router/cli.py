@@ -195,12 +195,12 @@ def desk_list(status: str | None, as_json: bool) -> None:
 @click.option("--status", default="solved", type=click.Choice(["solved", "closed"]),
               show_default=True)
 def desk_solve(ticket_ids: tuple[str, ...], status: str) -> None:
-    """Mark tickets solved, and tell the router (a ticket event)."""
+    """Mark tickets solved (a problem's incidents too), and tell the router."""
     from .replay import send_ticket_events
 
     settings = settings_or_exit()
     d = _embedded(settings)
-    tickets = [d.set_status(tid, status) for tid in ticket_ids]
+    tickets = [t for tid in ticket_ids for t in d.solve(tid, status)]
     send_ticket_events(settings, "embedded", tickets)
     for t in tickets:
         click.echo(f"#{t.id} {status}: {t.url}")

@@ -139,15 +139,18 @@ def run_demo(*, keep: bool = False) -> None:
             time.sleep(0.5)
         say(f"The desk: {len(tickets)} tickets, {notes} mentions linked as internal notes")
         for t in tickets:
+            parent = f" (incident of #{t['parent_id']})" if t["parent_id"] else ""
             click.echo(f"    #{t['id']:<3} {t['priority']:<7} {t['comments']} linked  "
-                       f"{t['subject'][:80]}")
+                       f"{t['subject'][:70]}{parent}")
 
-        solvable = [str(t["id"]) for t in tickets if "needs-human-review" not in t["tags"]]
-        say(f"An agent solves tickets {', '.join('#' + s for s in solvable)}")
+        solvable = [str(t["id"]) for t in tickets if "needs-human-review" not in t["tags"]
+                    and t["parent_id"] is None]
+        say(f"An agent solves tickets {', '.join('#' + s for s in solvable)} "
+            "(a problem ticket solves its incidents too)")
         from .replay import send_ticket_events
 
         send_ticket_events(settings, "embedded",
-                           [desk.set_status(tid, "solved") for tid in solvable])
+                           [t for tid in solvable for t in desk.solve(tid)])
 
         replies_path = settings.reply_log_path
         deadline = time.monotonic() + 60

@@ -39,6 +39,8 @@ class Context:
     duplicate_of: str | None = None  # ref of an earlier mention with the same text
     outage_reports: int = 0  # outage reports in the current incident window (incl. this)
     incident_key: str | None = None
+    earlier_reports: Sequence[str] = ()  # cases the wave opened before it was an incident
+    incident_open: bool = False
     notes: list[str] = field(default_factory=list)
 
 
@@ -108,7 +110,10 @@ def decide(m: Mention, s: Scores, settings: Settings, ctx: Context) -> Decision:
     model_reasons = list(s.reasons)
 
     def out(verdict: str, first: str, case_key: str | None = None) -> Decision:
+        related = (list(ctx.earlier_reports)
+                   if verdict == "incident" and not ctx.incident_open else [])
         return Decision(
+            related=related,
             mention=m,
             verdict=verdict,
             scores=scores,

@@ -82,6 +82,8 @@ class Decision(faust.Record, serializer="json"):
     sensitive: bool = False
     # The case this mention opens or joins: a thread key, an author's case or an incident.
     case_key: str | None = None
+    # An incident's first decision: earlier reports' cases, to link to the problem ticket.
+    related: list[str] = []  # noqa: RUF012 - faust.Record copies defaults
     decided_at: float = 0.0
     schema: int = SCHEMA_VERSION
 

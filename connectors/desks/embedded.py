@@ -238,6 +238,17 @@ class EmbeddedDesk(Desk):
                    (int(ticket_id), status, now))
         return self._ticket(self._require(ticket_id))
 
+    def solve(self, ticket_id: str, status: str = "solved") -> list[Ticket]:
+        """Solve a ticket and, for a problem ticket, its incidents (as Zendesk does).
+
+        Returns every ticket whose status changed, the problem first."""
+        changed = [self.set_status(ticket_id, status)]
+        children = self.connect().execute(
+            "SELECT id FROM tickets WHERE parent_id = ? AND status NOT IN ('solved', 'closed')",
+            (int(ticket_id),)).fetchall()
+        changed += [self.set_status(str(r["id"]), status) for r in children]
+        return changed
+
     def tickets(self, *, status: str | None = None) -> list[dict[str, Any]]:
         """Every ticket with its comment count (newest first), for ``router desk list``."""
         sql = ("SELECT t.*, (SELECT COUNT(*) FROM comments c WHERE c.ticket_id = t.id) "

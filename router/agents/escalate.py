@@ -16,7 +16,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from connectors.desks.base import DONE_STATUSES, CommentBody, Ticket, TicketDraft
-from connectors.errors import ConnectorError, RetriableError
+from connectors.errors import ConnectorError, NotSupported, RetriableError
 
 from ..records import Decision, TicketEvent
 from ..tables import in_event
@@ -67,6 +67,7 @@ class Escalate:
             self.rt.count("desk.opened")
             if d.verdict == "incident":
                 self.rt.count("desk.incident_opened")
+                await self.link_earlier_reports(d, ticket)
         else:
             await desk.comment(ticket.id, CommentBody(text=comment_text(d), mention=m),
                                public=False, idempotency_key=f"mention:{m.ref}")
@@ -75,6 +76,23 @@ class Escalate:
             if status in DONE_STATUSES and hasattr(desk, "set_status"):
                 desk.set_status(ticket.id, "open")  # a new request reopens it
         return ticket
+
+    async def link_earlier_reports(self, d: Decision, problem: Ticket) -> None:
+        """The wave's first reports opened their own tickets: make them the problem's
+        incidents (so solving the problem answers them too), or say so on the problem
+        ticket where the desk has no links."""
+        desk = self.rt.desk
+        for case_key in d.related:
+            child = await desk.find_by_external_id(external_id(case_key))
+            if child is None or child.id == problem.id:
+                continue
+            try:
+                await desk.link(child.id, problem.id)
+                self.rt.count("desk.incident_linked")
+            except NotSupported:
+                await desk.comment(problem.id, CommentBody(
+                    text=f"Earlier report of this outage: ticket {child.id} ({child.url})"),
+                    public=False, idempotency_key=f"related:{case_key}")
 
     async def handle(self, event: Any, d: Decision) -> None:
         if d.verdict not in ACTS:

@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from classifiers.api import Scores
 
+from .. import incidents
 from ..errors import BadInput
 from ..policy import Case, Context, decide, never_ticket
 from ..records import Decision, Mention
+from ..settings import Settings
 from ..tables import in_event
 from ..validate import parse_mention
 
@@ -42,14 +44,21 @@ def text_hash(text: str) -> str:
 
 
 def context_for(m: Mention, state: dict[str, Any], now: float,
-                outage: tuple[int, str | None]) -> Context:
+                outage: dict[str, Any]) -> Context:
     cases = [Case(**c) for c in state.get("cases", [])]
     duplicate = state.get("hashes", {}).get(text_hash(m.text))
     if duplicate == m.ref:
         duplicate = None
-    count, incident_key = outage
     return Context(now=now, cases=cases, duplicate_of=duplicate,
-                   outage_reports=count, incident_key=incident_key)
+                   outage_reports=int(outage.get("count", 0)),
+                   incident_key=incidents.incident_key(outage) if "window" in outage else None,
+                   earlier_reports=outage.get("reports", ()),
+                   incident_open=bool(outage.get("incident_open")))
+
+
+def counts_as_outage(m: Mention, sc: Scores, s: Settings) -> bool:
+    return (sc.category == "outage" and sc.actionable >= s.threshold_for("outage")
+            and never_ticket(m, s) is None)
 
 
 def remember(state: dict[str, Any], m: Mention, d: Decision) -> dict[str, Any]:
@@ -85,15 +94,6 @@ class Triage:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
 
-    def outage_window(self, now: float, *, count_this: bool) -> tuple[int, str | None]:
-        s = self.rt.settings
-        window = int(now // s.incident_window_seconds)
-        state = self.rt.tables.authors[OUTAGE_KEY]
-        count = state.get(str(window), 0) + (1 if count_this else 0)
-        if count_this:
-            self.rt.tables.authors[OUTAGE_KEY] = {str(window): count}
-        return count, f"incident:outage:{window}"
-
     def score(self, mentions: list[Mention]) -> list[Scores]:
         return self.rt.model.score([m.text for m in mentions])
 
@@ -128,11 +128,13 @@ class Triage:
             if previous is not None:
                 d = self.redelivered(m, sc, previous, now)
             else:
-                outage = self.outage_window(now, count_this=sc.category == "outage"
-                                            and sc.actionable >= s.threshold_for("outage")
-                                            and never_ticket(m, s) is None)
+                outage = incidents.window_state(self.rt.tables.authors[OUTAGE_KEY], now, s)
+                if counts_as_outage(m, sc, s):
+                    outage = incidents.count_report(outage)
                 d = decide(m, sc, s, context_for(m, state, now, outage))
                 self.rt.tables.authors[key] = remember(state, m, d)
+                if counts_as_outage(m, sc, s) or d.verdict == "incident":
+                    self.rt.tables.authors[OUTAGE_KEY] = incidents.after_decision(outage, d)
             self.rt.count(f"verdict.{d.verdict}")
             await self.rt.emit("decisions", key.encode(), d.dumps())
 

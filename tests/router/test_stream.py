@@ -249,3 +249,39 @@ def _get(url: str) -> bool:
         return httpx.get(url, timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_outage_wave_becomes_one_problem_ticket_and_everyone_is_answered_once(
+        kafka_bootstrap: str, tmp_path: Path) -> None:
+    rp = RouterProcess(kafka_bootstrap, tmp_path / "w", extra_env={
+        "ROUTER_INCIDENT_WINDOW_SECONDS": "86400", "ROUTER_INCIDENT_MIN_REPORTS": "3"})
+    rp.create_topics()
+    rp.start()
+    texts = ["@acmesupport is the site down? every page gives me a 503 error",
+             "@acmesupport website down for me too, checkout fails with 503 errors",
+             "@acmesupport your service is down, nothing loads, 503 on every page",
+             "@acmesupport outage? the whole site returns 503 errors for me as well"]
+    wave = [mention(f"o{i}", text, f"user{i}") for i, text in enumerate(texts)]
+    try:
+        for m in wave:  # one at a time, in order, as a wave arrives
+            send(rp, m)
+            rp.read("decisions", lambda r, mid=m["id"]: mid in by_id(r))
+        ds = by_id(rp.read("decisions", lambda r: len(r) >= len(wave)))
+        verdicts = [ds[m["id"]]["verdict"] for m in wave]
+        assert verdicts == ["open", "open", "incident", "incident"], \
+            [(v, ds[m["id"]]["reasons"][0]) for v, m in zip(verdicts, wave, strict=True)]
+        problem = wait_for(lambda: [t for t in tickets(rp) if "[incident]" in t["subject"]],
+                           what="the problem ticket")[0]
+        wait_for(lambda: all(t["parent_id"] == problem["id"] for t in tickets(rp)
+                             if t["id"] != problem["id"]) and len(tickets(rp)) == 3,
+                 what="the first reports linked to the problem")
+        wait_for(lambda: [t for t in tickets(rp) if t["id"] == problem["id"]
+                          and t["comments"] == 1], what="the fourth report joining")
+        out = rp.cli("desk", "solve", str(problem["id"]))
+        assert out.returncode == 0, out.stderr
+        replies = rp.read("replies", lambda r: len(r) >= len(wave))
+        time.sleep(2.0)
+        replies = rp.read("replies", lambda r: True)
+        assert sorted(r["author_handle"] for r in replies) == [f"user{i}" for i in range(4)]
+    finally:
+        rp.stop()
