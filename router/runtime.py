@@ -163,6 +163,10 @@ def build(settings: Settings, *, model: TriageModel | None = None, desk: Desk | 
     async def _watch_control() -> None:  # pragma: no cover - worker
         await rt.control.watch()
 
+    if settings.poll_networks:
+        from .social_poller import register as register_social_poller
+
+        register_social_poller(rt)
     if rt_polls(settings):
         from .poller import register as register_poller
 

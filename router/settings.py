@@ -63,6 +63,14 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(
         262_144, ge=1024, description="Largest raw mention message accepted."
     )
+    poll_networks: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Networks the worker polls for mentions (e.g. 'mastodon,bluesky'); "
+        "each needs its own ROUTER_<NETWORK>_* settings.",
+    )
+    network_poll_seconds: float = Field(
+        30.0, gt=0, le=3600, description="How often polled networks are asked for mentions."
+    )
     networks: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["generic", "x", "mastodon", "bluesky", "reddit"],
         description="Networks whose mentions are accepted (others go to the DLQ).",
@@ -171,7 +179,7 @@ class Settings(BaseSettings):
         return value
 
     @field_validator("own_accounts", "personas", "employees", "networks", "agents",
-                     mode="before")
+                     "poll_networks", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip().startswith("["):
