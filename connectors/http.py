@@ -14,9 +14,10 @@ Tests inject ``httpx.MockTransport``; nothing here opens a connection at constru
 from __future__ import annotations
 
 import email.utils
+import logging
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 import httpx
 from aiolimiter import AsyncLimiter
@@ -30,6 +31,8 @@ from tenacity import (
 from tenacity.wait import wait_base
 
 from .errors import FatalError, RetriableError, safe_url
+
+log = logging.getLogger(__name__)
 
 RESET_HEADERS = (
     "x-rate-limit-reset",  # X (epoch seconds)
@@ -113,6 +116,36 @@ class _WaitRetryAfter(wait_base):
         return float(self.fallback(retry_state))
 
 
+T = TypeVar("T")
+
+
+async def retry_step(step: Callable[[], Awaitable[T]], *, attempts: int, max_elapsed: float,
+                     backoff_initial: float, backoff_max: float, jitter: float = 1.0,
+                     what: str = "") -> T:
+    """Run ``step`` again after a ``RetriableError``: exponential backoff with jitter, or
+    what the server asked for (``retry_after``), bounded in attempts and in time (tenacity).
+
+    ``step`` must be safe to repeat: a create checks whether the first try landed.
+    """
+    retrying = AsyncRetrying(
+        retry=retry_if_exception_type(RetriableError),
+        stop=stop_after_attempt(attempts) | stop_after_delay(max_elapsed),
+        wait=_WaitRetryAfter(
+            wait_exponential_jitter(initial=backoff_initial, max=backoff_max, jitter=jitter),
+            cap=backoff_max,
+        ),
+        before_sleep=lambda state: log.info(
+            "%s: %s; retrying in %.2fs", what or "connector",
+            state.outcome.exception() if state.outcome else "",
+            state.next_action.sleep if state.next_action else 0.0),
+        reraise=True,
+    )
+    async for attempt in retrying:
+        with attempt:
+            return await step()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 class HttpApi:
     """A vendor API reached through an injected client, with mapping, retries and a limiter."""
 
@@ -152,20 +185,11 @@ class HttpApi:
         what = what or self.name
         if not retry:
             return await self._once(method, url, what=what, ok=ok, **kwargs)
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type(RetriableError),
-            stop=stop_after_attempt(self.attempts) | stop_after_delay(self.max_elapsed),
-            wait=_WaitRetryAfter(
-                wait_exponential_jitter(initial=self.backoff_initial, max=self.backoff_max,
-                                        jitter=self.jitter),
-                cap=self.backoff_max,
-            ),
-            reraise=True,
-        )
-        async for attempt in retrying:
-            with attempt:
-                return await self._once(method, url, what=what, ok=ok, **kwargs)
-        raise AssertionError("unreachable")  # pragma: no cover
+        return await retry_step(
+            lambda: self._once(method, url, what=what, ok=ok, **kwargs),
+            attempts=self.attempts, max_elapsed=self.max_elapsed,
+            backoff_initial=self.backoff_initial, backoff_max=self.backoff_max,
+            jitter=self.jitter, what=what)
 
     async def _once(
         self, method: str, url: str, *, what: str, ok: tuple[int, ...], **kwargs: Any

@@ -33,9 +33,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import random
 import re
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -44,8 +42,8 @@ import httpx
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from ..errors import ConfigError, FatalError, RetriableError
-from ..http import HttpApi
+from ..errors import ConfigError, FatalError
+from ..http import HttpApi, retry_step
 from .base import ChangePage, CommentBody, Desk, DeskConfig, Ticket, TicketChange, TicketDraft
 from .render import comment_document, render, ticket_document
 
@@ -300,23 +298,10 @@ class RequestTracker(Desk):
 
     async def _retrying(self, step: Callable[[], Awaitable[T]]) -> T:
         """Run ``step`` (which checks before it writes) again after a RetriableError."""
-        start = time.monotonic()
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return await step()
-            except RetriableError as exc:
-                if exc.retry_after is not None:
-                    wait = min(self.cfg.backoff_max, exc.retry_after)
-                else:
-                    wait = min(self.cfg.backoff_max, self.cfg.backoff_initial * 2 ** attempt)
-                    wait *= 0.5 + random.random() / 2  # noqa: S311 - jitter
-                if (attempt >= self.cfg.max_attempts
-                        or time.monotonic() - start + wait > self.cfg.max_elapsed_seconds):
-                    raise
-                log.info("rt: %s; checking and trying again in %.2fs", exc, wait)
-                await asyncio.sleep(wait)
+        return await retry_step(step, attempts=self.cfg.max_attempts,
+                                max_elapsed=self.cfg.max_elapsed_seconds,
+                                backoff_initial=self.cfg.backoff_initial,
+                                backoff_max=self.cfg.backoff_max, what="rt")
 
     # --- tickets ---------------------------------------------------------------------------
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import sqlite3
 import threading
 import time
@@ -36,7 +35,7 @@ import httpx
 from pydantic import Field, SecretStr
 
 from ..errors import ConfigError, FatalError, RetriableError
-from ..http import HttpApi
+from ..http import HttpApi, retry_step
 from .base import CommentBody, Desk, DeskConfig, Ticket, TicketDraft
 from .render import comment_document, render, ticket_document
 
@@ -211,27 +210,12 @@ class SaasDesk(Desk):
 
     # --- retries ----------------------------------------------------------------------------
 
-    def _wait(self, exc: RetriableError, attempt: int) -> float:
-        if exc.retry_after is not None:
-            return float(min(self.cfg.backoff_max, exc.retry_after))
-        base = min(self.cfg.backoff_max, self.cfg.backoff_initial * 2 ** (attempt - 1))
-        return float(base * (0.5 + random.random() / 2))  # noqa: S311 - jitter, not crypto
-
     async def retrying(self, step: Callable[[], Awaitable[T]]) -> T:
         """Run ``step`` again after RetriableError, honouring Retry-After, bounded."""
-        start = time.monotonic()
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return await step()
-            except RetriableError as exc:
-                wait = self._wait(exc, attempt)
-                spent = time.monotonic() - start
-                if attempt >= self.cfg.max_attempts or spent + wait > self.cfg.max_elapsed_seconds:
-                    raise
-                log.info("%s: %s; retrying in %.2fs", self.key, exc, wait)
-                await asyncio.sleep(wait)
+        return await retry_step(step, attempts=self.cfg.max_attempts,
+                                max_elapsed=self.cfg.max_elapsed_seconds,
+                                backoff_initial=self.cfg.backoff_initial,
+                                backoff_max=self.cfg.backoff_max, what=self.key)
 
     def _lock(self, name: str) -> asyncio.Lock:
         lock = self._locks.get(name)
