@@ -25,9 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-import httpx
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
+from connectors.base import Connector, ConnectorConfig
 from router.records import Decision, Mention
 
 # The router's normalized ticket statuses; each desk maps its own onto these.
@@ -128,36 +126,18 @@ class CommentBody:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
-class DeskConfig(BaseSettings):
+class DeskConfig(ConnectorConfig):
     """Base of each desk's settings; subclasses set ``env_prefix = 'ROUTER_<KEY>_'``."""
 
-    model_config = SettingsConfigDict(frozen=True, extra="ignore")
 
-
-class Desk(abc.ABC):
+class Desk(Connector):
     """A support desk the router opens, links and follows tickets in."""
 
-    key: ClassVar[str]
-    #: Human name shown by ``router connectors``.
-    title: ClassVar[str] = ""
-    #: The settings model; ``router connectors`` lists its fields and env vars.
-    Config: ClassVar[type[DeskConfig]] = DeskConfig
+    Config: ClassVar[type[ConnectorConfig]] = DeskConfig
     #: Body format the desk expects: "plain", "markdown", "html" or "adf".
     body_format: ClassVar[str] = "plain"
     #: How ticket changes come back: "webhook", "poll" or "local".
     events: ClassVar[str] = "webhook"
-
-    def __init__(self, config: DeskConfig | None = None,
-                 client: httpx.AsyncClient | None = None) -> None:
-        self.config = config if config is not None else self.Config()
-        self._client = client
-
-    async def setup(self) -> None:  # noqa: B027 - optional hook
-        """Validate settings and reach the desk once; raise ConfigError naming the fix."""
-
-    async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
 
     @abc.abstractmethod
     async def find_by_external_id(self, external_id: str) -> Ticket | None:

@@ -277,7 +277,7 @@ class EmbeddedDesk(Desk):
         row = self.connect().execute("SELECT * FROM tickets WHERE id = ?", (key,)).fetchone()
         if row is None:
             raise FatalError(f"no ticket {ticket_id!r} in the embedded desk")
-        return row
+        return row  # type: ignore[no-any-return]
 
 
 __all__ = ["EmbeddedDesk", "EmbeddedConfig", "DONE_STATUSES"]

@@ -21,10 +21,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import httpx
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from connectors.base import Connector, ConnectorConfig
 from router.records import Mention, Reply
 
 
@@ -51,10 +50,8 @@ class Page:
     more: bool = False
 
 
-class NetworkConfig(BaseSettings):
+class NetworkConfig(ConnectorConfig):
     """Base of each network's settings; subclasses set ``env_prefix = 'ROUTER_<KEY>_'``."""
-
-    model_config = SettingsConfigDict(frozen=True, extra="ignore")
 
     own_accounts: list[str] = Field(
         default_factory=list,
@@ -68,25 +65,12 @@ class NetworkConfig(BaseSettings):
     )
 
 
-class Network(abc.ABC):
+class Network(Connector):
     """A social network the router hears mentions on and answers customers on."""
 
-    key: ClassVar[str]
-    title: ClassVar[str] = ""
-    Config: ClassVar[type[NetworkConfig]] = NetworkConfig
+    Config: ClassVar[type[ConnectorConfig]] = NetworkConfig
+    config: NetworkConfig
     max_length: ClassVar[int] = 280
-
-    def __init__(self, config: NetworkConfig | None = None,
-                 client: httpx.AsyncClient | None = None) -> None:
-        self.config = config if config is not None else self.Config()
-        self._client = client
-
-    async def setup(self) -> None:  # noqa: B027 - optional hook
-        """Validate settings and reach the network once; raise ConfigError naming the fix."""
-
-    async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
 
     @abc.abstractmethod
     def normalize(self, payload: Mapping[str, Any]) -> Mention:
