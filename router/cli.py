@@ -211,11 +211,13 @@ def desk_solve(ticket_ids: tuple[str, ...], status: str) -> None:
 @click.argument("state", type=click.Choice(["on", "off", "status"]))
 def killswitch(state: str) -> None:
     """Stop every reply now (on), allow replies again (off), or show the state."""
-    from .control import KILL_SWITCH, publish
+    from .control import KILL_SWITCH, publish, read_all
 
     settings = settings_or_exit()
     if state == "status":
-        click.echo("see GET /stats on a worker (replies_enabled)")
+        enabled = read_all(settings).get(KILL_SWITCH, settings.replies_enabled)
+        click.echo("kill switch off: replies allowed" if enabled
+                   else "kill switch ON: no reply will be posted")
         return
     publish(settings, KILL_SWITCH, state == "off")
     click.echo("kill switch ON: no reply will be posted" if state == "on"

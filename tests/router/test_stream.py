@@ -285,3 +285,28 @@ def test_outage_wave_becomes_one_problem_ticket_and_everyone_is_answered_once(
         assert sorted(r["author_handle"] for r in replies) == [f"user{i}" for i in range(4)]
     finally:
         rp.stop()
+
+
+def test_kill_switch_set_at_runtime_stops_replies_on_the_running_worker(
+        router: RouterProcess) -> None:
+    m = mention("k1", "@acmesupport my parcel 5512 is lost, tracking has not moved in a week",
+                "quiet_customer")
+    send(router, m)
+    ticket = wait_for(lambda: [t for t in tickets(router)
+                               if t["requester"] == "generic:@quiet_customer"],
+                      what="the ticket")[0]
+    out = router.cli("killswitch", "on")
+    assert out.returncode == 0 and "ON" in out.stdout, out.stderr
+    assert "ON" in router.cli("killswitch", "status").stdout
+    try:
+        time.sleep(2.0)  # every worker follows the control topic
+        assert router.cli("desk", "solve", str(ticket["id"])).returncode == 0
+        held = router.read("replies-dlq", lambda r: any(
+            "quiet_customer" in base64.b64decode(x["original"]).decode() for x in r))
+        assert any(x["reason"] == "kill switch: replies are turned off" for x in held)
+        time.sleep(1.0)
+        log = router.workdir / "replies.jsonl"
+        posted = log.read_text() if log.exists() else ""
+        assert "quiet_customer" not in posted
+    finally:
+        assert router.cli("killswitch", "off").returncode == 0
