@@ -57,6 +57,8 @@ class Freshdesk(SaasDesk):
     """Freshdesk tickets."""
 
     key: ClassVar[str] = "freshdesk"
+    #: API v2: 200 calls a minute on the smallest paid plan (Growth)
+    documented_rate: ClassVar[float | None] = 200.0
     title: ClassVar[str] = "Freshdesk"
     Config = FreshdeskConfig
     body_format: ClassVar[str] = "html"

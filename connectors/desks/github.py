@@ -69,6 +69,8 @@ class GitHubIssues(SaasDesk):
     """Issues of one GitHub repository."""
 
     key: ClassVar[str] = "github"
+    #: secondary limit: 80 content-creating requests a minute
+    documented_rate: ClassVar[float | None] = 80.0
     title: ClassVar[str] = "GitHub Issues"
     Config = GitHubConfig
     body_format: ClassVar[str] = "markdown"

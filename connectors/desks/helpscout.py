@@ -64,6 +64,8 @@ class HelpScout(SaasDesk):
     """Help Scout conversations."""
 
     key: ClassVar[str] = "helpscout"
+    #: Mailbox API 2.0: 400 requests a minute
+    documented_rate: ClassVar[float | None] = 400.0
     title: ClassVar[str] = "Help Scout"
     Config = HelpScoutConfig
     body_format: ClassVar[str] = "html"

@@ -57,7 +57,8 @@ class SaasConfig(DeskConfig):
     backoff_max: float = Field(
         30.0, gt=0, description="Longest single wait, Retry-After included.")
     rate_per_minute: float = Field(
-        0.0, ge=0, description="Client-side request budget per minute (0: no client limit).")
+        0.0, ge=0, description="Client-side request budget per minute (0: the desk's "
+        "documented limit where it has one).")
     state_path: Path = Field(
         Path("var/desk-state.sqlite"),
         description="Local record of tickets and comments made (SQLite; ':memory:' for "
@@ -128,7 +129,10 @@ class SaasDesk(Desk):
 
     #: True where the desk's search is eventually consistent (settle before re-creating).
     search_lags: ClassVar[bool] = False
-    #: Requests per ``rate_per_minute`` default if the setting is 0 (None: no limit).
+    #: The vendor's documented request budget per minute, kept by the client-side limiter
+    #: when ``rate_per_minute`` is 0 (None: the vendor documents no fixed budget; its
+    #: rate-limit headers and 429s are still honoured).
+    documented_rate: ClassVar[float | None] = None
     statuses: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, config: DeskConfig | None = None,
@@ -178,7 +182,7 @@ class SaasDesk(Desk):
                                              **options)
         self._api = HttpApi(
             self._client, name=self.key,
-            rate=self.cfg.rate_per_minute or None, per_seconds=60.0,
+            rate=self.cfg.rate_per_minute or self.documented_rate, per_seconds=60.0,
             attempts=self.cfg.max_attempts, max_elapsed=self.cfg.max_elapsed_seconds,
             backoff_initial=self.cfg.backoff_initial, backoff_max=self.cfg.backoff_max,
             jitter=min(1.0, self.cfg.backoff_initial))

@@ -54,6 +54,8 @@ class Zendesk(SaasDesk):
     """Zendesk Support tickets."""
 
     key: ClassVar[str] = "zendesk"
+    #: Support API: 200 requests a minute on the smallest plan (Team)
+    documented_rate: ClassVar[float | None] = 200.0
     title: ClassVar[str] = "Zendesk Support"
     Config = ZendeskConfig
     body_format: ClassVar[str] = "html"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -71,3 +72,19 @@ def test_settings_come_from_the_environment(key: str, monkeypatch: pytest.Monkey
     cls = desk_class(key)
     monkeypatch.setenv(f"ROUTER_{key.upper()}_TIMEOUT_SECONDS", "3.5")
     assert cls.Config().timeout_seconds == 3.5
+
+
+
+@pytest.mark.parametrize("key,per_minute", [("zendesk", 200.0), ("freshdesk", 200.0),
+                                            ("github", 80.0), ("helpscout", 400.0)])
+async def test_client_side_limiter_keeps_under_the_documented_budget(
+        key: str, per_minute: float, tmp_path: Path) -> None:
+    from .harness import discover
+
+    desk = discover()[key](tmp_path).make_desk(rate_per_minute=0.0)
+    await desk.setup()
+    try:
+        limiter = desk._api.limiter  # what every request of this desk waits on
+        assert (limiter.max_rate, limiter.time_period) == (per_minute, 60.0)
+    finally:
+        await desk.aclose()
