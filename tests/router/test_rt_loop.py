@@ -64,3 +64,4 @@ async def test_rt_ticket_resolved_by_an_agent_yields_one_reply(
         assert replies[0]["ticket_url"] in replies[0]["text"]
     finally:
         rp.stop()
+    assert live_rt.token not in rp.log_text()  # secrets never reach the logs

@@ -242,6 +242,7 @@ def test_pushed_mentions_need_the_token_and_then_reach_triage(router: RouterProc
     letters = router.read("mentions-dlq", lambda r: any(
         base64.b64decode(x["original"]) == b'{"id": "1"}' for x in r))
     assert any("mastodon" in x["reason"] or "missing" in x["reason"] for x in letters)
+    assert INGEST_TOKEN not in router.log_text()
 
 
 def _get(url: str) -> bool:
