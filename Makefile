@@ -25,6 +25,7 @@ bench: install
 
 lint: install
 	$(VENV)/bin/ruff check router classifiers connectors tests bench
+	$(PY) -m mypy
 
 broker-start: install
 	$(VENV)/bin/router broker start
