@@ -31,6 +31,7 @@ from .base import (
     TicketChange,
     TicketDraft,
 )
+from .render import render, ticket_document
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tickets (
@@ -76,22 +77,7 @@ class EmbeddedConfig(DeskConfig):
 
 def render_plain(draft: TicketDraft) -> str:
     """The ticket body as plain text (what the embedded desk stores)."""
-    m = draft.mention
-    lines = [
-        f"{m.text}",
-        "",
-        f"Original post: {m.url or m.ref}",
-        f"Author: @{m.author.handle} ({m.author.name or 'no display name'}), "
-        f"{m.author.followers} followers, {m.author.profile_url or 'no profile link'}",
-        f"Network: {m.network}; thread: {m.thread_key}",
-        f"Verdict: {draft.verdict} (confidence {draft.confidence:.2f}); "
-        f"category: {draft.category}; suggested priority: {draft.priority}",
-        "Reasons: " + "; ".join(draft.reasons),
-        "Tags: " + ", ".join(draft.tags),
-    ]
-    for earlier in draft.thread:
-        lines.append(f"  > @{earlier.author.handle}: {earlier.text}")
-    return "\n".join(lines)
+    return str(render(ticket_document(draft), "plain"))
 
 
 def requester_of(network: str, handle: str) -> str:

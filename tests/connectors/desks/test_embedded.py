@@ -39,7 +39,7 @@ async def test_open_is_idempotent_on_external_id_even_concurrently(desk: Embedde
     assert t.url == f"https://desk.example/t/{t.id}"
     body = desk.tickets()[0]["body"]
     for needed in ("charged twice", "https://social.example/@ann/1", "@ann", "12 followers",
-                   "0.93", "word 'charged'", "billing", "high", "social"):
+                   "93%", "word 'charged'", "billing", "high", "social"):
         assert needed in body
 
 
