@@ -132,6 +132,7 @@ def classify(input_: str, output: str) -> None:
     if input_ != "-" and not Path(input_).is_file():
         raise click.BadParameter(f"no such file: {input_}", param_hint="--input")
     model = classifiers.load_default()
+    settings = settings.with_model_defaults(getattr(model, "operating_point", {}))
     src = sys.stdin.buffer if input_ == "-" else open(input_, "rb")  # noqa: SIM115
     dst = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")  # noqa: SIM115
     try:
@@ -226,12 +227,24 @@ def killswitch(state: str) -> None:
 
 @main.command("set")
 @click.argument("name")
-@click.argument("value")
-def set_cmd(name: str, value: str) -> None:
+@click.argument("value", required=False)
+@click.option("--unset", is_flag=True, help="Back to the worker's own setting.")
+def set_cmd(name: str, value: str | None, unset: bool) -> None:
     """Change a runtime setting on every worker (thresholds, quiet_hours...)."""
     from .control import publish, validate
 
     settings = settings_or_exit()
+    if unset:
+        try:
+            validate(name, "")
+        except ValueError as exc:
+            if "unknown runtime setting" in str(exc):
+                raise click.BadParameter(str(exc)) from None
+        publish(settings, name, None)
+        click.echo(f"{name} unset (every worker goes back to its own setting)")
+        return
+    if value is None:
+        raise click.UsageError("give a VALUE, or --unset")
     try:
         parsed = validate(name, value)
     except ValueError as exc:

@@ -35,6 +35,7 @@ class Control:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.values: dict[str, Any] = {}
+        self.version = 0  # bumped on every change, so readers can cache what they derive
         self.ready = asyncio.Event()
 
     def get(self, key: str) -> Any:
@@ -58,6 +59,7 @@ class Control:
         if key is None:
             return
         k = key.decode("utf-8", "replace")
+        self.version += 1
         if value is None:
             self.values.pop(k, None)
             return
@@ -65,6 +67,18 @@ class Control:
             self.values[k] = json.loads(value)["value"]
         except (ValueError, KeyError, TypeError):
             log.warning("ignoring malformed router-config entry %r", k)
+
+    def overrides(self) -> dict[str, Any]:
+        """The runtime settings ops changed (``router set``), valid ones only."""
+        out: dict[str, Any] = {}
+        for key, value in self.values.items():
+            if key in RUNTIME_SETTINGS and key != KILL_SWITCH:
+                try:
+                    out[key] = validate(key, str(value).lower() if isinstance(value, bool)
+                                        else str(value))
+                except ValueError:
+                    log.warning("ignoring invalid runtime setting %s=%r", key, value)
+        return out
 
     async def watch(self) -> None:
         """Follow the control topic for as long as the worker runs."""
@@ -121,9 +135,10 @@ def publish(settings: Settings, key: str, value: Any, *, by: str = "cli") -> Non
 
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
     try:
-        payload = json.dumps({"name": key, "value": value, "by": by, "at": time.time()})
+        payload = (None if value is None else  # a tombstone: back to the worker's setting
+                   json.dumps({"name": key, "value": value, "by": by, "at": time.time()}).encode())
         producer.send(name(settings, "config"), key=key.encode(),
-                      value=payload.encode()).get(timeout=30)
+                      value=payload).get(timeout=30)
     finally:
         producer.close()
 

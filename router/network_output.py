@@ -37,7 +37,7 @@ class NetworkOutput:
         net = self.networks[key]
         if key not in self._ready:
             if hasattr(net, "set_gate"):
-                net.set_gate(self.hurtful, self.settings.hurtful_threshold)
+                net.set_gate(self.hurtful, self.settings.hurtful_cut)
             await net.setup()
             self._ready.add(key)
         return net

@@ -105,7 +105,7 @@ def decide(m: Mention, s: Scores, settings: Settings, ctx: Context) -> Decision:
         "sensitive": round(float(s.sensitive), 4),
         "threshold": threshold,
     }
-    hurtful = s.hurtful >= settings.hurtful_threshold
+    hurtful = s.hurtful >= settings.hurtful_cut
     sensitive = s.sensitive >= settings.sensitive_threshold
     model_reasons = list(s.reasons)
 

@@ -84,6 +84,8 @@ class Decision(faust.Record, serializer="json"):
     case_key: str | None = None
     # An incident's first decision: earlier reports' cases, to link to the problem ticket.
     related: list[str] = []  # noqa: RUF012 - faust.Record copies defaults
+    # The author's earlier posts in the same thread (Mention JSON), shown on a new ticket.
+    thread: list[dict[str, Any]] = []  # noqa: RUF012
     decided_at: float = 0.0
     schema: int = SCHEMA_VERSION
 

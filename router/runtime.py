@@ -54,6 +54,7 @@ class Runtime:
     prepare_args: dict[str, Any] = field(default_factory=dict)
     _ready: asyncio.Lock = field(default_factory=asyncio.Lock)
     _prepared: bool = False
+    _policy: tuple[int, Settings] | None = None
 
     async def ready(self) -> None:
         """Load the model and set up desk and output, once, before the first message."""
@@ -71,6 +72,16 @@ class Runtime:
         from .replies import compose
 
         return compose(self.settings, m, link)
+
+    def policy_settings(self) -> Settings:
+        """Settings as the policy applies them now: the worker's, with what ops changed at
+        runtime (``router set actionable_threshold 0.8``) on top."""
+        version = self.control.version
+        if self._policy is None or self._policy[0] != version:
+            overrides = self.control.overrides()
+            settings = self.settings.model_copy(update=overrides) if overrides else self.settings
+            self._policy = (version, settings)
+        return self._policy[1]
 
     async def emit(self, topic_key: str, key: bytes, value: bytes) -> None:
         """Produce straight to Kafka through the app's producer, skipping the per-message
@@ -189,6 +200,7 @@ async def prepare(rt: Runtime, *, model: TriageModel | None = None, desk: Desk |
 
         model = classifiers.load_default()
     rt.model = model
+    rt.settings = rt.settings.with_model_defaults(getattr(model, "operating_point", {}))
     rt.desk = desk if desk is not None else make_desk(rt.settings)
     await rt.desk.setup()
     rt.output = output if output is not None else make_output(rt.settings, model)

@@ -9,7 +9,7 @@ that names the variable and the fix.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -90,16 +90,18 @@ class Settings(BaseSettings):
     )
 
     # --- Thresholds (ops tune these; see `router evaluate`) ----------------------------
-    actionable_threshold: float = Field(
-        0.5, ge=0, le=1, description="P(actionable) at or above which support is asked."
+    actionable_threshold: float | None = Field(
+        None, ge=0, le=1, description="P(actionable) at or above which support is asked "
+        "(unset: the operating point chosen for the loaded model, on its card).",
     )
     category_thresholds: dict[str, float] = Field(
         default_factory=dict,
         description="Per-category actionable thresholds overriding actionable_threshold, "
         'as JSON, e.g. {"praise": 0.9, "outage": 0.4}.',
     )
-    hurtful_threshold: float = Field(
-        0.5, ge=0, le=1, description="P(hurtful) at or above which a mention is hurtful."
+    hurtful_threshold: float | None = Field(
+        None, ge=0, le=1, description="P(hurtful) at or above which a mention is hurtful "
+        "(unset: the loaded model's operating point).",
     )
     sensitive_threshold: float = Field(
         0.5, ge=0, le=1, description="P(sensitive moment) at or above which no reply goes."
@@ -202,7 +204,24 @@ class Settings(BaseSettings):
         return f"{self.topic_prefix}{name}"
 
     def threshold_for(self, category: str) -> float:
-        return self.category_thresholds.get(category, self.actionable_threshold)
+        return self.category_thresholds.get(category, self.actionable)
+
+    @property
+    def actionable(self) -> float:
+        return 0.5 if self.actionable_threshold is None else self.actionable_threshold
+
+    @property
+    def hurtful_cut(self) -> float:
+        return 0.5 if self.hurtful_threshold is None else self.hurtful_threshold
+
+    def with_model_defaults(self, operating_point: dict[str, Any]) -> Settings:
+        """These settings, with the thresholds left unset taken from the model's card."""
+        update: dict[str, float] = {}
+        if self.actionable_threshold is None and "actionable" in operating_point:
+            update["actionable_threshold"] = float(operating_point["actionable"])
+        if self.hurtful_threshold is None and "hurtful" in operating_point:
+            update["hurtful_threshold"] = float(operating_point["hurtful"])
+        return self.model_copy(update=update) if update else self
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from connectors.desks.base import DONE_STATUSES, CommentBody, Ticket, TicketDraft
 from connectors.errors import ConnectorError, NotSupported, RetriableError
 
-from ..records import Decision, TicketEvent
+from ..records import Decision, Mention, TicketEvent
 from ..tables import in_event
 
 if TYPE_CHECKING:
@@ -62,7 +62,9 @@ class Escalate:
         m = d.mention
         ticket = await self.ticket_for_case(d)
         if ticket is None:
-            draft = TicketDraft.from_decision(d, external_id=external_id(d.case_key or m.ref))
+            draft = TicketDraft.from_decision(
+                d, external_id=external_id(d.case_key or m.ref),
+                thread=[Mention.from_data(p) for p in d.thread])
             ticket = await desk.open(draft)
             self.rt.count("desk.opened")
             if d.verdict == "incident":

@@ -33,7 +33,7 @@ class Publish:
         if control.quiet_now():
             return "quiet hours"
         hurtful = self.rt.model.hurtful([reply.text])[0]
-        if hurtful >= float(control.get("hurtful_threshold")):
+        if hurtful >= self.rt.policy_settings().hurtful_cut:
             return f"hurtful gate: the reply scored {hurtful:.2f}"
         return None
 

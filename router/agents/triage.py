@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 MAX_CASES = 20
 MAX_HASHES = 200
 MAX_DECIDED = 500
+MAX_RECENT = 10  # the author's latest posts, for the thread an agent sees on a ticket
 OUTAGE_KEY = "__outage_window__"
 
 
@@ -61,6 +62,15 @@ def counts_as_outage(m: Mention, sc: Scores, s: Settings) -> bool:
             and never_ticket(m, s) is None)
 
 
+def thread_of(state: dict[str, Any], m: Mention) -> list[dict[str, Any]]:
+    """The author's earlier posts in this mention's thread (oldest first)."""
+    replied = f"{m.network}:{m.in_reply_to}" if m.in_reply_to else None
+    return [p for p in state.get("recent", [])
+            if p.get("id") != m.id and (
+                Mention.from_data(p).thread_key in (m.thread_key, replied)
+                or f"{p.get('network')}:{p.get('id')}" == replied)]
+
+
 def remember(state: dict[str, Any], m: Mention, d: Decision) -> dict[str, Any]:
     """The author's state after this decision (bounded in size)."""
     state = {k: (dict(v) if isinstance(v, dict) else list(v)) for k, v in state.items()}
@@ -68,6 +78,9 @@ def remember(state: dict[str, Any], m: Mention, d: Decision) -> dict[str, Any]:
     hashes.setdefault(text_hash(m.text), m.ref)
     while len(hashes) > MAX_HASHES:
         hashes.pop(next(iter(hashes)))
+    recent = state.setdefault("recent", [])
+    recent.append(m.to_json_dict())
+    state["recent"] = recent[-MAX_RECENT:]
     decided = state.setdefault("decided", {})
     decided[m.ref] = [d.verdict, d.case_key]
     while len(decided) > MAX_DECIDED:
@@ -98,7 +111,7 @@ class Triage:
         return self.rt.model.score([m.text for m in mentions])
 
     async def handle(self, events: list[Any]) -> None:
-        s = self.rt.settings
+        s = self.rt.policy_settings()
         parsed: list[tuple[Any, Mention]] = []
         for event in events:
             try:
@@ -132,6 +145,8 @@ class Triage:
                 if counts_as_outage(m, sc, s):
                     outage = incidents.count_report(outage)
                 d = decide(m, sc, s, context_for(m, state, now, outage))
+                if d.verdict in ("open", "incident", "review"):
+                    d.thread = thread_of(state, m)
                 self.rt.tables.authors[key] = remember(state, m, d)
                 if counts_as_outage(m, sc, s) or d.verdict == "incident":
                     self.rt.tables.authors[OUTAGE_KEY] = incidents.after_decision(outage, d)
@@ -141,7 +156,7 @@ class Triage:
     def redelivered(self, m: Mention, sc: Scores, previous: list[Any], now: float) -> Decision:
         """The same verdict again for a mention seen before (escalation is idempotent)."""
         verdict, case_key = previous
-        d = decide(m, sc, self.rt.settings, Context(now=now))
+        d = decide(m, sc, self.rt.policy_settings(), Context(now=now))
         return Decision(mention=m, verdict=verdict, scores=d.scores,
                         reasons=["redelivered: same verdict as before", *d.reasons[1:]],
                         category=d.category, priority=d.priority, hurtful=d.hurtful,

@@ -311,3 +311,42 @@ def test_kill_switch_set_at_runtime_stops_replies_on_the_running_worker(
         assert "quiet_customer" not in posted
     finally:
         assert router.cli("killswitch", "off").returncode == 0
+
+
+def test_threshold_changed_at_runtime_applies_to_the_next_mentions(
+        router: RouterProcess) -> None:
+    assert router.cli("set", "actionable_threshold", "0.9999").returncode == 0
+    try:
+        time.sleep(2.0)
+        m = mention("th1", "@acmesupport my order 8812 never arrived and tracking is stuck, "
+                    "please help", "strict_case")
+        send(router, m)
+        d = by_id(router.read("decisions", lambda r: "th1" in by_id(r)))["th1"]
+        assert d["scores"]["threshold"] == 0.9999
+        assert d["verdict"] in ("silent", "review"), d["reasons"]
+    finally:
+        out = router.cli("set", "actionable_threshold", "--unset")
+        assert out.returncode == 0, out.stderr
+    time.sleep(2.0)
+    again = mention("th2", "@acmesupport my order 8813 never arrived and tracking is stuck, "
+                    "please help", "relaxed_case")
+    send(router, again)
+    d2 = by_id(router.read("decisions", lambda r: "th2" in by_id(r)))["th2"]
+    assert d2["scores"]["threshold"] < 0.9999 and d2["verdict"] == "open", d2["reasons"]
+
+
+def test_a_new_ticket_shows_the_authors_earlier_posts_in_the_thread(
+        router: RouterProcess) -> None:
+    hello = mention("tt1", "@acmesupport hello there, quick question for you", "nia")
+    send(router, hello)
+    router.read("decisions", lambda r: "tt1" in by_id(r))
+    problem = mention("tt2", "@acmesupport my order 4471 arrived broken, the screen is "
+                      "cracked, I need a replacement", "nia", in_reply_to="tt1",
+                      conversation_id="tt1")
+    send(router, problem)
+    d = by_id(router.read("decisions", lambda r: "tt2" in by_id(r)))
+    assert d["tt2"]["verdict"] == "open", (d["tt1"]["verdict"], d["tt2"]["reasons"])
+    ticket = wait_for(lambda: [t for t in tickets(router) if t["requester"] == "generic:@nia"],
+                      what="nia's ticket")[0]
+    assert "my order 4471 arrived broken" in ticket["body"]
+    assert "hello there, quick question" in ticket["body"]  # the thread, for the agent
