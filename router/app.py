@@ -22,6 +22,8 @@ def create_app(settings: Settings) -> faust.App:
         web_in_thread=False,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        broker_session_timeout=settings.session_timeout,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout / 3),
         broker_commit_every=200,
         broker_commit_interval=1.0,
         stream_wait_empty=False,

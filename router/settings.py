@@ -40,6 +40,10 @@ class Settings(BaseSettings):
         4, ge=1, le=1024,
         description="Partitions of every router topic; tables use the same count.",
     )
+    session_timeout: float = Field(
+        30.0, ge=6, le=300, description="Seconds before the group gives a silent worker's "
+        "partitions to the others (Kafka consumer session timeout).",
+    )
     data_dir: Path = Field(Path("var"), description="Where the worker keeps local state.")
     web_host: str = Field("127.0.0.1", description="Address the worker's web server binds.")
     web_port: int = Field(6066, ge=0, le=65535, description="Port of the worker's web server.")
