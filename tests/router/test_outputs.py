@@ -45,6 +45,7 @@ def runtime(output: Any, settings: Settings | None = None) -> Any:
 
     counters: Counter[str] = Counter()
     return SimpleNamespace(settings=settings, control=Control(settings), model=Model(),
+                           policy_settings=lambda: settings,
                            output=output, letters=letters, counters=counters,
                            count=lambda name, n=1: counters.update({name: n}),
                            dead_letter_record=dead_letter_record)
