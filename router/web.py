@@ -3,7 +3,8 @@ authenticated ingest endpoint for pushed mentions.
 
 - ``GET /health``: ``{"ok": true}`` once the worker runs.
 - ``GET /stats``: verdict counts, desk effects, replies, dead letters (for ops).
-- ``GET /desk/tickets/{id}``: an embedded-desk ticket as a page (the link in replies).
+- ``GET /desk/tickets/{id}``: an embedded-desk ticket's public status page (the link in
+  replies; nothing internal on it).
 - ``POST /webhooks/{desk}``: the configured desk's signed webhook; 401 without detail
   unless genuine, fresh and new; its status changes go to ``ticket-events``.
 - ``POST /ingest/{network}``: one payload of that network, pushed; needs
@@ -30,21 +31,24 @@ if TYPE_CHECKING:
 
 
 def _ticket_page(desk: Any, ticket_id: str) -> str:
+    """The customer's status page for a ticket: its number, status and public replies.
+
+    It is what the link in a reply opens, so nothing internal is on it: no internal notes,
+    no verdict, scores or reasons, no other customer's posts.
+    """
     rows = [t for t in desk.tickets() if str(t["id"]) == ticket_id]
     if not rows:
         return ""
     t = rows[0]
-    comments = "".join(
-        f"<li><b>{'public reply' if c['public'] else 'internal note'}</b> "
-        f"<pre>{html.escape(c['body'])}</pre></li>" for c in desk.comments(ticket_id))
+    replies = "".join(f"<li>{html.escape(c['body'])}</li>"
+                      for c in desk.comments(ticket_id) if c["public"])
+    state = {"solved": "Solved", "closed": "Closed"}.get(t["status"], "In progress")
     return (
         "<!doctype html><html><head><meta charset='utf-8'>"
         f"<title>Ticket #{t['id']}</title></head><body>"
-        f"<h1>Ticket #{t['id']}: {html.escape(t['subject'])}</h1>"
-        f"<p>Status: <b>{html.escape(t['status'])}</b> · priority "
-        f"{html.escape(t['priority'] or '')} · requester {html.escape(t['requester'] or '')}</p>"
-        f"<pre>{html.escape(t['body'])}</pre><h2>Activity</h2><ul>{comments}</ul>"
-        "</body></html>"
+        f"<h1>Ticket #{t['id']}</h1><p>Status: <b>{state}</b> ({html.escape(t['status'])})</p>"
+        + (f"<h2>Updates</h2><ul>{replies}</ul>" if replies else "")
+        + "</body></html>"
     )
 
 

@@ -144,6 +144,12 @@ def test_solved_ticket_yields_exactly_one_reply_with_its_link(router: RouterProc
     assert reply["ticket_url"].endswith(link)
     assert link in reply["text"]
     assert reply["in_reply_to"] == "r2"  # in the thread, to their latest post
+    page = httpx.get(reply["ticket_url"], timeout=10)  # the customer follows the link
+    assert page.status_code == 200 and f"Ticket #{ticket['id']}" in page.text
+    assert "solved" in page.text
+    for internal in ("internal", "Verdict", "actionable", "joined this ticket"):
+        assert internal not in page.text  # a status page, not the agent's view
+    assert httpx.get(reply["ticket_url"] + "999", timeout=10).status_code == 404
     posted = wait_for(lambda: [json.loads(x) for x in
                                (router.workdir / "replies.jsonl").read_text().splitlines()
                                if json.loads(x)["to"] == "jo"]
