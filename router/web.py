@@ -69,7 +69,9 @@ def register(rt: Runtime) -> None:
         desk = getattr(rt, "desk", None)
         if desk is None or not hasattr(desk, "tickets"):
             return self.text("this worker's desk has no pages", status=404)
-        page = _ticket_page(desk, ticket_id)
+        given = request.query.get("k", "")
+        page = _ticket_page(desk, ticket_id) if ticket_id.isdigit() and hmac.compare_digest(
+            given.encode(), desk.page_key(ticket_id).encode()) else ""
         if not page:
             return self.text("no such ticket", status=404)
         return self.html(page)

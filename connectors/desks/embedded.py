@@ -9,7 +9,10 @@ that ``changes_since`` reads. ``router desk list`` and ``router desk solve`` wor
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
+import secrets
 import sqlite3
 import time
 from pathlib import Path
@@ -56,6 +59,10 @@ CREATE TABLE IF NOT EXISTS comments (
     public INTEGER NOT NULL,
     idempotency_key TEXT UNIQUE,
     created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS changes (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -132,7 +139,19 @@ class EmbeddedDesk(Desk):
             self._db = None
 
     def ticket_url(self, ticket_id: str) -> str:
-        return self.cfg.url.replace("{id}", str(ticket_id))
+        """The ticket's status page, with a key so that ticket numbers cannot be guessed."""
+        return f"{self.cfg.url.replace('{id}', str(ticket_id))}?k={self.page_key(ticket_id)}"
+
+    def page_key(self, ticket_id: str) -> str:
+        """The key of a ticket's status page (HMAC of its id with this desk's own secret)."""
+        db = self.connect()
+        row = db.execute("SELECT value FROM meta WHERE name = 'page_secret'").fetchone()
+        if row is None:
+            db.execute("INSERT OR IGNORE INTO meta (name, value) VALUES ('page_secret', ?)",
+                       (secrets.token_hex(32),))
+            row = db.execute("SELECT value FROM meta WHERE name = 'page_secret'").fetchone()
+        mac = hmac.new(bytes.fromhex(row["value"]), str(ticket_id).encode(), hashlib.sha256)
+        return mac.hexdigest()[:24]
 
     def _ticket(self, row: sqlite3.Row) -> Ticket:
         return Ticket(id=str(row["id"]), url=self.ticket_url(str(row["id"])),

@@ -140,8 +140,8 @@ def test_solved_ticket_yields_exactly_one_reply_with_its_link(router: RouterProc
     replies = [r for r in router.read("replies", lambda r: True) if r["author_handle"] == "jo"]
     assert len(replies) == 1
     reply = replies[0]
-    link = f"/desk/tickets/{ticket['id']}"
-    assert reply["ticket_url"].endswith(link)
+    link = f"/desk/tickets/{ticket['id']}?k="
+    assert link in reply["ticket_url"]
     assert link in reply["text"]
     assert reply["in_reply_to"] == "r2"  # in the thread, to their latest post
     page = httpx.get(reply["ticket_url"], timeout=10)  # the customer follows the link
@@ -149,7 +149,10 @@ def test_solved_ticket_yields_exactly_one_reply_with_its_link(router: RouterProc
     assert "solved" in page.text
     for internal in ("internal", "Verdict", "actionable", "joined this ticket"):
         assert internal not in page.text  # a status page, not the agent's view
-    assert httpx.get(reply["ticket_url"] + "999", timeout=10).status_code == 404
+    guessed = reply["ticket_url"].split("?")[0]
+    assert httpx.get(guessed, timeout=10).status_code == 404  # numbers alone open nothing
+    assert httpx.get(guessed.replace(f"/{ticket['id']}", "/1") + "?k=" + "0" * 24,
+                     timeout=10).status_code == 404
     posted = wait_for(lambda: [json.loads(x) for x in
                                (router.workdir / "replies.jsonl").read_text().splitlines()
                                if json.loads(x)["to"] == "jo"]
