@@ -27,14 +27,15 @@ from .broker import LocalBroker, free_port
 DEMO_DIR = Path("var/demo")
 
 
-def _read_topic(bootstrap: str, topic: str, until: Any, timeout: float) -> list[dict[str, Any]]:
+def _read_topic(bootstrap: str, topic: str, until: Any, timeout: float,
+                partitions: int = 4) -> list[dict[str, Any]]:
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
                              enable_auto_commit=False, auto_offset_reset="earliest",
                              consumer_timeout_ms=500)
     try:
-        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
         out: list[dict[str, Any]] = []
@@ -106,12 +107,12 @@ def run_demo(*, keep: bool = False) -> None:
             replay_file(settings, p)
 
         decisions = _read_topic(broker.bootstrap, settings.topic("decisions"),
-                                lambda r: len(r) >= len(lines), 180)
+                                lambda r: len(r) >= len(lines), 180, settings.partitions)
         if len(decisions) < len(lines):
             raise click.ClickException(
                 f"only {len(decisions)}/{len(lines)} decisions; see {DEMO_DIR}/worker.log")
         dlq = _read_topic(broker.bootstrap, settings.topic("mentions-dlq"),
-                          lambda r: len(r) >= 3, 30)
+                          lambda r: len(r) >= 3, 30, settings.partitions)
         counts = Counter(d["verdict"] for d in decisions)
         say("Verdicts: " + ", ".join(f"{v} {n}" for v, n in counts.most_common()))
         for d in decisions:

@@ -120,8 +120,7 @@ class RouterProcess:
                                  consumer_timeout_ms=500)
         topic = self.topic(base_topic)
         try:
-            parts = consumer.partitions_for_topic(topic) or set()
-            tps = [TopicPartition(topic, p) for p in parts]
+            tps = [TopicPartition(topic, p) for p in range(self.settings.partitions)]
             consumer.assign(tps)
             consumer.seek_to_beginning(*tps)
             records: list[dict[str, Any]] = []
