@@ -1,6 +1,6 @@
 """Throughput of the shipped classifiers (a benchmark, not a test: no assertions).
 
-    python bench/bench_classifiers.py [--n 20000] [--batch 200] [--repeat 3]
+    python bench/bench_classifiers.py [--n 20000] [--batch 200] [--repeat 3] [--model PATH]
 
 Prints texts/s for ``score()`` in batches of 200 (both judgements, with reasons) and for
 ``hurtful()`` alone (the reply gate), plus the same for a plain baseline measured in the
@@ -101,11 +101,12 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--model", help="an artifact to measure instead of the shipped one")
     args = parser.parse_args()
 
     import classifiers
 
-    model = classifiers.load_default()
+    model = classifiers.load(args.model) if args.model else classifiers.load_default()
     texts = synthetic(args.n)
     base = baseline(synthetic(5_000, seed=1))
     score = rate(model.score, texts, args.batch, args.repeat)
