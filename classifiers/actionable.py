@@ -1,9 +1,9 @@
 """The actionable judgement: can the support team help with this post?
 
 ``make_pipeline`` is the stock scikit-learn pipeline used by the published-protocol
-evaluations and by ``router train``: social normalizer -> word and character tf-idf plus
-lexicon columns -> logistic regression. The shipped ``TriageModel`` uses the same steps but
-shares one feature pass between its heads (see ``classifiers.model``).
+evaluations: token-additive word and character tf-idf plus lexicon columns
+(``classifiers.tokens``) -> logistic regression. The shipped ``TriageModel`` uses the same
+features but evaluates its heads from one per-token table (see ``classifiers.model``).
 
 ``guess_category`` is a small keyword rule used only to give the shared data (which has no
 categories) weak category labels for training the category head.
@@ -12,28 +12,15 @@ categories) weak category labels for training the category head.
 from __future__ import annotations
 
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.pipeline import Pipeline
 
-from classifiers.features import LexiconFeatures, SocialVectorizer, UsedColumns
-from classifiers.normalize import SocialNormalizer
+from classifiers.features import UsedColumns
+from classifiers.tokens import TokenFeatures
 
 
-def make_features(use_profanity: bool = True, min_df: int = 2) -> Pipeline:
-    """Normalizer + (word/char tf-idf | lexicon columns)."""
-    return Pipeline(
-        [
-            ("normalize", SocialNormalizer()),
-            (
-                "features",
-                FeatureUnion(
-                    [
-                        ("ngrams", SocialVectorizer(min_df=min_df)),
-                        ("lexicon", LexiconFeatures(use_profanity=use_profanity)),
-                    ]
-                ),
-            ),
-        ]
-    )
+def make_features(lexicon: bool = True, min_df: int = 2) -> TokenFeatures:
+    """Word 1-2-gram and char_wb 2-5-gram tf-idf plus lexicon columns, token-additive."""
+    return TokenFeatures(min_df=min_df, lexicon=lexicon)
 
 
 def make_classifier(C: float = 4.0, class_weight: str | None = "balanced") -> LogisticRegression:  # noqa: N803
@@ -41,12 +28,13 @@ def make_classifier(C: float = 4.0, class_weight: str | None = "balanced") -> Lo
     return LogisticRegression(C=C, class_weight=class_weight, max_iter=2000, random_state=0)
 
 
-def make_pipeline(C: float = 4.0, use_profanity: bool = True) -> Pipeline:  # noqa: N803
-    """The full actionable pipeline on raw posts."""
-    front = make_features(use_profanity=use_profanity)
+def make_pipeline(C: float = 4.0, lexicon: bool = True) -> Pipeline:  # noqa: N803
+    """The full pipeline on raw posts (features -> used columns -> logistic regression)."""
     clf = make_classifier(C)
     clf.set_params(solver="liblinear")
-    return Pipeline(front.steps + [("used", UsedColumns()), ("clf", clf)])
+    return Pipeline(
+        [("features", make_features(lexicon)), ("used", UsedColumns()), ("clf", clf)]
+    )
 
 
 # (category, keywords): first match wins; keywords are normalized tokens or bigrams

@@ -39,6 +39,11 @@ def render(card: dict[str, Any]) -> str:
     op = card.get("operating_point", {})
     lines += ["## Operating point (override in settings without retraining)", ""]
     lines += [f"- {k}: {v}" for k, v in op.items()] + [""]
+    if "C" in card:
+        lines += ["## Model", "", "Token-additive word 1-2-gram + char_wb 2-5-gram tf-idf with "
+                  "lexicon columns (`classifiers/tokens.py`); logistic-regression heads with a "
+                  "Platt calibration. C per head (chosen by 3-fold CV on its training rows):", ""]
+        lines += [f"- {k}: {v}" for k, v in card["C"].items()] + [""]
     if "training_rows" in card:
         lines += ["## Training rows", ""]
         lines += [f"- {k}: {v}" for k, v in card["training_rows"].items()] + [""]

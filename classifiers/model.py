@@ -1,13 +1,18 @@
-"""The shipped ``TriageModel``: one feature pass, three linear heads, reasons for each score.
+"""The shipped ``TriageModel``: one token table, three linear heads, reasons for each score.
 
-``SocialTriageModel`` holds a fitted front end (normalizer -> word/char tf-idf | lexicon
-columns) and three heads on its output: actionable (binary), hurtful (binary) and category
-(multinomial). The sensitive-moment signal is the lexicon rule in ``classifiers.sensitive``.
-Every prediction carries reasons: the word features that pushed the actionable score in the
-direction of the decision, the hurtful words, the sensitive terms, the sentiment and the
-category. ``score`` and ``hurtful`` never raise: if a batch fails, each text is retried
-alone, and a text that still fails gets the safe answer (hurtful 1.0, so nothing is posted
-and a human looks).
+``SocialTriageModel`` holds a fitted ``classifiers.tokens.TokenFeatures`` front end and three
+linear heads on its columns: actionable (binary), hurtful (binary) and category
+(multinomial). Because the features are token-additive, every head is evaluated from one
+per-token table (``TokenTable``): a batch costs a dict look-up per token and pair, one
+sparse product and a few vector operations. ``hurtful`` (the reply gate) skips everything
+else. The sensitive-moment signal is the lexicon rule in ``classifiers.sensitive``.
+
+Every ``score`` carries reasons: the words that pushed the actionable margin the way it was
+decided (each word's push is its share of the margin: word and letter n-grams together),
+the words behind a hurtful score, sensitive terms, the sentiment and the category.
+``score`` and ``hurtful`` never raise: if a batch fails, each text is retried alone, and a
+text that still fails gets the safe answer (hurtful 1.0, so nothing is posted and a human
+looks).
 
 Saving and loading live in ``classifiers.store``.
 """
@@ -19,65 +24,35 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from classifiers.api import CATEGORIES, Scores
-from classifiers.features import LEXICON_COLUMNS
-from classifiers.normalize import NEG_SUFFIX, normalize
-from classifiers.sensitive import sensitive_score
+from classifiers.sensitive import load_sensitive, sensitive_score
+from classifiers.tokens import DENSE, TokenFeatures, TokenTable, dense_columns, tokens
 
 log = logging.getLogger(__name__)
 
-_MARKER_NAMES = {
-    "xuser": "a @mention",
+_MARKERS = {
+    "@user": "a @mention",
     "xurl": "a link",
     "xnum": "a long number",
-    "xhashtag": "a hashtag",
-    "xcaps": "shouting (caps)",
-    "xelong": "an elongated word",
+    "#": "a hashtag",
     "?": "a question mark",
     "!": "an exclamation mark",
 }
-_LEXICON_NAMES = {
-    "sentiment": "overall sentiment",
-    "positive": "positive words",
-    "negative": "negative words",
-    "profanity": "profanity",
-    "profanity_count": "several profanities",
-    "sensitive": "sensitive words",
-    "question": "a question",
-    "exclaim": "exclamations",
-    "shout": "shouting (caps)",
-    "link": "a link",
-    "addressed": "addressed to an account",
-    "length": "length",
-}
-
-
-def _token_label(tok: str) -> str:
-    if tok in _MARKER_NAMES:
-        return _MARKER_NAMES[tok]
-    negated = tok.endswith(NEG_SUFFIX)
-    if negated:
-        tok = tok[: -len(NEG_SUFFIX)]
-    if tok.startswith("emo_"):
-        tok = "emoji " + tok[4:].replace("_", " ")
-    return f"{tok} (negated)" if negated else tok
+_QUIET = frozenset(ENGLISH_STOP_WORDS) | {"@user"}
 
 
 def feature_label(name: str) -> str:
-    """Human-readable name of a front-end feature (``w:refund`` -> ``word 'refund'``)."""
-    kind, _, value = name.partition(":")
-    if kind == "x":
-        return _LEXICON_NAMES.get(value, value)
-    if kind == "c":
-        return f"letters '{value.strip()}'"
-    toks = value.split(" ")
-    if len(toks) == 1:
-        label = _token_label(toks[0])
-        return label if toks[0] in _MARKER_NAMES else f"word '{label}'"
-    return "words '" + " ".join(_token_label(t) for t in toks) + "'"
+    """Human-readable name of a token type (``refund`` -> ``word 'refund'``)."""
+    if name in _MARKERS:
+        return _MARKERS[name]
+    return f"words '{name}'" if " " in name else f"word '{name}'"
+
+
+def _explainable(name: str) -> bool:
+    """Worth naming as a reason: not only stop words or the generic @mention."""
+    return any(t not in _QUIET for t in name.split(" "))
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -107,11 +82,11 @@ class LinearHead:
             return cls(base.coef_[0], base.intercept_[0], -float(sig.a_), -float(sig.b_))
         return cls(est.coef_[0], est.intercept_[0])
 
-    def margin(self, X: sp.csr_matrix) -> np.ndarray:  # noqa: N803
-        return np.asarray(X @ self.coef).ravel() + self.intercept
+    def proba_from_margin(self, margin: np.ndarray) -> np.ndarray:
+        return _sigmoid(self.a * (margin + self.intercept) + self.c)
 
-    def proba(self, X: sp.csr_matrix) -> np.ndarray:  # noqa: N803
-        return _sigmoid(self.a * self.margin(X) + self.c)
+    def proba(self, X: Any) -> np.ndarray:  # noqa: N803
+        return self.proba_from_margin(np.asarray(X @ self.coef).ravel())
 
 
 class SoftmaxHead:
@@ -122,11 +97,14 @@ class SoftmaxHead:
         self.intercept = np.asarray(intercept, dtype=np.float64)
         self.classes_ = np.asarray(classes, dtype=object)
 
-    def predict_proba(self, X: sp.csr_matrix) -> np.ndarray:  # noqa: N803
-        z = np.asarray(X @ self.coef.T) + self.intercept
+    def proba_from_margin(self, z: np.ndarray) -> np.ndarray:
+        z = z + self.intercept
         z -= z.max(axis=1, keepdims=True)
         e = np.exp(z)
         return np.asarray(e / e.sum(axis=1, keepdims=True))
+
+    def predict_proba(self, X: Any) -> np.ndarray:  # noqa: N803
+        return self.proba_from_margin(np.asarray(X @ self.coef.T))
 
 
 class SocialTriageModel:
@@ -134,24 +112,19 @@ class SocialTriageModel:
 
     def __init__(
         self,
-        front: Any,
+        features: TokenFeatures,
         actionable: LinearHead,
         hurtful: LinearHead,
-        category: Any,
+        category: SoftmaxHead,
         operating_point: dict[str, Any],
         card: dict[str, Any],
     ) -> None:
-        self.front = front
+        self.features = features
         self.actionable_head = actionable
         self.hurtful_head = hurtful
         self.category_head = category
         self.operating_point = operating_point
         self.card = card
-        names = front.named_steps["features"].get_feature_names_out()
-        self._names = np.asarray([n.split("__", 1)[-1] for n in names], dtype=object)
-        vec = front.named_steps["features"].transformer_list[0][1]
-        self._n_word = len(vec.vocabulary_word_)
-        self._n_ngram = self._n_word + len(vec.vocabulary_char_)
 
     # -- the TriageModel protocol -----------------------------------------------------------
     def score(self, texts: Sequence[str]) -> list[Scores]:
@@ -165,9 +138,7 @@ class SocialTriageModel:
     def hurtful(self, texts: Sequence[str]) -> list[float]:
         """P(hurtful) alone; a text that cannot be scored gets 1.0 (never posted)."""
         try:
-            docs = [normalize(t) for t in texts]
-            X = self.front.named_steps["features"].transform(docs)  # noqa: N806
-            return [float(v) for v in self.hurtful_head.proba(X)]
+            return [float(p) for p in self._hurtful(texts)]
         except Exception:  # noqa: BLE001
             log.exception("hurtful gate failed on a batch; scoring texts one by one")
             return [self._hurtful_one_safely(t) for t in texts]
@@ -178,9 +149,15 @@ class SocialTriageModel:
         return {k: float(v) for k, v in self.operating_point.items() if isinstance(v, float)}
 
     # -- internals --------------------------------------------------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        for key in ("_table", "_flags"):
+            state.pop(key, None)  # rebuilt on first use
+        return state
+
     def _score_one_safely(self, text: object) -> Scores:
         try:
-            return self._score([text])[0]  # type: ignore[list-item]
+            return self._score([text])[0]
         except Exception as exc:  # noqa: BLE001
             log.exception("could not score one text")
             return Scores(
@@ -189,101 +166,128 @@ class SocialTriageModel:
 
     def _hurtful_one_safely(self, text: object) -> float:
         try:
-            X = self.front.named_steps["features"].transform([normalize(text)])  # noqa: N806
-            return float(self.hurtful_head.proba(X)[0])
+            return float(self._hurtful([text])[0])
         except Exception:  # noqa: BLE001
             return 1.0
 
-    def _features(self, docs: list[str]) -> tuple[sp.csr_matrix, np.ndarray]:
-        """(full feature matrix, the dense lexicon columns) for normalized docs."""
-        union = self.front.named_steps["features"]
-        ngrams = union.transformer_list[0][1].transform(docs)
-        lexicon = union.transformer_list[1][1].transform(docs)
-        return sp.hstack([ngrams, sp.csr_matrix(lexicon)], format="csr"), lexicon
+    def table(self) -> TokenTable:
+        """The per-token table of all heads (built on first use, not saved)."""
+        table = self.__dict__.get("_table")
+        if table is None:
+            n = self.features.n_word_ + self.features.n_char_
+            coef = np.column_stack(
+                [self.actionable_head.coef[:n], self.hurtful_head.coef[:n],
+                 self.category_head.coef[:, :n].T]
+            )
+            table = self._table = TokenTable(self.features, coef)
+            self._dense = np.column_stack(
+                [self.actionable_head.coef[n:], self.hurtful_head.coef[n:],
+                 self.category_head.coef[:, n:].T]
+            )
+        return table
 
-    def _score(self, texts: list[str]) -> list[Scores]:
+    def _margins(self, texts: Sequence[object]) -> tuple[Any, np.ndarray, np.ndarray]:
+        table = self.table()
+        counts = table.counts(texts)
+        m, z = table.margins(counts)
+        dense = dense_columns(z[:, 2:5])
+        return counts, m + dense @ self._dense, z
+
+    def _hurtful(self, texts: Sequence[object]) -> np.ndarray:
+        table = self.table()
+        counts = table.counts(texts)
+        m, z = table.margins(counts)
+        margin = m[:, 1] + dense_columns(z[:, 2:5]) @ self._dense[:, 1]
+        return self.hurtful_head.proba_from_margin(margin)
+
+    def _type_flags(self, table: TokenTable) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """Per token type: explainable?, the first word of a sensitive term?, its label."""
+        flags: tuple[np.ndarray, np.ndarray, list[str], list[str]] | None
+        flags = self.__dict__.get("_flags")
+        if flags is None or flags[3] is not table.names or len(flags[2]) > table.size:
+            flags = (np.zeros(0, bool), np.zeros(0, bool), [], table.names)
+        explain, sens, labels, names = flags
+        if len(labels) < table.size:
+            words = self.__dict__.get("_sens_words")
+            if words is None:
+                words = self._sens_words = frozenset(t.split()[0] for t in load_sensitive())
+            new = names[len(labels) : table.size]
+            explain = np.concatenate([explain, [_explainable(n) for n in new]]).astype(bool)
+            sens = np.concatenate([sens, [n in words for n in new]]).astype(bool)
+            labels = labels + [feature_label(n) for n in new]
+            flags = self._flags = (explain, sens, labels, names)
+        return explain, sens, labels
+
+    def _score(self, texts: list[object]) -> list[Scores]:
         if not texts:
             return []
-        docs = [normalize(t) for t in texts]
-        X, lex = self._features(docs)  # noqa: N806
-        p_act = self.actionable_head.proba(X)
-        p_hurt = self.hurtful_head.proba(X)
-        p_cat = self.category_head.predict_proba(X)
+        counts, margins, z = self._margins(texts)
+        table = self.table()
+        p_act = self.actionable_head.proba_from_margin(margins[:, 0])
+        p_hurt = self.hurtful_head.proba_from_margin(margins[:, 1])
+        p_cat = self.category_head.proba_from_margin(margins[:, 2:])
         classes = self.category_head.classes_
         best = p_cat.argmax(axis=1)
-        act_contrib = X.multiply(self.actionable_head.coef).tocsr()
-        hurt_words = X[:, : self._n_word].multiply(self.hurtful_head.coef[: self._n_word]).tocsr()
         threshold = float(self.operating_point.get("actionable", 0.5))
         hurt_threshold = float(self.operating_point.get("hurtful", 0.5))
-        sens_col = LEXICON_COLUMNS.index("sensitive")
+        explain, sens_flag, labels = self._type_flags(table)
+        n = len(texts)
+        rows = np.repeat(np.arange(n), np.diff(counts.indptr))
+        cols = counts.indices
+        # actionable reasons: words pushing the margin the way it was decided, strongest first
+        sign = np.where(p_act >= threshold, 1.0, -1.0)
+        push = table.pushes(counts, 0, z) * sign[rows]
+        keep = explain[cols] & (push > 0.01)
+        order = np.lexsort((-push[keep], rows[keep]))
+        a_rows, a_cols, a_push = rows[keep][order], cols[keep][order], push[keep][order]
+        a_ptr = np.searchsorted(a_rows, np.arange(n + 1))
+        # hurtful reasons only where the gate is close to firing
+        near = p_hurt >= hurt_threshold * 0.8
+        h_ptr = np.zeros(n + 1, dtype=np.int64)
+        h_cols = np.zeros(0, dtype=np.int64)
+        if near.any():
+            hp = table.pushes(counts, 1, z)
+            hk = near[rows] & explain[cols] & (hp > 0.05)
+            ho = np.lexsort((-hp[hk], rows[hk]))
+            h_cols = cols[hk][ho]
+            h_ptr = np.searchsorted(rows[hk][ho], np.arange(n + 1))
+        sens_rows = set(rows[sens_flag[cols]].tolist()) if sens_flag.any() else set()
+        compound = dense_columns(z[:, 2:5])[:, DENSE.index("sentiment")]
         out = []
-        for i, doc in enumerate(docs):
-            sens, terms = sensitive_score(doc.split()) if lex[i, sens_col] > 0 else (0.0, [])
+        for i in range(n):
             category = str(classes[best[i]])
-            reasons = self._reasons(act_contrib, i, positive=p_act[i] >= threshold, limit=3)
-            if p_hurt[i] >= hurt_threshold * 0.8:
-                reasons += self._hurt_reasons(hurt_words, i)
-            if terms:
-                reasons.append("sensitive: " + ", ".join(f"'{t}'" for t, _ in terms[:2]))
-            compound = float(lex[i, 0])
-            if abs(compound) >= 0.3:
-                mood = "negative" if compound < 0 else "positive"
-                reasons.append(f"sentiment: {mood} ({compound:+.2f})")
-            reasons.append(f"category: {category} ({p_cat[i, best[i]]:.2f})")
+            lo, hi = a_ptr[i], min(a_ptr[i + 1], a_ptr[i] + 3)
+            if hi > lo:
+                reasons = [
+                    f"{labels[a_cols[k]]} ({sign[i] * a_push[k]:+.2f})" for k in range(lo, hi)
+                ]
+            else:
+                verdict = "support can help" if sign[i] > 0 else "nothing for support"
+                reasons = [f"no single strong word; letter patterns suggest {verdict}"]
+            if near[i]:
+                hlo, hhi = h_ptr[i], min(h_ptr[i + 1], h_ptr[i] + 2)
+                words = ", ".join(
+                    "'" + table.names[h_cols[k]] + "'" for k in range(hlo, hhi)
+                )
+                reasons.append(f"hurtful: {words}" if words else "hurtful: tone")
+            sens = 0.0
+            if i in sens_rows:
+                sens, terms = sensitive_score(tokens(texts[i]))
+                if terms:
+                    reasons.append("sensitive: " + ", ".join(f"'{t}'" for t, _ in terms[:2]))
+            if abs(compound[i]) >= 0.3:
+                mood = "negative" if compound[i] < 0 else "positive"
+                reasons.append(f"sentiment: {mood} ({compound[i]:+.2f})")
+            confidence = float(p_cat[i, best[i]])
+            reasons.append(f"category: {category} ({confidence:.2f})")
             out.append(
                 Scores(
                     actionable=float(p_act[i]),
                     hurtful=float(p_hurt[i]),
                     sensitive=float(sens),
                     category=category if category in CATEGORIES else "other",
-                    category_confidence=float(p_cat[i, best[i]]),
+                    category_confidence=confidence,
                     reasons=tuple(reasons),
                 )
             )
         return out
-
-    def _reasons(self, contrib: sp.csr_matrix, i: int, positive: bool, limit: int) -> list[str]:
-        """Top word/lexicon features pushing the actionable margin the way it was decided."""
-        lo, hi = contrib.indptr[i], contrib.indptr[i + 1]
-        cols = contrib.indices[lo:hi]
-        vals = contrib.data[lo:hi]
-        keep = self._explainable()[cols]
-        cols, vals = cols[keep], vals[keep]
-        sign = 1.0 if positive else -1.0
-        order = np.argsort(-sign * vals)[:limit]
-        reasons = [
-            f"{feature_label(self._names[cols[k]])} ({vals[k]:+.2f})"
-            for k in order
-            if sign * vals[k] > 0.01
-        ]
-        if not reasons:
-            verdict = "support can help" if positive else "nothing for support"
-            reasons = [f"no single strong word; letter patterns suggest {verdict}"]
-        return reasons
-
-    def _explainable(self) -> np.ndarray:
-        """Columns worth naming as reasons: words (not only stop words) and lexicon columns."""
-        mask = self.__dict__.get("_explainable_mask")
-        if mask is None:
-            mask = np.zeros(len(self._names), dtype=bool)
-            for j in range(self._n_word):
-                toks = str(self._names[j])[2:].split(" ")
-                mask[j] = any(
-                    t.removesuffix(NEG_SUFFIX) not in ENGLISH_STOP_WORDS and t != "xuser"
-                    for t in toks
-                )
-            mask[self._n_ngram :] = True
-            mask[self._n_ngram + LEXICON_COLUMNS.index("length")] = False
-            self._explainable_mask = mask
-        return mask
-
-    def _hurt_reasons(self, contrib: sp.csr_matrix, i: int) -> list[str]:
-        lo, hi = contrib.indptr[i], contrib.indptr[i + 1]
-        cols, vals = contrib.indices[lo:hi], contrib.data[lo:hi]
-        keep = self._explainable()[cols]
-        cols, vals = cols[keep], vals[keep]
-        order = [k for k in np.argsort(-vals)[:2] if vals[k] > 0.05]
-        if not order:
-            return ["hurtful: tone"]
-        words = ", ".join("'" + _token_label(str(self._names[cols[k]])[2:]) + "'" for k in order)
-        return [f"hurtful: {words}"]

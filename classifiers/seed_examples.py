@@ -142,6 +142,13 @@ SEED_EXAMPLES: tuple[Row, ...] = (
     ("@acmecorp sync feature duplicates all my contacts, bug?", "product_defect", 1, 0, 0),
     ("@AcmeSupport printer says paper jam but there is no paper in it", "product_defect", 1, 0, 0),
     ("@acmecorp the food was cold and the chicken was undercooked", "product_defect", 1, 0, 0),
+    # without a handle too: quoted replies and DMs often arrive without one
+    ("your app keeps crashing on startup since yesterday's update", "product_defect", 1, 0, 0),
+    ("the android app crashes whenever I try to upload a photo", "product_defect", 1, 0, 0),
+    ("app freezes and closes itself when I tap my profile, please fix", "product_defect", 1, 0, 0),
+    ("the website crashes at checkout every single time", "product_defect", 1, 0, 0),
+    ("desktop app crashed twice today and lost my draft", "product_defect", 1, 0, 0),
+    ("notifications stopped working after the last update, any fix?", "product_defect", 1, 0, 0),
     (
         "@acmecorp the car's infotainment screen reboots while I'm driving",
         "product_defect",

@@ -1,8 +1,9 @@
 """Fitting a ``SocialTriageModel``: from the shared data (``build``) or a company's file.
 
 ``fit_triage`` fits everything: the front end on all texts, then the calibrated actionable
-and hurtful heads and the category head, and chooses the operating points from
-out-of-fold predictions on the training data only.
+and hurtful heads (C chosen for each by a 3-fold CV on its training rows) and the category
+head, and chooses the operating points from out-of-fold predictions on the training data
+only.
 
 ``train_on`` is what ``router train`` runs on a company's labelled history: it keeps the
 shipped model's front end (vocabulary) and hurtful gate, and fits new actionable (and, with
@@ -17,18 +18,19 @@ from typing import Any
 import numpy as np
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from classifiers.actionable import guess_category, make_classifier, make_features
 from classifiers.data import Labelled
 from classifiers.metrics import best_macro_f1_threshold, choose_threshold
 from classifiers.model import LinearHead, SocialTriageModel, SoftmaxHead
-from classifiers.normalize import normalize_all
 from classifiers.seed_examples import SEED_EXAMPLES
+from classifiers.tokens import tokens
 
 Progress = Callable[[str], None]
-ACTIONABLE_C = 4.0
-HURTFUL_C = 2.0
+ACTIONABLE_C = 4.0  # for a company's own rows (``train_on``), where there may be few
+C_GRID = (0.5, 1.0, 2.0, 4.0, 8.0)
 CATEGORY_C = 4.0
 
 
@@ -56,6 +58,19 @@ def oof_proba(X: Any, y: np.ndarray, C: float, folds: int = 5) -> np.ndarray:  #
     return np.asarray(proba[:, 1], dtype=np.float64)
 
 
+def choose_c(X: Any, y: np.ndarray, grid: tuple[float, ...] = C_GRID, folds: int = 3) -> float:  # noqa: N803
+    """The C with the best out-of-fold macro-F1 at 0.5 on these (training) rows."""
+    cv = StratifiedKFold(folds, shuffle=True, random_state=1)
+    Xc = X[:, _used_columns(X)]  # noqa: N806
+    scores = []
+    for C in grid:  # noqa: N806
+        base = make_classifier(C)
+        base.set_params(solver="liblinear")
+        pred = cross_val_predict(base, Xc, y, cv=cv)
+        scores.append(f1_score(y, pred, average="macro"))
+    return float(grid[int(np.argmax(scores))])
+
+
 def fit_binary(X: Any, y: np.ndarray, C: float, folds: int = 3) -> LinearHead:  # noqa: N803
     """A calibrated binary head over all of ``X``'s columns."""
     cols = _used_columns(X)
@@ -68,10 +83,9 @@ def fit_binary(X: Any, y: np.ndarray, C: float, folds: int = 3) -> LinearHead:  
 def fit_category(X: Any, texts: list[str], labels: list[int], categories: list[str]) -> SoftmaxHead:  # noqa: N803
     """Multinomial head; rows without a category get a weak keyword label."""
     cats = list(categories)
-    docs = normalize_all(texts)
     for i, c in enumerate(cats):
         if not c:
-            cats[i] = guess_category(docs[i].split(), labels[i])
+            cats[i] = guess_category(tokens(texts[i]), labels[i])
     head = LogisticRegression(C=CATEGORY_C, max_iter=2000, random_state=0, class_weight="balanced")
     cols = _used_columns(X)
     head.fit(X[:, cols], cats)
@@ -97,20 +111,23 @@ def fit_triage(
 ) -> SocialTriageModel:
     """Fit the whole model; ``card`` receives the out-of-fold figures and thresholds."""
     progress("features")
-    front = make_features().fit(actionable.texts + hurtful.texts)
-    feats = front.named_steps["features"]
-    Xa = feats.transform(normalize_all(actionable.texts))  # noqa: N806
+    feats = make_features().fit(actionable.texts + hurtful.texts)
+    Xa = feats.transform(actionable.texts)  # noqa: N806
     ya = np.asarray(actionable.labels)
-    Xh = feats.transform(normalize_all(hurtful.texts))  # noqa: N806
+    Xh = feats.transform(hurtful.texts)  # noqa: N806
     yh = np.asarray(hurtful.labels)
-    progress("actionable: out-of-fold")
-    pa = oof_proba(Xa, ya, ACTIONABLE_C)
+    progress("actionable: C by 3-fold CV")
+    ca = choose_c(Xa, ya)
+    progress(f"actionable: out-of-fold (C={ca})")
+    pa = oof_proba(Xa, ya, ca)
     progress("actionable: fit")
-    act = fit_binary(Xa, ya, ACTIONABLE_C)
-    progress("hurtful: out-of-fold")
-    ph = oof_proba(Xh, yh, HURTFUL_C)
+    act = fit_binary(Xa, ya, ca)
+    progress("hurtful: C by 3-fold CV")
+    ch = choose_c(Xh, yh)
+    progress(f"hurtful: out-of-fold (C={ch})")
+    ph = oof_proba(Xh, yh, ch)
     progress("hurtful: fit")
-    hurt = fit_binary(Xh, yh, HURTFUL_C)
+    hurt = fit_binary(Xh, yh, ch)
     progress("category")
     cat = fit_category(Xa, actionable.texts, actionable.labels, actionable.categories)
     op = {
@@ -119,9 +136,10 @@ def fit_triage(
         "sensitive": 0.5,
         "max_fpr": max_fpr,
     }
+    card["C"] = {"actionable": ca, "hurtful": ch, "category": CATEGORY_C}
     card.setdefault("oof", {})["actionable_proba"] = pa
     card["oof"]["hurtful_proba"] = ph
-    return SocialTriageModel(front, act, hurt, cat, op, {})
+    return SocialTriageModel(feats, act, hurt, cat, op, {})
 
 
 def train_on(
@@ -132,7 +150,7 @@ def train_on(
 ) -> tuple[SocialTriageModel, np.ndarray]:
     """New actionable (and category) heads on a company's data; returns the model and OOF P."""
     progress("features")
-    X = base.front.named_steps["features"].transform(normalize_all(data.texts))  # noqa: N806
+    X = base.features.transform(data.texts)  # noqa: N806
     y = np.asarray(data.labels)
     folds = int(min(5, np.bincount(y).min()))
     progress("actionable: out-of-fold")
@@ -146,5 +164,5 @@ def train_on(
     op = dict(base.operating_point)
     op["actionable"] = choose_threshold(y, p, max_fpr)
     op["max_fpr"] = max_fpr
-    model = SocialTriageModel(base.front, act, base.hurtful_head, category, op, {})
+    model = SocialTriageModel(base.features, act, base.hurtful_head, category, op, {})
     return model, p
