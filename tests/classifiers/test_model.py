@@ -77,3 +77,19 @@ def test_category_of_obvious_requests(model: SocialTriageModel) -> None:
 def test_operating_point_is_exposed(model: SocialTriageModel) -> None:
     op = model.operating_point
     assert 0.0 < op["actionable"] < 1.0 and 0.0 < op["hurtful"] < 1.0
+
+
+def test_decisions_the_router_relies_on(model: SocialTriageModel) -> None:
+    """Obvious requests, with or without a handle, cross the operating point; praise doesn't."""
+    threshold = model.operating_point["actionable"]
+    requests = [
+        "I was charged twice, please refund",
+        "my package never arrived",
+        "can't log in, password reset email never arrives",
+        "the app crashes when I open settings",
+    ]
+    requests += ["@acmecorp " + t for t in requests]
+    assert all(s.actionable >= threshold for s in model.score(requests))
+    praise = model.score(["Love the new dashboard, great work!"])[0]
+    assert praise.actionable < threshold
+    assert model.hurtful(["you are useless idiots, go to hell"])[0] >= 0.5
