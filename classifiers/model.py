@@ -189,6 +189,7 @@ class SocialTriageModel:
     def _margins(self, texts: Sequence[object]) -> tuple[Any, np.ndarray, np.ndarray]:
         table = self.table()
         counts = table.counts(texts)
+        counts.sum_duplicates()  # one reason per word, however often it occurs
         m, z = table.margins(counts)
         dense = dense_columns(z[:, 2:5])
         return counts, m + dense @ self._dense, z

@@ -19,10 +19,10 @@ n-gram strings for every post. ``transform`` builds the same features as a spars
 for fitting and for any scikit-learn use.
 
 Tokens are lowercased words in any script (apostrophes dropped: ``can't`` -> ``cant``),
-``!``, ``?``, ``#`` and emoji (``emo_<unicode name>``). A handle gives two tokens,
-``@user`` and the handle itself (a brand handle is a feature where it was seen; any other
-handle is just ``@user``); a link is ``xurl``; 4+ digit numbers are ``xnum``; letters
-repeated 3+ times are cut to two.
+``!``, ``?``, ``#`` and emoji (``emo_<unicode name>``). A handle gives two tokens, the
+handle itself and ``@user`` (a brand handle is a feature where it was seen; any other
+handle is just ``@user``, which also forms the bigram with the next word); a link is
+``xurl``; 4+ digit numbers are ``xnum``; letters repeated 3+ times are cut to two.
 """
 
 from __future__ import annotations
@@ -31,8 +31,9 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
+from itertools import chain
 
 import numpy as np
 import scipy.sparse as sp
@@ -71,7 +72,7 @@ def canonical(raw: str) -> tuple[str, ...]:
         name = unicodedata.name(raw, "")
         return ("emo_" + re.sub(r"[^a-z]+", "_", name.lower()).strip("_"),) if name else ("emo",)
     if raw[0] == "@":
-        return ("@user", raw) if len(raw) > 1 else ("@user",)
+        return (raw, "@user") if len(raw) > 1 else ("@user",)
     if raw.startswith(("http", "www")) and len(raw) > 4:
         return ("xurl",)
     tok = raw.replace("'", "").replace("\u2019", "")
@@ -80,20 +81,12 @@ def canonical(raw: str) -> tuple[str, ...]:
     return (_ELONG.sub(r"\1\1", tok),)
 
 
-def _analyse(text: object) -> tuple[list[str], list[str]]:
-    """(tokens, the tokens that form bigrams: a handle pairs only as ``@user``)."""
-    toks: list[str] = []
-    heads: list[str] = []
-    for raw in _TOKEN.findall(safe_text(text).lower()):
-        canon = canonical(raw)
-        toks.extend(canon)
-        heads.append(canon[0])
-    return toks, heads
-
-
 def tokens(text: object) -> list[str]:
     """The canonical token list of one post (the features' view of it)."""
-    return _analyse(text)[0]
+    out: list[str] = []
+    for raw in _TOKEN.findall(safe_text(text).lower()):
+        out.extend(canonical(raw))
+    return out
 
 
 def char_grams(token: str, lo: int, hi: int) -> set[str]:
@@ -133,15 +126,15 @@ class TokenFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
 
     # -- fitting ---------------------------------------------------------------------------
     def fit(self, X: Iterable[object], y: object = None) -> TokenFeatures:  # noqa: N803
-        docs = [_analyse(t) for t in X]
+        docs = [tokens(t) for t in X]
         lo, hi = self.char_ngram_range
         df_word: Counter[str] = Counter()
         df_char: Counter[str] = Counter()
         grams: dict[str, set[str]] = {}
-        for toks, heads in docs:
+        for toks in docs:
             seen = set(toks)
             if self.bigrams:
-                seen.update(a + " " + b for a, b in zip(heads, heads[1:], strict=False))
+                seen.update(a + " " + b for a, b in zip(toks, toks[1:], strict=False))
             df_word.update(seen)
             chars: set[str] = set()
             for tok in set(toks):
@@ -201,6 +194,7 @@ class TokenFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         check_is_fitted(self, "vocabulary_")
         table = TokenTable(self, np.zeros((self.n_word_ + self.n_char_ + len(DENSE), 0)))
         counts = table.counts(X)
+        counts.sum_duplicates()
         vecs = table.type_matrix()
         word = counts @ vecs[:, : self.n_word_]
         char = counts @ vecs[:, self.n_word_ :]
@@ -232,6 +226,17 @@ def _lexicon() -> dict[str, tuple[float, float, float]]:
     return {w: (v[0], v[1], v[2]) for w, v in table.items()}
 
 
+class _Chunks(dict[str, tuple[int, ...]]):
+    """The chunk cache: a miss computes the chunk's ids."""
+
+    def __init__(self, compute: Callable[[str], tuple[int, ...]]) -> None:
+        super().__init__()
+        self.compute = compute
+
+    def __missing__(self, chunk: str) -> tuple[int, ...]:
+        return self.compute(chunk)
+
+
 class TokenTable:
     """Per token type: its statistics and its dot products with linear heads, in one array.
 
@@ -254,7 +259,7 @@ class TokenTable:
 
     def _reset(self) -> None:
         self.ids: dict[str, int] = {}  # token type -> row
-        self.raw: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}  # chunk cache
+        self.raw = _Chunks(self._chunk)  # whitespace chunk -> type ids
         self.names: list[str] = []
         self.vectors: list[tuple[list[int], list[float], list[int], list[float]]] = []
         self.stats = np.zeros((1024, self.width))
@@ -299,52 +304,44 @@ class TokenTable:
         self.size += 1
         return i
 
-    def _chunk(self, chunk: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
-        """One whitespace-separated chunk -> (type ids, ids of the tokens that form bigrams)."""
-        ids: list[int] = []
-        heads: list[int] = []
-        for raw in _TOKEN.findall(chunk):
-            toks = canonical(raw)
-            ids.extend(self._type(t) for t in toks)
-            heads.append(self.ids[toks[0]])  # a handle pairs as ``@user``
-        hit = self.raw[chunk] = (tuple(ids), tuple(heads))
+    def _chunk(self, chunk: str) -> tuple[int, ...]:
+        """One whitespace-separated chunk -> its tokens' type ids (cached)."""
+        hit = self.raw[chunk] = tuple(
+            self._type(t) for raw in _TOKEN.findall(chunk) for t in canonical(raw)
+        )
         return hit
 
     def counts(self, texts: Iterable[object]) -> sp.csr_matrix:
-        """Posts x token types (occurrence counts), adding unseen types to the table."""
+        """Posts x token types (occurrence counts, duplicates not summed), adding new types."""
         if len(self.raw) > _CACHE_LIMIT:
             self._reset()
-        chunk_get, miss = self.raw.get, self._chunk
+        lookup = self.raw.__getitem__  # a miss calls ``_chunk`` (``_Chunks.__missing__``)
         flat: list[int] = []
-        heads: list[int] = []
-        ends: list[int] = []
-        head_ends: list[int] = []
+        n = 0
         for text in texts:
             if type(text) is not str or len(text) > MAX_CHARS:
                 text = safe_text(text)
-            for ids, hs in [chunk_get(c) or miss(c) for c in text.lower().split()]:
-                flat += ids
-                heads += hs
-            heads.append(-1)  # no bigram across posts
-            ends.append(len(flat))
-            head_ends.append(len(heads))
-        n = len(ends)
-        rows = np.repeat(np.arange(n), np.diff(ends, prepend=0))
-        cols = np.asarray(flat, dtype=np.int64)
-        if self.features.bigrams and len(self.pair_keys) and len(heads) > 1:
-            h = np.asarray(heads, dtype=np.int64)
-            h_rows = np.repeat(np.arange(n), np.diff(head_ends, prepend=0))
-            ok = (h[:-1] >= 0) & (h[1:] >= 0)
-            keys = h[:-1][ok] * _KEY + h[1:][ok]
+            flat += chain.from_iterable(map(lookup, text.lower().split()))
+            flat.append(-1)  # end of a post: no bigram across posts
+            n += 1
+        ids = np.asarray(flat, dtype=np.int64)
+        end = ids < 0
+        row_of: np.ndarray = np.cumsum(end) - end
+        rows: np.ndarray = row_of[~end]
+        cols: np.ndarray = ids[~end]
+        if self.features.bigrams and len(self.pair_keys) and len(ids) > 1:
+            a, b = ids[:-1], ids[1:]
+            ok = (a >= 0) & (b >= 0)
+            keys = a[ok] * _KEY + b[ok]
             at = np.minimum(np.searchsorted(self.pair_keys, keys), len(self.pair_keys) - 1)
             hit = self.pair_keys[at] == keys
-            rows = np.concatenate([rows, h_rows[:-1][ok][hit]])
+            rows = np.concatenate([rows, row_of[:-1][ok][hit]])
             cols = np.concatenate([cols, self.pair_ids[at[hit]]])
-        m = sp.csr_matrix(
-            (np.ones(len(cols)), (rows, cols)), shape=(n, max(self.size, 1))
+        order = np.argsort(rows, kind="stable")
+        indptr = np.searchsorted(rows[order], np.arange(n + 1))
+        return sp.csr_matrix(
+            (np.ones(len(cols)), cols[order], indptr), shape=(n, max(self.size, 1))
         )
-        m.sum_duplicates()
-        return m
 
     def type_matrix(self) -> sp.csr_matrix:
         """Token types x features (word | char), the rows ``transform`` sums."""

@@ -19,7 +19,7 @@ TEXTS = [
 
 def test_tokens() -> None:
     assert tokens("@AcmeCorp can't LOG in 💔 sooooo http://x.co #fail 123456 ok?") == [
-        "@user", "@acmecorp", "cant", "log", "in", "emo_broken_heart", "soo", "xurl", "#",
+        "@acmecorp", "@user", "cant", "log", "in", "emo_broken_heart", "soo", "xurl", "#",
         "fail", "xnum", "ok", "?",
     ]
 
