@@ -253,6 +253,15 @@ def set_cmd(name: str, value: str | None, unset: bool) -> None:
     click.echo(f"{name} = {parsed!r} (every worker applies it now)")
 
 
+@main.command("release")
+def release_cmd() -> None:
+    """Send held replies (kill switch, quiet hours, failed posts) to be posted again."""
+    from .replay import release_replies
+
+    n = release_replies(settings_or_exit())
+    click.echo(f"released {n} held replies; each is checked again and posted at most once")
+
+
 # --- connectors -----------------------------------------------------------------------
 @main.command()
 def connectors() -> None:

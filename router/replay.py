@@ -54,6 +54,38 @@ def replay_file(settings: Settings, path: Path, network: str = "generic") -> tup
     return sent, refused
 
 
+def release_replies(settings: Settings, *, timeout_s: float = 10.0) -> int:
+    """Send the replies held in ``replies-dlq`` (kill switch, quiet hours, a failed post)
+    back to ``replies``; the publisher checks them again and posts each id at most once."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
+                             enable_auto_commit=False, consumer_timeout_ms=500)
+    held: dict[str, bytes] = {}
+    try:
+        topic = name(settings, "replies_dlq")
+        tps = [TopicPartition(topic, p) for p in range(settings.partitions)]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        end = consumer.end_offsets(tps)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and any(
+                consumer.position(tp) < end[tp] for tp in tps):
+            for msg in consumer:
+                letter = DeadLetter.loads(msg.value)
+                held[letter.key or ""] = base64.b64decode(letter.original)
+    finally:
+        consumer.close()
+    p = producer(settings)
+    try:
+        for reply_id, raw in held.items():
+            p.send(name(settings, "replies"), key=reply_id.encode(), value=raw)
+        p.flush(timeout=60)
+    finally:
+        p.close()
+    return len(held)
+
+
 def send_ticket_events(settings: Settings, desk: str, tickets: Iterable[Ticket]) -> None:
     """Tell the router that these tickets changed status (what a desk webhook does)."""
     p = producer(settings)

@@ -320,6 +320,17 @@ def test_kill_switch_set_at_runtime_stops_replies_on_the_running_worker(
         assert "quiet_customer" not in posted
     finally:
         assert router.cli("killswitch", "off").returncode == 0
+    time.sleep(2.0)
+    for _ in range(2):  # releasing twice still posts once
+        out = router.cli("release")
+        assert out.returncode == 0 and "released" in out.stdout, out.stderr
+    log = router.workdir / "replies.jsonl"
+    posted = wait_for(lambda: [json.loads(x) for x in log.read_text().splitlines()
+                               if json.loads(x)["to"] == "quiet_customer"]
+                      if log.exists() else None, what="the released reply")
+    time.sleep(2.0)
+    assert len([json.loads(x) for x in (router.workdir / "replies.jsonl").read_text()
+                .splitlines() if json.loads(x)["to"] == "quiet_customer"]) == 1 == len(posted)
 
 
 def test_threshold_changed_at_runtime_applies_to_the_next_mentions(
