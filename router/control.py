@@ -145,31 +145,9 @@ def publish(settings: Settings, key: str, value: Any, *, by: str = "cli") -> Non
 
 def read_all(settings: Settings, *, timeout_s: float = 10.0) -> dict[str, Any]:
     """The latest value of every runtime setting on the control topic (for the CLI)."""
-    from kafka import KafkaConsumer, TopicPartition
-    from kafka.errors import KafkaError
+    from .replay import read_to_end
 
-    from .errors import BrokerError
-
-    topic = name(settings, "config")
-    try:
-        consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
-                                 enable_auto_commit=False, consumer_timeout_ms=500)
-    except KafkaError as exc:
-        raise BrokerError(f"cannot reach Kafka at {settings.kafka_bootstrap}: start it with "
-                          "`router broker start` or set KAFKA_BOOTSTRAP") from exc
     state = Control(settings)
-    try:
-        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not tps:
-            return {}
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        end = consumer.end_offsets(tps)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and any(
-                consumer.position(tp) < end[tp] for tp in tps):
-            for rec in consumer:
-                state.apply(rec.key, rec.value)
-        return state.values
-    finally:
-        consumer.close()
+    for rec in read_to_end(settings, "config", timeout_s=timeout_s):
+        state.apply(rec.key, rec.value)
+    return state.values

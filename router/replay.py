@@ -6,6 +6,7 @@ import base64
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from connectors.desks.base import Ticket
 
@@ -13,7 +14,7 @@ from .errors import BadInput, BrokerError
 from .ingest import to_message
 from .records import DeadLetter, TicketEvent
 from .settings import Settings
-from .topics import name
+from .topics import SPECS, name
 
 
 def producer(settings: Settings):  # type: ignore[no-untyped-def]
@@ -54,28 +55,45 @@ def replay_file(settings: Settings, path: Path, network: str = "generic") -> tup
     return sent, refused
 
 
-def release_replies(settings: Settings, *, timeout_s: float = 10.0) -> int:
-    """Send the replies held in ``replies-dlq`` (kill switch, quiet hours, a failed post)
-    back to ``replies``; the publisher checks them again and posts each id at most once."""
+def read_to_end(settings: Settings, topic_key: str, *, timeout_s: float = 10.0) -> list[Any]:
+    """Every record a router topic holds now, from its beginning to its current end."""
     from kafka import KafkaConsumer, TopicPartition
+    from kafka.errors import KafkaError
 
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
-                             enable_auto_commit=False, consumer_timeout_ms=500)
-    held: dict[str, bytes] = {}
+    spec = SPECS[topic_key]
+    topic = name(settings, topic_key)
     try:
-        topic = name(settings, "replies_dlq")
-        tps = [TopicPartition(topic, p) for p in range(settings.partitions)]
+        consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
+                                 enable_auto_commit=False, consumer_timeout_ms=500)
+    except KafkaError as exc:
+        raise BrokerError(f"cannot reach Kafka at {settings.kafka_bootstrap}: start it with "
+                          "`router broker start` or set KAFKA_BOOTSTRAP") from exc
+    records: list[Any] = []
+    try:
+        tps = [TopicPartition(topic, p)
+               for p in range(spec.partitions or settings.partitions)]
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
         end = consumer.end_offsets(tps)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline and any(
                 consumer.position(tp) < end[tp] for tp in tps):
-            for msg in consumer:
-                letter = DeadLetter.loads(msg.value)
-                held[letter.key or ""] = base64.b64decode(letter.original)
+            records.extend(consumer)
+        return records
+    except KafkaError as exc:
+        raise BrokerError(f"cannot read {topic}: create the topics with `router topics`") \
+            from exc
     finally:
         consumer.close()
+
+
+def release_replies(settings: Settings, *, timeout_s: float = 10.0) -> int:
+    """Send the replies held in ``replies-dlq`` (kill switch, quiet hours, a failed post)
+    back to ``replies``; the publisher checks them again and posts each id at most once."""
+    held: dict[str, bytes] = {}
+    for msg in read_to_end(settings, "replies_dlq", timeout_s=timeout_s):
+        letter = DeadLetter.loads(msg.value)
+        held[letter.key or ""] = base64.b64decode(letter.original)
     p = producer(settings)
     try:
         for reply_id, raw in held.items():
