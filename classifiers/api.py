@@ -34,6 +34,9 @@ class Scores:
     category: str  # one of CATEGORIES
     category_confidence: float = 0.0
     reasons: tuple[str, ...] = field(default_factory=tuple)  # top features, human-readable
+    # share of the text's words the model learned from (1.0 when it has no words): below
+    # about a half the model is reading a language or jargon it was not trained on
+    coverage: float = 1.0
 
 
 @runtime_checkable

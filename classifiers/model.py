@@ -20,15 +20,26 @@ Saving and loading live in ``classifiers.store``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
+from unicodedata import east_asian_width
 
 import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from classifiers.api import CATEGORIES, Scores
+from classifiers.normalize import MAX_CHARS
 from classifiers.sensitive import load_sensitive, sensitive_score
-from classifiers.tokens import DENSE, TokenFeatures, TokenTable, dense_columns, tokens
+from classifiers.tokens import (
+    DENSE,
+    TOKEN,
+    TokenFeatures,
+    TokenTable,
+    canonical,
+    dense_columns,
+    safe_text,
+    tokens,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +64,58 @@ def feature_label(name: str) -> str:
 def _explainable(name: str) -> bool:
     """Worth naming as a reason: not only stop words or the generic @mention."""
     return any(t not in _QUIET for t in name.split(" "))
+
+
+class Coverage:
+    """The share of a text's words that the model learned from, weighed by letters.
+
+    Below about a half, the model is reading a language (or jargon) it was not trained on
+    and its scores mean little: the policy sends such a mention to a human. Handles, links,
+    numbers, emoji and hashtags do not count; a word counts with at most 10 narrow letters,
+    and a wide (CJK) letter counts as two; a text with fewer than 12 letters of words counts
+    as fully covered (one unknown name, "Mossad", is not a language the model cannot read).
+    """
+
+    MIN_LETTERS = 12
+    MAX_PER_WORD = 10
+
+    def __init__(self, vocabulary: Mapping[str, int]) -> None:
+        self.vocabulary = vocabulary
+        self.chunks: dict[str, tuple[int, int]] = {}
+
+    def __call__(self, text: object) -> float:
+        if type(text) is not str or len(text) > MAX_CHARS:
+            text = safe_text(text)
+        chunks = self.chunks
+        if len(chunks) > 200_000:
+            chunks.clear()
+        total = known = 0
+        for chunk in text.lower().split():
+            hit = chunks.get(chunk)
+            if hit is None:
+                hit = chunks[chunk] = self._chunk(chunk)
+            total += hit[0]
+            known += hit[1]
+        return known / total if total >= self.MIN_LETTERS else 1.0
+
+    def _chunk(self, chunk: str) -> tuple[int, int]:
+        total = known = 0
+        hashtag = False
+        for raw in TOKEN.findall(chunk):
+            after_hash, hashtag = hashtag, raw == "#"
+            tok = canonical(raw)[0]
+            if after_hash or not _is_word(tok):
+                continue
+            wide = sum(1 for c in tok if east_asian_width(c) in "WF")
+            letters = min(len(tok) - wide, self.MAX_PER_WORD) + 2 * wide
+            total += letters
+            known += letters if tok in self.vocabulary else 0
+        return total, known
+
+
+def _is_word(name: str) -> bool:
+    return not (name[0] in "@!?#" or name in ("xurl", "xnum") or name.startswith("emo_")
+                or name.isdigit())
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -151,7 +214,7 @@ class SocialTriageModel:
     # -- internals --------------------------------------------------------------------------
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        for key in ("_table", "_flags"):
+        for key in ("_table", "_flags", "_coverage"):
             state.pop(key, None)  # rebuilt on first use
         return state
 
@@ -201,23 +264,28 @@ class SocialTriageModel:
         margin = m[:, 1] + dense_columns(z[:, 2:5]) @ self._dense[:, 1]
         return self.hurtful_head.proba_from_margin(margin)
 
-    def _type_flags(self, table: TokenTable) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        """Per token type: explainable?, the first word of a sensitive term?, its label."""
-        flags: tuple[np.ndarray, np.ndarray, list[str], list[str]] | None
-        flags = self.__dict__.get("_flags")
-        if flags is None or flags[3] is not table.names or len(flags[2]) > table.size:
-            flags = (np.zeros(0, bool), np.zeros(0, bool), [], table.names)
-        explain, sens, labels, names = flags
-        if len(labels) < table.size:
+    def _type_flags(self, table: TokenTable) -> tuple[np.ndarray, np.ndarray]:
+        """Per token type: explainable?, the first word of a sensitive term?"""
+        flags: tuple[Any, ...] | None = self.__dict__.get("_flags")
+        if flags is None or flags[-1] is not table.names or flags[0].size > table.size:
+            flags = (np.zeros(0, bool), np.zeros(0, bool), table.names)
+        explain, sens, names = flags
+        if explain.size < table.size:
             words = self.__dict__.get("_sens_words")
             if words is None:
                 words = self._sens_words = frozenset(t.split()[0] for t in load_sensitive())
-            new = names[len(labels) : table.size]
+            new = names[explain.size : table.size]
             explain = np.concatenate([explain, [_explainable(n) for n in new]]).astype(bool)
             sens = np.concatenate([sens, [n in words for n in new]]).astype(bool)
-            labels = labels + [feature_label(n) for n in new]
-            flags = self._flags = (explain, sens, labels, names)
-        return explain, sens, labels
+            flags = self._flags = (explain, sens, names)
+        return explain, sens
+
+    def coverage(self, texts: Sequence[object]) -> np.ndarray:
+        """Per text: the share of its words the model learned from (see ``Coverage``)."""
+        cov = self.__dict__.get("_coverage")
+        if cov is None:
+            cov = self._coverage = Coverage(self.features.vocabulary_)
+        return np.fromiter((cov(t) for t in texts), float, len(texts))
 
     def _score(self, texts: list[object]) -> list[Scores]:
         if not texts:
@@ -231,7 +299,9 @@ class SocialTriageModel:
         best = p_cat.argmax(axis=1)
         threshold = float(self.operating_point.get("actionable", 0.5))
         hurt_threshold = float(self.operating_point.get("hurtful", 0.5))
-        explain, sens_flag, labels = self._type_flags(table)
+        explain, sens_flag = self._type_flags(table)
+        names = table.names
+        coverage = self.coverage(texts)
         n = len(texts)
         rows = np.repeat(np.arange(n), np.diff(counts.indptr))
         cols = counts.indices
@@ -260,7 +330,8 @@ class SocialTriageModel:
             lo, hi = a_ptr[i], min(a_ptr[i + 1], a_ptr[i] + 3)
             if hi > lo:
                 reasons = [
-                    f"{labels[a_cols[k]]} ({sign[i] * a_push[k]:+.2f})" for k in range(lo, hi)
+                    f"{feature_label(names[a_cols[k]])} ({sign[i] * a_push[k]:+.2f})"
+                    for k in range(lo, hi)
                 ]
             else:
                 verdict = "support can help" if sign[i] > 0 else "nothing for support"
@@ -289,6 +360,7 @@ class SocialTriageModel:
                     category=category if category in CATEGORIES else "other",
                     category_confidence=confidence,
                     reasons=tuple(reasons),
+                    coverage=float(coverage[i]),
                 )
             )
         return out

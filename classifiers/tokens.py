@@ -42,7 +42,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from classifiers.normalize import MAX_CHARS
 
-_TOKEN = re.compile(
+TOKEN = re.compile(
     r"@\w+|(?:https?://|www\.)\S+|[^\W_]+(?:['\u2019][^\W_]+)*|[!?#]"
     "|[\U0001f300-\U0001faff\u2600-\u27bf]"
 )
@@ -84,7 +84,7 @@ def canonical(raw: str) -> tuple[str, ...]:
 def tokens(text: object) -> list[str]:
     """The canonical token list of one post (the features' view of it)."""
     out: list[str] = []
-    for raw in _TOKEN.findall(safe_text(text).lower()):
+    for raw in TOKEN.findall(safe_text(text).lower()):
         out.extend(canonical(raw))
     return out
 
@@ -307,7 +307,7 @@ class TokenTable:
     def _chunk(self, chunk: str) -> tuple[int, ...]:
         """One whitespace-separated chunk -> its tokens' type ids (cached)."""
         hit = self.raw[chunk] = tuple(
-            self._type(t) for raw in _TOKEN.findall(chunk) for t in canonical(raw)
+            self._type(t) for raw in TOKEN.findall(chunk) for t in canonical(raw)
         )
         return hit
 

@@ -30,7 +30,7 @@ def decision_json(d: Decision) -> dict[str, Any]:
         "network": m.network,
         "author": m.author.handle,
         "verdict": d.verdict,
-        "scores": {k: d.scores[k] for k in ("actionable", "hurtful", "sensitive")},
+        "scores": {k: d.scores.get(k) for k in ("actionable", "hurtful", "sensitive", "coverage")},
         "threshold": d.scores.get("threshold"),
         "hurtful": d.hurtful,
         "sensitive": d.sensitive,

@@ -26,6 +26,7 @@ RUNTIME_SETTINGS = {
     "quiet_hours": str,
     "actionable_threshold": float,
     "hurtful_threshold": float,
+    "min_coverage": float,
 }
 
 

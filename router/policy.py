@@ -103,6 +103,7 @@ def decide(m: Mention, s: Scores, settings: Settings, ctx: Context) -> Decision:
         "actionable": round(float(s.actionable), 4),
         "hurtful": round(float(s.hurtful), 4),
         "sensitive": round(float(s.sensitive), 4),
+        "coverage": round(float(s.coverage), 4),
         "threshold": threshold,
     }
     hurtful = s.hurtful >= settings.hurtful_cut
@@ -136,6 +137,15 @@ def decide(m: Mention, s: Scores, settings: Settings, ctx: Context) -> Decision:
     if thread_case is not None and not hurtful:
         return out("link", "link: replies in the thread of an existing ticket",
                    thread_case.case_key)
+
+    if s.coverage < settings.min_coverage:
+        # the model cannot read it, so neither judgement means anything: a person reads it
+        unread = (f"the model knows {s.coverage:.0%} of its words (under "
+                  f"{settings.min_coverage:.0%}): another language or jargon")
+        joined = _author_case(m, ctx, settings)
+        if joined is not None:
+            return out("link", f"link: {joined[1]}; {unread}", joined[0].case_key)
+        return out("review", f"{unread}: a human decides, no automatic reply", m.thread_key)
 
     actionable = s.actionable >= threshold
     borderline = not actionable and s.actionable >= threshold - settings.review_margin

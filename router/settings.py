@@ -110,6 +110,11 @@ class Settings(BaseSettings):
     sensitive_threshold: float = Field(
         0.5, ge=0, le=1, description="P(sensitive moment) at or above which no reply goes."
     )
+    min_coverage: float = Field(
+        0.4, ge=0, le=1,
+        description="Below this share of known words the model cannot read the mention "
+        "(another language, jargon): a human reviews it. 0 turns this off.",
+    )
     review_margin: float = Field(
         0.1, ge=0, le=0.5,
         description="Actionable scores within this margin below the threshold go to review.",

@@ -93,3 +93,27 @@ def test_decisions_the_router_relies_on(model: SocialTriageModel) -> None:
     praise = model.score(["Love the new dashboard, great work!"])[0]
     assert praise.actionable < threshold
     assert model.hurtful(["you are useless idiots, go to hell"])[0] >= 0.5
+
+
+def test_coverage_tells_a_language_the_model_cannot_read(model: SocialTriageModel) -> None:
+    """English requests are read; Japanese, Russian, Chinese and German ones are not, so the
+    router can hand them to a person instead of trusting a meaningless score."""
+    english = model.score(SUPPORT + PRAISE + ["Love the new dashboard, great work!"])
+    assert all(s.coverage >= 0.6 for s in english)  # "dashboard" is unknown: 0.68
+    foreign = model.score([
+        "@acmesupport アプリが起動しません。ログインできないです。助けてください",
+        "Моя посылка не пришла, помогите пожалуйста",
+        "我的订单还没到，请帮帮我",
+        "Meine Bestellung ist nicht angekommen, bitte helfen Sie mir",
+    ])
+    assert all(s.coverage < 0.4 for s in foreign), [s.coverage for s in foreign]
+
+
+def test_coverage_ignores_names_handles_links_and_hashtags(model: SocialTriageModel) -> None:
+    short, tagged = model.score([
+        "Mossad",  # one unknown word is not a language
+        "@zq_unknown_brand my order never arrived https://t.co/xyzzy #zzqqxxwwvvuu",
+    ])
+    assert short.coverage == 1.0
+    assert tagged.coverage == 1.0
+    assert model.coverage(["", "🙂🙂", None, "zqxw " * 200_000]).tolist() == [1.0, 1.0, 1.0, 0.0]

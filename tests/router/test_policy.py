@@ -18,9 +18,9 @@ def m(text: str = "x", handle: str = "ann", **kw: object) -> Mention:
 
 
 def sc(actionable: float = 0.9, hurtful: float = 0.0, sensitive: float = 0.0,
-       category: str = "billing") -> Scores:
+       category: str = "billing", coverage: float = 1.0) -> Scores:
     return Scores(actionable=actionable, hurtful=hurtful, sensitive=sensitive,
-                  category=category, reasons=("word 'refund' (+0.8)",))
+                  category=category, reasons=("word 'refund' (+0.8)",), coverage=coverage)
 
 
 S = Settings(own_accounts=["acmecorp"], personas=["acme_ceo"], employees=["jane_at_acme"])
@@ -92,3 +92,25 @@ def test_outage_wave_becomes_incident() -> None:
     assert d.priority == "urgent"
     few = Context(now=NOW, outage_reports=1, incident_key="incident:outage:7")
     assert decide(m(), sc(0.9, category="outage"), S, few).verdict == "open"
+
+
+def test_a_mention_the_model_cannot_read_goes_to_a_person_whatever_its_scores() -> None:
+    """A Japanese support request scores 'not actionable' because the model reads no word
+    of it; staying silent would fail the customer, so a human reviews it."""
+    for scores in (sc(0.05, coverage=0.0), sc(0.99, coverage=0.2), sc(0.1, 0.9, coverage=0.1)):
+        d = decide(m(), scores, S, Context(now=NOW))
+        assert d.verdict == "review", scores
+        assert "knows" in d.reasons[0] and "a human decides" in d.reasons[0]
+        assert d.scores["coverage"] == scores.coverage
+    assert decide(m(), sc(0.05, coverage=0.5), S, Context(now=NOW)).verdict == "silent"
+
+
+def test_coverage_floor_is_a_setting_and_an_unread_follow_up_joins_the_open_case() -> None:
+    off = Settings(min_coverage=0.0)
+    assert decide(m(), sc(0.05, coverage=0.0), off, Context(now=NOW)).verdict == "silent"
+    case = Case(case_key="generic:7", thread_key="generic:7", opened_at=NOW - 60)
+    d = decide(m(), sc(0.05, coverage=0.0), S, Context(now=NOW, cases=[case]))
+    assert d.verdict == "link" and d.case_key == "generic:7"
+    # never_ticket still wins: the company's own account in Japanese stays silent
+    own = decide(m(handle="acmecorp"), sc(0.05, coverage=0.0), S, Context(now=NOW))
+    assert own.verdict == "silent"
