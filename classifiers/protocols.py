@@ -12,11 +12,16 @@ by a 3-fold inner CV (never on the test fold).
 
 offensive: train on TweetEval offensive train; C and the threshold are chosen by 5-fold CV
 on train (best out-of-fold macro-F1); macro-F1 on val at that threshold (and at 0.5).
+
+categories: the shipped model's category (and the keyword rules alone) against the hand
+labels in ``classifiers/eval/categories.tsv`` on the held-out actionable rows, accuracy and
+macro-F1 on the dev half, the test half and both, with per-category precision and recall.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import sys
@@ -27,11 +32,12 @@ from typing import Any
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import f1_score
+from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_predict
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from classifiers.actionable import make_pipeline
+from classifiers.actionable import guess_category, make_pipeline
+from classifiers.api import CATEGORIES
 from classifiers.data import read_complaints, read_tweeteval
 from classifiers.metrics import best_macro_f1_threshold
 
@@ -131,17 +137,85 @@ def offensive(shared: Path) -> dict[str, Any]:
     return out
 
 
+LABELS = Path(__file__).with_name("eval") / "categories.tsv"
+
+
+def text_key(text: str) -> str:
+    """The key a labelled row is known by: its text's SHA-1, first 12 hex digits."""
+    return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()[:12]
+
+
+def labelled_categories(shared: Path) -> tuple[list[str], list[str], list[str]]:
+    """(texts, gold categories, half) of the hand-labelled held-out rows."""
+    from classifiers.build import split_shared  # noqa: PLC0415 - build imports this module
+
+    gold: dict[str, str] = {}
+    for line in LABELS.read_text("utf-8").splitlines():
+        if line and not line.startswith("#"):
+            _, key, category = line.split("\t")
+            gold[key] = category
+    parts = split_shared(shared)
+    texts, cats, half = [], [], []
+    for part in ("complaints_test", "ibm_test"):
+        for text in parts[part].texts:
+            key = text_key(text)
+            if key in gold:
+                texts.append(text)
+                cats.append(gold.pop(key))
+                half.append("dev" if int(key[-1], 16) % 2 == 0 else "test")
+    if gold:
+        raise ValueError(f"{len(gold)} labelled rows not found in {shared}: is it the same data?")
+    return texts, cats, half
+
+
+def _category_scores(gold: list[str], pred: list[str]) -> dict[str, Any]:
+    labels = [c for c in CATEGORIES if c in gold]
+    p, r, _, n = precision_recall_fscore_support(gold, pred, labels=labels, zero_division=0)
+    return {
+        "n": len(gold),
+        "accuracy": round(float(accuracy_score(gold, pred)), 4),
+        "macro_f1": round(float(f1_score(gold, pred, labels=labels, average="macro",
+                                         zero_division=0)), 4),
+        "per_category": {c: {"precision": round(float(p[i]), 3), "recall": round(float(r[i]), 3),
+                             "n": int(n[i])} for i, c in enumerate(labels)},
+    }
+
+
+def categories(shared: Path, model: Any = None) -> dict[str, Any]:
+    from classifiers import load_default  # noqa: PLC0415
+    from classifiers.tokens import tokens  # noqa: PLC0415
+
+    texts, gold, half = labelled_categories(shared)
+    model = model or load_default()
+    predictions = {
+        "model": [s.category for s in model.score(texts)],
+        "keyword_rules": [guess_category(tokens(t), 1) for t in texts],
+    }
+    out: dict[str, Any] = {"command": f"python -m classifiers.protocols categories --shared "
+                           f"{shared}", "labels": str(LABELS.name)}
+    for name, pred in predictions.items():
+        out[name] = {}
+        for which in ("dev", "test", "all"):
+            idx = [i for i, h in enumerate(half) if which in (h, "all")]
+            out[name][which] = _category_scores([gold[i] for i in idx], [pred[i] for i in idx])
+        brief = {w: (v["accuracy"], v["macro_f1"]) for w, v in out[name].items()}
+        print(name, "accuracy, macro-F1:", brief, flush=True)
+    return out
+
+
 def run_all(shared: Path) -> dict[str, Any]:
-    return {"complaints_10fold": complaints(shared), "offensive_val": offensive(shared)}
+    return {"complaints_10fold": complaints(shared), "offensive_val": offensive(shared),
+            "categories": categories(shared)}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("which", choices=["complaints", "offensive", "all"])
+    parser.add_argument("which", choices=["complaints", "offensive", "categories", "all"])
     parser.add_argument("--shared", type=Path, required=True)
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
-    fn = {"complaints": complaints, "offensive": offensive, "all": run_all}[args.which]
+    fn = {"complaints": complaints, "offensive": offensive, "categories": categories,
+          "all": run_all}[args.which]
     result = fn(args.shared)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n", "utf-8")
