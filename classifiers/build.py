@@ -13,7 +13,8 @@ What it trains on (held-out parts are never seen in training or threshold choice
   non-complaints, so a missing handle alone would say "not actionable", while in
   production every mention names the company. Held-out rows keep their handles.
 - hurtful: TweetEval offensive train plus the project's own examples;
-- category: the project's own examples plus keyword-labelled training rows.
+- category: the project's own examples plus the actionable training rows with a keyword
+  label; at scoring time a matching keyword rule decides first, the head otherwise.
 
 Thresholds come from 5-fold out-of-fold predictions on the training rows. The held-out 20%
 of complaints and of IBM dialogs, and TweetEval offensive val, give the card's held-out
@@ -147,6 +148,14 @@ def build(shared: Path, out: Path, protocols: bool = False) -> dict[str, Any]:
             },
         }
     )
+    from classifiers.protocols import categories  # noqa: PLC0415
+
+    cat = categories(shared, model)
+    card["category"] = {
+        who: {half: {k: cat[who][half][k] for k in ("n", "accuracy", "macro_f1")}
+              for half in ("dev", "test")}
+        for who in ("model", "keyword_rules")
+    }
     if protocols:
         from classifiers.protocols import run_all  # noqa: PLC0415
 

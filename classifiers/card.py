@@ -54,6 +54,16 @@ def render(card: dict[str, Any]) -> str:
         if key in card:
             lines += [f"## {title}", ""]
             lines += [f"- {name}: {_row(r)}" for name, r in card[key].items()] + [""]
+    if "category" in card:
+        lines += ["## Category (hand labels on held-out actionable rows)", "",
+                  "Keyword rules first (`classifiers/actionable.py`), the head where none "
+                  "matches; labels and guidelines in `classifiers/eval/`. Accuracy and macro-F1:",
+                  ""]
+        for who, halves in card["category"].items():
+            lines += [f"- {who}: " + ", ".join(
+                f"{half} {r['accuracy']:.3f} / {r['macro_f1']:.3f} (n={r['n']})"
+                for half, r in halves.items())]
+        lines += [""]
     if "protocols" in card:
         lines += ["## Published-protocol evaluations", ""]
         for name, res in card["protocols"].items():

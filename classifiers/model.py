@@ -27,6 +27,7 @@ from unicodedata import east_asian_width
 import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
+from classifiers.actionable import RULES
 from classifiers.api import CATEGORIES, Scores
 from classifiers.normalize import MAX_CHARS
 from classifiers.sensitive import load_sensitive, sensitive_score
@@ -118,6 +119,9 @@ def _is_word(name: str) -> bool:
                 or name.isdigit())
 
 
+RULE_INDEX = {category: i for i, (category, _) in enumerate(RULES)}
+
+
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0))), dtype=np.float64)
 
@@ -188,6 +192,7 @@ class SocialTriageModel:
         self.category_head = category
         self.operating_point = operating_point
         self.card = card
+        self.use_category_rules = False  # see ``category_rules``
 
     # -- the TriageModel protocol -----------------------------------------------------------
     def score(self, texts: Sequence[str]) -> list[Scores]:
@@ -207,6 +212,13 @@ class SocialTriageModel:
             return [self._hurtful_one_safely(t) for t in texts]
 
     @property
+    def category_rules(self) -> bool:
+        """Whether a keyword rule (``classifiers.actionable.RULES``) decides the category
+        before the head: on for the shipped model, off for one trained on a company's own
+        categories (older artifacts: off)."""
+        return bool(self.__dict__.get("use_category_rules", False))
+
+    @property
     def thresholds(self) -> dict[str, float]:
         """The card's chosen thresholds (actionable, hurtful, sensitive)."""
         return {k: float(v) for k, v in self.operating_point.items() if isinstance(v, float)}
@@ -214,7 +226,7 @@ class SocialTriageModel:
     # -- internals --------------------------------------------------------------------------
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        for key in ("_table", "_flags", "_coverage"):
+        for key in ("_table", "_flags", "_coverage", "_ranks"):
             state.pop(key, None)  # rebuilt on first use
         return state
 
@@ -242,7 +254,11 @@ class SocialTriageModel:
                 [self.actionable_head.coef[:n], self.hurtful_head.coef[:n],
                  self.category_head.coef[:, :n].T]
             )
-            table = self._table = TokenTable(self.features, coef)
+            pairs = (
+                [k.replace("_", " ") for _, keys in RULES for k in keys if "_" in k]
+                if self.category_rules else []
+            )
+            table = self._table = TokenTable(self.features, coef, pairs)
             self._dense = np.column_stack(
                 [self.actionable_head.coef[n:], self.hurtful_head.coef[n:],
                  self.category_head.coef[:, n:].T]
@@ -280,6 +296,47 @@ class SocialTriageModel:
             flags = self._flags = (explain, sens, names)
         return explain, sens
 
+    def _rule_ranks(self, table: TokenTable) -> np.ndarray:
+        """Per token type: the index in ``RULES`` of the first rule naming it (len: none)."""
+        ranks: np.ndarray | None = self.__dict__.get("_ranks")
+        if ranks is None or ranks.size > table.size:
+            ranks = np.zeros(0, dtype=np.int64)
+        if ranks.size < table.size:
+            first = self.__dict__.get("_rule_first")
+            if first is None:
+                first = {}
+                for rank, (_, keys) in reversed(list(enumerate(RULES))):
+                    first.update({k.replace("_", " "): rank for k in keys})
+                self._rule_first = first
+            new = table.names[ranks.size : table.size]
+            ranks = np.concatenate([ranks, [first.get(n, len(RULES)) for n in new]])
+            ranks = self._ranks = ranks.astype(np.int64)
+        return ranks
+
+    def _rule_categories(
+        self, counts: Any, table: TokenTable, actionable: np.ndarray
+    ) -> list[tuple[str, str] | None]:
+        """Per post: (category, keyword) of the first keyword rule that matches, or None."""
+        ranks = self._rule_ranks(table)
+        n = counts.shape[0]
+        rows = np.repeat(np.arange(n), np.diff(counts.indptr))
+        cols = counts.indices
+        r = ranks[cols]
+        how, praise = RULE_INDEX["how_to"], RULE_INDEX["praise"]
+        question = table.ids.get("?", -1)
+        has_q = np.zeros(n, bool)
+        has_q[rows[cols == question]] = True
+        usable = (r < len(RULES)) & ((r != how) | has_q[rows]) & ((r != praise) | ~actionable[rows])
+        best = np.full(n, len(RULES))
+        np.minimum.at(best, rows[usable], r[usable])
+        out: list[tuple[str, str] | None] = [None] * n
+        for i in np.flatnonzero(best < len(RULES)).tolist():
+            rank = int(best[i])
+            own = cols[counts.indptr[i] : counts.indptr[i + 1]]
+            words = [table.names[c] for c in own[ranks[own] == rank]]
+            out[i] = (RULES[rank][0], min(words))
+        return out
+
     def coverage(self, texts: Sequence[object]) -> np.ndarray:
         """Per text: the share of its words the model learned from (see ``Coverage``)."""
         cov = self.__dict__.get("_coverage")
@@ -300,6 +357,10 @@ class SocialTriageModel:
         threshold = float(self.operating_point.get("actionable", 0.5))
         hurt_threshold = float(self.operating_point.get("hurtful", 0.5))
         explain, sens_flag = self._type_flags(table)
+        ruled = (
+            self._rule_categories(counts, table, p_act >= threshold)
+            if self.category_rules else [None] * len(texts)
+        )
         names = table.names
         coverage = self.coverage(texts)
         n = len(texts)
@@ -326,7 +387,8 @@ class SocialTriageModel:
         compound = dense_columns(z[:, 2:5])[:, DENSE.index("sentiment")]
         out = []
         for i in range(n):
-            category = str(classes[best[i]])
+            rule = ruled[i]
+            category = rule[0] if rule else str(classes[best[i]])
             lo, hi = a_ptr[i], min(a_ptr[i + 1], a_ptr[i] + 3)
             if hi > lo:
                 reasons = [
@@ -350,8 +412,12 @@ class SocialTriageModel:
             if abs(compound[i]) >= 0.3:
                 mood = "negative" if compound[i] < 0 else "positive"
                 reasons.append(f"sentiment: {mood} ({compound[i]:+.2f})")
-            confidence = float(p_cat[i, best[i]])
-            reasons.append(f"category: {category} ({confidence:.2f})")
+            if rule:
+                confidence = 1.0
+                reasons.append(f"category: {category} (word '{rule[1]}')")
+            else:
+                confidence = float(p_cat[i, best[i]])
+                reasons.append(f"category: {category} ({confidence:.2f})")
             out.append(
                 Scores(
                     actionable=float(p_act[i]),

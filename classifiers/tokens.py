@@ -248,8 +248,13 @@ class TokenTable:
 
     N_STATS = 5
 
-    def __init__(self, features: TokenFeatures, coef: np.ndarray) -> None:
+    def __init__(
+        self, features: TokenFeatures, coef: np.ndarray, extra_pairs: Iterable[str] = ()
+    ) -> None:
         self.features = features
+        # two-word phrases to find besides the vocabulary's bigrams (keyword rules): they get
+        # a type of their own with no feature vector, so they change no margin
+        self.extra_pairs = tuple(p for p in extra_pairs if p not in features.vocabulary_)
         nw, nc = features.n_word_, features.n_char_
         self.coef_word = np.ascontiguousarray(coef[:nw])
         self.coef_char = np.ascontiguousarray(coef[nw : nw + nc])
@@ -270,10 +275,10 @@ class TokenTable:
         for g in words:
             self._type(g)
         keys, ids = [], []
-        for g in self.features.vocabulary_:
+        for g in chain(self.features.vocabulary_, self.extra_pairs):
             if " " in g:
                 a, b = g.split(" ")
-                keys.append(self.ids[a] * _KEY + self.ids[b])
+                keys.append(self._type(a) * _KEY + self._type(b))
                 ids.append(self._type(g))
         order = np.argsort(np.asarray(keys, dtype=np.int64))
         self.pair_keys = np.asarray(keys, dtype=np.int64)[order]

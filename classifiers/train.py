@@ -81,14 +81,17 @@ def fit_binary(X: Any, y: np.ndarray, C: float, folds: int = 3) -> LinearHead:  
 
 
 def fit_category(X: Any, texts: list[str], labels: list[int], categories: list[str]) -> SoftmaxHead:  # noqa: N803
-    """Multinomial head; rows without a category get a weak keyword label."""
-    cats = list(categories)
-    for i, c in enumerate(cats):
-        if not c:
-            cats[i] = guess_category(tokens(texts[i]), labels[i])
+    """Multinomial head on the rows with a category and, when some rows have none, the
+    actionable ones of those with a weak keyword label (a non-actionable row without a
+    category teaches nothing about which team handles a request)."""
+    rows, cats = [], []
+    for i, c in enumerate(categories):
+        if c or labels[i]:
+            rows.append(i)
+            cats.append(c or guess_category(tokens(texts[i]), labels[i]))
     head = LogisticRegression(C=CATEGORY_C, max_iter=2000, random_state=0, class_weight="balanced")
     cols = _used_columns(X)
-    head.fit(X[:, cols], cats)
+    head.fit(X[rows][:, cols], cats)
     coef = np.zeros((len(head.classes_), X.shape[1]))
     coef[:, cols] = head.coef_
     return SoftmaxHead(coef, head.intercept_, head.classes_)
@@ -108,6 +111,7 @@ def fit_triage(
     card: dict[str, Any],
     progress: Progress = _quiet,
     max_fpr: float = 0.05,
+    category_rules: bool = True,
 ) -> SocialTriageModel:
     """Fit the whole model; ``card`` receives the out-of-fold figures and thresholds."""
     progress("features")
@@ -139,7 +143,10 @@ def fit_triage(
     card["C"] = {"actionable": ca, "hurtful": ch, "category": CATEGORY_C}
     card.setdefault("oof", {})["actionable_proba"] = pa
     card["oof"]["hurtful_proba"] = ph
-    return SocialTriageModel(feats, act, hurt, cat, op, {})
+    model = SocialTriageModel(feats, act, hurt, cat, op, {})
+    # most rows have only weak (keyword) category labels: the rules themselves go first
+    model.use_category_rules = category_rules
+    return model
 
 
 def train_on(
@@ -165,4 +172,6 @@ def train_on(
     op["actionable"] = choose_threshold(y, p, max_fpr)
     op["max_fpr"] = max_fpr
     model = SocialTriageModel(base.features, act, base.hurtful_head, category, op, {})
+    # the company's own categories are theirs to define: no keyword rule overrides them
+    model.use_category_rules = base.category_rules and not any(data.categories)
     return model, p

@@ -117,3 +117,50 @@ def test_coverage_ignores_names_handles_links_and_hashtags(model: SocialTriageMo
     assert short.coverage == 1.0
     assert tagged.coverage == 1.0
     assert model.coverage(["", "🙂🙂", None, "zqxw " * 200_000]).tolist() == [1.0, 1.0, 1.0, 0.0]
+
+
+def test_every_category_an_agent_expects_with_the_word_that_decided_it(
+    model: SocialTriageModel,
+) -> None:
+    cases = {
+        "is the acme app down for you too? nothing loads": "outage",
+        "locked out of my account, the verification code never comes": "account_access",
+        "you charged me twice this month, I want a refund": "billing",
+        "my parcel was marked delivered but never arrived": "order_delivery",
+        "the app crashes every time I open settings": "product_defect",
+        "please bring back the old dark theme": "feature_request",
+        "how do I export my invoices as csv?": "how_to",
+        "thank you, best support team ever": "praise",
+    }
+    scored = model.score(list(cases))
+    assert [s.category for s in scored] == list(cases.values())
+    for s in scored:
+        assert any(r.startswith(f"category: {s.category} (word '") for r in s.reasons), s.reasons
+    # where no rule matches, the head decides and says how sure it is
+    plain = model.score(["random words about nothing"])[0]
+    assert any(r.startswith(f"category: {plain.category} (0.") for r in plain.reasons)
+
+
+def test_a_company_trained_on_its_own_categories_gets_its_own_categories(
+    model: SocialTriageModel,
+) -> None:
+    """Keyword rules would call this 'billing' (refund); a company that files refunds under
+    order_delivery trains that, and its model must follow it, not the rules."""
+    from classifiers.data import Labelled
+    from classifiers.train import train_on
+
+    data = Labelled()
+    for i in range(30):
+        data.add(f"refund for order {i} please, the parcel came back", 1, "order_delivery")
+        data.add(f"my app login fails again, attempt {i}", 1, "account_access")
+        data.add(f"lovely weather on day {i}", 0, "other")
+    own, _ = train_on(data, model)
+    assert own.category_rules is False
+    assert own.score(["refund for my order please, the parcel came back"])[0].category == (
+        "order_delivery"
+    )
+    assert model.score(["refund for my order please, the parcel came back"])[0].category == (
+        "billing"
+    )
+    without, _ = train_on(Labelled(data.texts, data.labels, [""] * len(data)), model)
+    assert without.category_rules is True
