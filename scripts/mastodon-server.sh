@@ -15,7 +15,12 @@ set -euo pipefail
 VERSION=${GTS_VERSION:-v0.17.3}
 MODULE=github.com/superseriousbusiness/gotosocial
 GTS_HOME=${GTS_HOME:-$HOME/.cache/escalation-router/gotosocial}
-BIN=$GTS_HOME/bin/gotosocial
+# GoToSocial v0.17.3 pins wazero v1.8.1, whose compiled SQLite crashes ("wasm error: out of
+# bounds memory access") when built with Go >= 1.24 (tetratelabs/wazero#2375, fixed in
+# v1.9.0); the build upgrades it, and the binary's name says so (a cached older build is
+# not reused).
+WAZERO=${GTS_WAZERO:-v1.9.0}
+BIN=$GTS_HOME/bin/gotosocial-$VERSION-wazero-$WAZERO
 PY=${PYTHON:-python3}
 PASSWORD='Correct-Horse-Battery-9'
 export GTS_WAZERO_COMPILATION_CACHE=$GTS_HOME/wazero
@@ -75,32 +80,42 @@ EOF
 install() {
   command -v go >/dev/null || { echo "needs Go (the module proxy must be reachable)" >&2; exit 1; }
   mkdir -p "$GTS_HOME/bin" "$GTS_WAZERO_COMPILATION_CACHE"
+  rm -f "$GTS_HOME/installed"  # written last, naming the binary, once all of this worked
   if [ ! -x "$BIN" ]; then
     # The proxy serves the module; its go.sum pins every dependency we then fetch.
     dir=$(GOSUMDB=off GOFLAGS=-mod=mod go mod download -json "$MODULE@$VERSION" |
           "$PY" -c "import json,sys; print(json.load(sys.stdin)['Dir'])")
     rm -rf "$GTS_HOME/src" && cp -r "$dir" "$GTS_HOME/src" && chmod -R u+w "$GTS_HOME/src"
-    (cd "$GTS_HOME/src" && GOFLAGS=-mod=mod go build -trimpath \
+    (cd "$GTS_HOME/src" && GOSUMDB=off GOFLAGS=-mod=mod go get "github.com/tetratelabs/wazero@$WAZERO" \
+       && GOFLAGS=-mod=mod go build -trimpath \
        -tags "netgo osusergo static_build kvformat" -ldflags=-checklinkname=0 \
        -o "$BIN" ./cmd/gotosocial)
   fi
-  rm -rf "$GTS_HOME/template" && mkdir -p "$GTS_HOME/template"
-  config "$GTS_HOME/template" 18999
+  # The template appears only once it is complete: a failed install leaves none, so the
+  # end-to-end test is skipped with the install instruction instead of failing to start.
+  rm -rf "$GTS_HOME/template" "$GTS_HOME/template.new" && mkdir -p "$GTS_HOME/template.new"
+  config "$GTS_HOME/template.new" 18999
   for who in acmesupport:support@acme.example ann:ann@customer.example; do
-    "$BIN" --config-path "$GTS_HOME/template/config.yaml" admin account create \
+    "$BIN" --config-path "$GTS_HOME/template.new/config.yaml" admin account create \
       --username "${who%%:*}" --email "${who#*:}" --password "$PASSWORD" >/dev/null
-    "$BIN" --config-path "$GTS_HOME/template/config.yaml" admin account confirm \
+    "$BIN" --config-path "$GTS_HOME/template.new/config.yaml" admin account confirm \
       --username "${who%%:*}" >/dev/null
   done
+  mv "$GTS_HOME/template.new" "$GTS_HOME/template"
   # Start once so the WebAssembly compilation cache is warm for the tests.
-  start "$GTS_HOME/warmup" 18998 && stop "$GTS_HOME/warmup" && rm -rf "$GTS_HOME/warmup"
+  start_with "$GTS_HOME/warmup" 18998 && stop "$GTS_HOME/warmup" && rm -rf "$GTS_HOME/warmup"
+  echo "$BIN" > "$GTS_HOME/installed"
   echo "installed $BIN ($VERSION)"
 }
 
 start() {  # start DIR PORT
-  local dir=$1 port=$2
-  [ -x "$BIN" ] && [ -f "$GTS_HOME/template/db.sqlite" ] || {
+  [ "$(cat "$GTS_HOME/installed" 2>/dev/null)" = "$BIN" ] && [ -x "$BIN" ] || {
     echo "run: $0 install" >&2; exit 1; }
+  start_with "$1" "$2"
+}
+
+start_with() {  # start_with DIR PORT: start from the template (install's warm-up uses it too)
+  local dir=$1 port=$2
   mkdir -p "$dir/storage"
   cp "$GTS_HOME/template/db.sqlite" "$dir/db.sqlite"
   config "$dir" "$port"

@@ -31,8 +31,8 @@ LINK = "https://help.acme.example/hc/requests/4411"
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
-        not (GTS_HOME / "bin" / "gotosocial").exists()
-        or not (GTS_HOME / "template" / "db.sqlite").exists(),
+        not (GTS_HOME / "installed").exists()  # written last by a complete install
+        or not Path((GTS_HOME / "installed").read_text().strip()).exists(),
         reason="GoToSocial is not installed: run scripts/mastodon-server.sh install "
                "(builds it from the Go module proxy)"),
 ]
