@@ -128,6 +128,56 @@ def train_command(
     )
 
 
+MIN_ROWS_TO_SUGGEST = 30
+
+
+def _per_category(
+    data: Labelled, p: list[float], predicted: list[str], op: float, max_fpr: float
+) -> dict[str, Any]:
+    """Each category the model assigned: the operating point's figures on its rows, and a
+    suggested threshold of its own (best F1 with FPR <= max_fpr) where there are enough
+    rows of both kinds; printed, with the setting that applies the suggestions."""
+    from classifiers.metrics import choose_threshold, threshold_table  # noqa: PLC0415
+
+    out: dict[str, Any] = {"by_predicted_category": {}}
+    click.echo(f"\nper category the model assigned, at the operating point {op:.2f}:")
+    click.echo(f"  {'category':<16} {'rows':>5} {'actionable':>10} {'precision':>9} "
+               f"{'recall':>7} {'volume':>7} {'suggested':>9}")
+    suggested: dict[str, float] = {}
+    for category in sorted(set(predicted)):
+        idx = [i for i, c in enumerate(predicted) if c == category]
+        y = [data.labels[i] for i in idx]
+        pc = [p[i] for i in idx]
+        row = threshold_table(y, pc, [op])[0]
+        entry = {"rows": len(idx), "actionable": int(sum(y)), **row}
+        both = min(sum(y), len(y) - sum(y))
+        if len(idx) >= MIN_ROWS_TO_SUGGEST and both >= 5:
+            t = choose_threshold(y, pc, max_fpr)
+            entry["suggested_threshold"] = t
+            if abs(t - op) >= 0.05:
+                suggested[category] = t
+        out["by_predicted_category"][category] = entry
+        tip = f"{entry['suggested_threshold']:.2f}" if "suggested_threshold" in entry else "-"
+        click.echo(f"  {category:<16} {len(idx):>5} {sum(y):>10} {row['precision']:>9.3f} "
+                   f"{row['recall']:>7.3f} {row['volume']:>7.3f} {tip:>9}")
+    if suggested:
+        value = json.dumps(suggested, sort_keys=True)
+        out["setting"] = f"ROUTER_CATEGORY_THRESHOLDS='{value}'"
+        click.echo(f"to apply the suggestions that differ by 0.05 or more: {out['setting']}")
+    if any(data.categories):
+        from sklearn.metrics import accuracy_score, f1_score  # noqa: PLC0415
+
+        known = [i for i, c in enumerate(data.categories) if c]
+        gold = [data.categories[i] for i in known]
+        pred = [predicted[i] for i in known]
+        out["category_accuracy"] = round(float(accuracy_score(gold, pred)), 4)
+        out["category_macro_f1"] = round(float(f1_score(gold, pred, average="macro",
+                                                        zero_division=0)), 4)
+        click.echo(f"category: accuracy {out['category_accuracy']:.3f}, macro-F1 "
+                   f"{out['category_macro_f1']:.3f} on {len(known)} rows with a category")
+    return out
+
+
 def _plots(y: list[int], p: list[float], out_dir: Path, op: float) -> list[Path]:
     import matplotlib  # noqa: PLC0415
 
@@ -194,16 +244,31 @@ def _plots(y: list[int], p: list[float], out_dir: Path, op: float) -> list[Path]
     show_default=True,
     help="START:STOP:STEP of the thresholds to tabulate.",
 )
+@click.option(
+    "--category-column",
+    default=None,
+    help="Column with the true category, if any: adds category accuracy to the report.",
+)
+@click.option(
+    "--max-fpr",
+    default=0.05,
+    show_default=True,
+    type=click.FloatRange(0.0, 1.0),
+    help="False-positive rate a suggested per-category threshold may not exceed.",
+)
 @_columns
 def evaluate_command(
     data_path: Path,
     model_path: Path | None,
     out_dir: Path,
     spec: str,
+    category_column: str | None,
+    max_fpr: float,
     text_column: str,
     label_column: str,
 ) -> None:
-    """Precision, recall, F1 and volume at a range of thresholds; plots and JSON."""
+    """Precision, recall, F1 and volume at a range of thresholds, overall and per category
+    the model assigns (with suggested per-category thresholds); plots and JSON."""
     from tqdm import tqdm  # noqa: PLC0415
 
     from classifiers.metrics import threshold_table  # noqa: PLC0415
@@ -212,12 +277,15 @@ def evaluate_command(
         grid = parse_range(spec)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--thresholds") from exc
-    data = _read(data_path, text_column, label_column, None)
+    data = _read(data_path, text_column, label_column, category_column)
     model = _load(model_path)
     op = float(model.operating_point.get("actionable", 0.5))
     p: list[float] = []
+    predicted: list[str] = []
     for start in tqdm(range(0, len(data), BATCH), desc="score", unit="batch"):
-        p.extend(s.actionable for s in model.score(data.texts[start : start + BATCH]))
+        for s in model.score(data.texts[start : start + BATCH]):
+            p.append(s.actionable)
+            predicted.append(s.category)
     grid = sorted(set(grid) | {round(op, 4)})
     rows = threshold_table(data.labels, p, grid)
     click.echo(f"{len(data)} rows, {sum(data.labels)} actionable; operating point {op:.2f} (*)")
@@ -230,6 +298,7 @@ def evaluate_command(
             f"{mark} {r['threshold']:>9.2f} {r['precision']:>9.3f} {r['recall']:>7.3f} "
             f"{r['f1']:>6.3f} {r['fpr']:>6.3f} {r['volume']:>7.3f}"
         )
+    per_category = _per_category(data, p, predicted, op, max_fpr)
     out_dir.mkdir(parents=True, exist_ok=True)
     pngs = _plots(data.labels, p, out_dir, op) if len(set(data.labels)) == 2 else []
     report = {
@@ -240,6 +309,7 @@ def evaluate_command(
         "operating_point": op,
         "chosen": next(r for r in rows if abs(r["threshold"] - op) < 1e-9),
         "thresholds": rows,
+        "per_category": per_category,
         "plots": [str(x) for x in pngs],
     }
     (out_dir / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n", "utf-8")

@@ -73,3 +73,37 @@ def test_bad_flags_give_one_line_fixes(small_csv: Path, tmp_path: Path) -> None:
         ["--data", str(small_csv), "--category-column", "nope", "--out", str(tmp_path)],
     )
     assert bad.exit_code == 2 and "no column 'nope'" in bad.output
+
+
+def test_evaluate_per_category_suggests_thresholds_the_router_accepts(tmp_path: Path) -> None:
+    """Ops tune ROUTER_CATEGORY_THRESHOLDS from this table: the figures per category the
+    model assigns add up to the file, and the printed setting is one the router takes."""
+    import csv
+
+    from router.settings import Settings
+    from tests.classifiers.conftest import labelled_rows
+
+    data = tmp_path / "holdout.csv"
+    rows = labelled_rows(copies=4, seed=3)
+    with open(data, "w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["text", "label", "category"])
+        writer.writeheader()
+        writer.writerows(rows)
+    out = tmp_path / "report"
+    result = CliRunner().invoke(
+        evaluate_command,
+        ["--data", str(data), "--out", str(out), "--category-column", "category"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "per category the model assigned" in result.output
+    report = json.loads((out / "evaluation.json").read_text())["per_category"]
+    by_cat = report["by_predicted_category"]
+    assert sum(c["rows"] for c in by_cat.values()) == len(rows)
+    assert sum(c["actionable"] for c in by_cat.values()) == sum(int(r["label"]) for r in rows)
+    assert 0.5 < report["category_accuracy"] <= 1.0
+    assert report["setting"] in result.output
+    value = report["setting"].split("=", 1)[1].strip("'")
+    applied = Settings(category_thresholds=json.loads(value))
+    for category, threshold in json.loads(value).items():
+        assert by_cat[category]["suggested_threshold"] == threshold
+        assert applied.threshold_for(category) == threshold
