@@ -225,10 +225,13 @@ class SocialTriageModel:
 
     # -- internals --------------------------------------------------------------------------
     def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        for key in ("_table", "_flags", "_coverage", "_ranks"):
-            state.pop(key, None)  # rebuilt on first use
-        return state
+        # every "_" attribute is a cache rebuilt on first use; keeping one would freeze what it
+        # was built from (the sensitive lexicon, the keyword rules) into the artifact
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # artifacts saved before caches were left out may still carry some: drop them
+        self.__dict__.update({k: v for k, v in state.items() if not k.startswith("_")})
 
     def _score_one_safely(self, text: object) -> Scores:
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from classifiers.api import CATEGORIES, TriageModel
 from classifiers.model import SocialTriageModel
 from tests.classifiers.test_normalize import HOSTILE
@@ -40,6 +42,36 @@ def test_sensitive_moment(model: SocialTriageModel) -> None:
     sad, plain = model.score(["my father passed away last night", "my battery is low"])
     assert sad.sensitive >= 0.5 > plain.sensitive
     assert any(r.startswith("sensitive:") for r in sad.reasons)
+
+
+def test_a_bereaved_customer_is_a_sensitive_moment_a_dead_phone_is_not(
+    model: SocialTriageModel,
+) -> None:
+    """Closing a relative's account is a common support request; a cheerful public reply
+    to it is exactly what the gate exists to stop. Phones and batteries die every day."""
+    bereaved = model.score([
+        "my father died last week, how do I close his account?",
+        "My late husband's subscription is still being charged",
+        "my mum passed on sunday and her account is locked",
+    ])
+    assert all(s.sensitive >= 0.5 for s in bereaved), [s.sensitive for s in bereaved]
+    everyday = model.score(["my phone died again", "the battery died after an hour",
+                            "finally passed the exam, thanks for the tips"])
+    assert all(s.sensitive < 0.5 for s in everyday), [s.sensitive for s in everyday]
+
+
+def test_saved_model_carries_no_caches(model: SocialTriageModel, tmp_path: Path) -> None:
+    """Caches (the sensitive lexicon's words, the keyword rules, the token table) are
+    rebuilt on load: an edited lexicon takes effect without retraining."""
+    from classifiers.store import load, save
+
+    model.score(["warm every cache: my father passed away, refund please?"])
+    assert any(k.startswith("_") for k in model.__dict__)
+    path = save(model, tmp_path / "triage.joblib", {"name": "copy"})
+    again = load(path)
+    assert not [k for k in again.__dict__ if k.startswith("_")]
+    texts = ["my father passed away", "@acmecorp refund please?"]
+    assert again.score(texts) == model.score(texts)
 
 
 def test_reasons_are_non_empty_and_readable(model: SocialTriageModel) -> None:
