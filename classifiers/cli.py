@@ -7,6 +7,7 @@ router evaluate --data holdout.csv --model model/ --out report/ --thresholds 0.1
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,12 @@ def _columns(fn: Any) -> Any:
     return fn
 
 
+def _max_fpr(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The ``--max-fpr`` option (the noise ops accept), with this command's wording."""
+    return click.option("--max-fpr", default=0.05, show_default=True,
+                        type=click.FloatRange(0.0, 1.0), help=help_text)
+
+
 @click.command("train")
 @click.option(
     "--data",
@@ -65,13 +72,7 @@ def _columns(fn: Any) -> Any:
     help="Folder for triage.joblib, triage.json and MODEL_CARD.md.",
 )
 @click.option("--category-column", default=None, help="Column with a category, if any.")
-@click.option(
-    "--max-fpr",
-    default=0.05,
-    show_default=True,
-    type=click.FloatRange(0.0, 1.0),
-    help="Highest false-positive rate the chosen threshold may have.",
-)
+@_max_fpr("Highest false-positive rate the chosen threshold may have.")
 @_columns
 def train_command(
     data_path: Path,
@@ -249,13 +250,7 @@ def _plots(y: list[int], p: list[float], out_dir: Path, op: float) -> list[Path]
     default=None,
     help="Column with the true category, if any: adds category accuracy to the report.",
 )
-@click.option(
-    "--max-fpr",
-    default=0.05,
-    show_default=True,
-    type=click.FloatRange(0.0, 1.0),
-    help="False-positive rate a suggested per-category threshold may not exceed.",
-)
+@_max_fpr("False-positive rate a suggested per-category threshold may not exceed.")
 @_columns
 def evaluate_command(
     data_path: Path,
