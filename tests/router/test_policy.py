@@ -114,3 +114,19 @@ def test_coverage_floor_is_a_setting_and_an_unread_follow_up_joins_the_open_case
     # never_ticket still wins: the company's own account in Japanese stays silent
     own = decide(m(handle="acmecorp"), sc(0.05, coverage=0.0), S, Context(now=NOW))
     assert own.verdict == "silent"
+
+
+def test_ops_move_the_coverage_floor_at_runtime() -> None:
+    """`router set min_coverage 0.2` reaches every worker through router-config; a
+    mention at 0.3 then goes by its scores instead of to a person."""
+    import json
+
+    from router.control import Control, validate
+
+    assert validate("min_coverage", "0.2") == 0.2
+    control = Control(S)
+    control.apply(b"min_coverage", json.dumps({"name": "min_coverage", "value": 0.2}).encode())
+    lowered = S.model_copy(update=control.overrides())
+    mention, scores = m(), sc(0.05, coverage=0.3)
+    assert decide(mention, scores, S, Context(now=NOW)).verdict == "review"
+    assert decide(mention, scores, lowered, Context(now=NOW)).verdict == "silent"
