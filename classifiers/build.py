@@ -159,7 +159,7 @@ def build(shared: Path, out: Path, protocols: bool = False) -> dict[str, Any]:
     if protocols:
         from classifiers.protocols import run_all  # noqa: PLC0415
 
-        card["protocols"] = run_all(shared)
+        card["protocols"] = run_all(shared, model)
     model.card = card
     path = save(model, out / "triage.joblib", card)
     from classifiers.card import write_card  # noqa: PLC0415

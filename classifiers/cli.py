@@ -166,14 +166,14 @@ def _per_category(
         out["setting"] = f"ROUTER_CATEGORY_THRESHOLDS='{value}'"
         click.echo(f"to apply the suggestions that differ by 0.05 or more: {out['setting']}")
     if any(data.categories):
-        from sklearn.metrics import accuracy_score, f1_score  # noqa: PLC0415
+        from classifiers.protocols import category_scores  # noqa: PLC0415
 
         known = [i for i, c in enumerate(data.categories) if c]
-        gold = [data.categories[i] for i in known]
-        pred = [predicted[i] for i in known]
-        out["category_accuracy"] = round(float(accuracy_score(gold, pred)), 4)
-        out["category_macro_f1"] = round(float(f1_score(gold, pred, average="macro",
-                                                        zero_division=0)), 4)
+        scores = category_scores([data.categories[i] for i in known],
+                                 [predicted[i] for i in known])
+        out["category_accuracy"] = scores["accuracy"]
+        out["category_macro_f1"] = scores["macro_f1"]
+        out["category_per_category"] = scores["per_category"]
         click.echo(f"category: accuracy {out['category_accuracy']:.3f}, macro-F1 "
                    f"{out['category_macro_f1']:.3f} on {len(known)} rows with a category")
     return out

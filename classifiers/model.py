@@ -20,8 +20,9 @@ Saving and loading live in ``classifiers.store``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any, NamedTuple
 from unicodedata import east_asian_width
 
 import numpy as np
@@ -29,18 +30,8 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from classifiers.actionable import RULES
 from classifiers.api import CATEGORIES, Scores
-from classifiers.normalize import MAX_CHARS
 from classifiers.sensitive import load_sensitive, sensitive_score
-from classifiers.tokens import (
-    DENSE,
-    TOKEN,
-    TokenFeatures,
-    TokenTable,
-    canonical,
-    dense_columns,
-    safe_text,
-    tokens,
-)
+from classifiers.tokens import DENSE, TokenFeatures, TokenTable, dense_columns, tokens
 
 log = logging.getLogger(__name__)
 
@@ -67,56 +58,51 @@ def _explainable(name: str) -> bool:
     return any(t not in _QUIET for t in name.split(" "))
 
 
-class Coverage:
-    """The share of a text's words that the model learned from, weighed by letters.
+# Coverage (``Scores.coverage``): the share of a post's words the model learned from, by
+# letters. Handles, links, numbers, emoji and hashtag words do not count; a word counts at
+# most 10 narrow letters, a wide (CJK) letter two; a post with fewer than 12 letters of words
+# counts as fully covered (one unknown name, "Mossad", is not a language the model cannot
+# read). Below about a half the model is reading a language or jargon it was not trained on.
+COVERAGE_MIN_LETTERS = 12
+COVERAGE_MAX_PER_WORD = 10
 
-    Below about a half, the model is reading a language (or jargon) it was not trained on
-    and its scores mean little: the policy sends such a mention to a human. Handles, links,
-    numbers, emoji and hashtags do not count; a word counts with at most 10 narrow letters,
-    and a wide (CJK) letter counts as two; a text with fewer than 12 letters of words counts
-    as fully covered (one unknown name, "Mossad", is not a language the model cannot read).
-    """
 
-    MIN_LETTERS = 12
-    MAX_PER_WORD = 10
-
-    def __init__(self, vocabulary: Mapping[str, int]) -> None:
-        self.vocabulary = vocabulary
-        self.chunks: dict[str, tuple[int, int]] = {}
-
-    def __call__(self, text: object) -> float:
-        if type(text) is not str or len(text) > MAX_CHARS:
-            text = safe_text(text)
-        chunks = self.chunks
-        if len(chunks) > 200_000:
-            chunks.clear()
-        total = known = 0
-        for chunk in text.lower().split():
-            hit = chunks.get(chunk)
-            if hit is None:
-                hit = chunks[chunk] = self._chunk(chunk)
-            total += hit[0]
-            known += hit[1]
-        return known / total if total >= self.MIN_LETTERS else 1.0
-
-    def _chunk(self, chunk: str) -> tuple[int, int]:
-        total = known = 0
-        hashtag = False
-        for raw in TOKEN.findall(chunk):
-            after_hash, hashtag = hashtag, raw == "#"
-            tok = canonical(raw)[0]
-            if after_hash or not _is_word(tok):
-                continue
-            wide = sum(1 for c in tok if east_asian_width(c) in "WF")
-            letters = min(len(tok) - wide, self.MAX_PER_WORD) + 2 * wide
-            total += letters
-            known += letters if tok in self.vocabulary else 0
-        return total, known
+def _letters(name: str) -> int:
+    """How much one token type weighs in coverage (0: not a word)."""
+    if " " in name or not _is_word(name):
+        return 0
+    wide = sum(1 for c in name if east_asian_width(c) in "WF")
+    return min(len(name) - wide, COVERAGE_MAX_PER_WORD) + 2 * wide
 
 
 def _is_word(name: str) -> bool:
     return not (name[0] in "@!?#" or name in ("xurl", "xnum") or name.startswith("emo_")
                 or name.isdigit())
+
+
+@lru_cache(maxsize=1)
+def _sensitive_first_words() -> frozenset[str]:
+    return frozenset(t.split()[0] for t in load_sensitive())
+
+
+@lru_cache(maxsize=1)
+def _first_rule() -> dict[str, int]:
+    """Keyword (a bigram with a space) -> index of the first rule in RULES naming it."""
+    first: dict[str, int] = {}
+    for rank, (_, keys) in reversed(list(enumerate(RULES))):
+        first.update({k.replace("_", " "): rank for k in keys})
+    return first
+
+
+class TypeInfo(NamedTuple):
+    """Per token type of a table (aligned with its rows), grown as types are added."""
+
+    explain: np.ndarray  # worth naming as a reason
+    sens: np.ndarray  # the first word of a sensitive term
+    rank: np.ndarray  # index in RULES of the first keyword rule naming it (len(RULES): none)
+    letters: np.ndarray  # its weight in coverage (0: not a word)
+    known: np.ndarray  # letters if the model learned the word, else 0
+    names: list[str]  # the table's names list it was built for
 
 
 RULE_INDEX = {category: i for i, (category, _) in enumerate(RULES)}
@@ -185,6 +171,7 @@ class SocialTriageModel:
         category: SoftmaxHead,
         operating_point: dict[str, Any],
         card: dict[str, Any],
+        category_rules: bool = False,
     ) -> None:
         self.features = features
         self.actionable_head = actionable
@@ -192,7 +179,9 @@ class SocialTriageModel:
         self.category_head = category
         self.operating_point = operating_point
         self.card = card
-        self.use_category_rules = False  # see ``category_rules``
+        # a matching keyword rule (``classifiers.actionable.RULES``) decides the category
+        # before the head: on for the shipped model, off for a company's own categories
+        self.category_rules = category_rules
 
     # -- the TriageModel protocol -----------------------------------------------------------
     def score(self, texts: Sequence[str]) -> list[Scores]:
@@ -212,13 +201,6 @@ class SocialTriageModel:
             return [self._hurtful_one_safely(t) for t in texts]
 
     @property
-    def category_rules(self) -> bool:
-        """Whether a keyword rule (``classifiers.actionable.RULES``) decides the category
-        before the head: on for the shipped model, off for one trained on a company's own
-        categories (older artifacts: off)."""
-        return bool(self.__dict__.get("use_category_rules", False))
-
-    @property
     def thresholds(self) -> dict[str, float]:
         """The card's chosen thresholds (actionable, hurtful, sensitive)."""
         return {k: float(v) for k, v in self.operating_point.items() if isinstance(v, float)}
@@ -231,6 +213,7 @@ class SocialTriageModel:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         # artifacts saved before caches were left out may still carry some: drop them
+        self.category_rules = False  # artifacts from before the flag
         self.__dict__.update({k: v for k, v in state.items() if not k.startswith("_")})
 
     def _score_one_safely(self, text: object) -> Scores:
@@ -268,13 +251,16 @@ class SocialTriageModel:
             )
         return table
 
-    def _margins(self, texts: Sequence[object]) -> tuple[Any, np.ndarray, np.ndarray]:
+    def _margins(
+        self, texts: Sequence[object]
+    ) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
         table = self.table()
-        counts = table.counts(texts)
+        ids = table.flat_ids(texts)
+        counts = table.counts_of(ids)
         counts.sum_duplicates()  # one reason per word, however often it occurs
         m, z = table.margins(counts)
         dense = dense_columns(z[:, 2:5])
-        return counts, m + dense @ self._dense, z
+        return counts, m + dense @ self._dense, z, ids
 
     def _hurtful(self, texts: Sequence[object]) -> np.ndarray:
         table = self.table()
@@ -283,44 +269,36 @@ class SocialTriageModel:
         margin = m[:, 1] + dense_columns(z[:, 2:5]) @ self._dense[:, 1]
         return self.hurtful_head.proba_from_margin(margin)
 
-    def _type_flags(self, table: TokenTable) -> tuple[np.ndarray, np.ndarray]:
-        """Per token type: explainable?, the first word of a sensitive term?"""
-        flags: tuple[Any, ...] | None = self.__dict__.get("_flags")
-        if flags is None or flags[-1] is not table.names or flags[0].size > table.size:
-            flags = (np.zeros(0, bool), np.zeros(0, bool), table.names)
-        explain, sens, names = flags
-        if explain.size < table.size:
-            words = self.__dict__.get("_sens_words")
-            if words is None:
-                words = self._sens_words = frozenset(t.split()[0] for t in load_sensitive())
-            new = names[explain.size : table.size]
-            explain = np.concatenate([explain, [_explainable(n) for n in new]]).astype(bool)
-            sens = np.concatenate([sens, [n in words for n in new]]).astype(bool)
-            flags = self._flags = (explain, sens, names)
-        return explain, sens
-
-    def _rule_ranks(self, table: TokenTable) -> np.ndarray:
-        """Per token type: the index in ``RULES`` of the first rule naming it (len: none)."""
-        ranks: np.ndarray | None = self.__dict__.get("_ranks")
-        if ranks is None or ranks.size > table.size:
-            ranks = np.zeros(0, dtype=np.int64)
-        if ranks.size < table.size:
-            first = self.__dict__.get("_rule_first")
-            if first is None:
-                first = {}
-                for rank, (_, keys) in reversed(list(enumerate(RULES))):
-                    first.update({k.replace("_", " "): rank for k in keys})
-                self._rule_first = first
-            new = table.names[ranks.size : table.size]
-            ranks = np.concatenate([ranks, [first.get(n, len(RULES)) for n in new]])
-            ranks = self._ranks = ranks.astype(np.int64)
-        return ranks
+    def _types(self, table: TokenTable) -> TypeInfo:
+        """What the model knows of each token type of ``table``, grown with it."""
+        info: TypeInfo | None = self.__dict__.get("_info")
+        if info is None or info.names is not table.names or info.explain.size > table.size:
+            none, empty = np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64)
+            info = TypeInfo(none, none, empty, empty, empty, table.names)
+        if info.explain.size < table.size:
+            sens_words, first_rule = _sensitive_first_words(), _first_rule()
+            vocab = self.features.vocabulary_
+            new = table.names[info.explain.size : table.size]
+            letters = [_letters(n) for n in new]
+            added = (
+                [_explainable(n) for n in new],
+                [n in sens_words for n in new],
+                [first_rule.get(n, len(RULES)) for n in new],
+                letters,
+                [k if n in vocab else 0 for n, k in zip(new, letters, strict=True)],
+            )
+            explain, sens, rank, weight, known = (
+                np.concatenate([old, np.asarray(a, dtype=old.dtype)])
+                for old, a in zip(info[:5], added, strict=True)
+            )
+            info = self._info = TypeInfo(explain, sens, rank, weight, known, table.names)
+        return info
 
     def _rule_categories(
         self, counts: Any, table: TokenTable, actionable: np.ndarray
     ) -> list[tuple[str, str] | None]:
         """Per post: (category, keyword) of the first keyword rule that matches, or None."""
-        ranks = self._rule_ranks(table)
+        ranks = self._types(table).rank
         n = counts.shape[0]
         rows = np.repeat(np.arange(n), np.diff(counts.indptr))
         cols = counts.indices
@@ -341,16 +319,31 @@ class SocialTriageModel:
         return out
 
     def coverage(self, texts: Sequence[object]) -> np.ndarray:
-        """Per text: the share of its words the model learned from (see ``Coverage``)."""
-        cov = self.__dict__.get("_coverage")
-        if cov is None:
-            cov = self._coverage = Coverage(self.features.vocabulary_)
-        return np.fromiter((cov(t) for t in texts), float, len(texts))
+        """Per text: the share of its words the model learned from (see COVERAGE_*)."""
+        table = self.table()
+        return self._coverage(table, table.flat_ids(texts))
+
+    def _coverage(self, table: TokenTable, ids: np.ndarray) -> np.ndarray:
+        info = self._types(table)
+        end = ids < 0
+        row_of: np.ndarray = np.cumsum(end) - end
+        hash_id = table.ids.get("#", -2)
+        after_hash = np.zeros(len(ids), dtype=bool)
+        after_hash[1:] = ids[:-1] == hash_id
+        word = ~end & ~after_hash
+        rows: np.ndarray = row_of[word]
+        kinds = ids[word]
+        n = int(end.sum())
+        total = np.bincount(rows, weights=info.letters[kinds], minlength=n)
+        known = np.bincount(rows, weights=info.known[kinds], minlength=n)
+        out = np.ones(n)
+        np.divide(known, total, out=out, where=total >= COVERAGE_MIN_LETTERS)
+        return out
 
     def _score(self, texts: list[object]) -> list[Scores]:
         if not texts:
             return []
-        counts, margins, z = self._margins(texts)
+        counts, margins, z, ids = self._margins(texts)
         table = self.table()
         p_act = self.actionable_head.proba_from_margin(margins[:, 0])
         p_hurt = self.hurtful_head.proba_from_margin(margins[:, 1])
@@ -359,13 +352,14 @@ class SocialTriageModel:
         best = p_cat.argmax(axis=1)
         threshold = float(self.operating_point.get("actionable", 0.5))
         hurt_threshold = float(self.operating_point.get("hurtful", 0.5))
-        explain, sens_flag = self._type_flags(table)
+        info = self._types(table)
+        explain, sens_flag = info.explain, info.sens
         ruled = (
             self._rule_categories(counts, table, p_act >= threshold)
             if self.category_rules else [None] * len(texts)
         )
         names = table.names
-        coverage = self.coverage(texts)
+        coverage = self._coverage(table, ids)
         n = len(texts)
         rows = np.repeat(np.arange(n), np.diff(counts.indptr))
         cols = counts.indices

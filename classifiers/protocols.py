@@ -168,7 +168,8 @@ def labelled_categories(shared: Path) -> tuple[list[str], list[str], list[str]]:
     return texts, cats, half
 
 
-def _category_scores(gold: list[str], pred: list[str]) -> dict[str, Any]:
+def category_scores(gold: list[str], pred: list[str]) -> dict[str, Any]:
+    """Accuracy, macro-F1 and per-category precision and recall of predicted categories."""
     labels = [c for c in CATEGORIES if c in gold]
     p, r, _, n = precision_recall_fscore_support(gold, pred, labels=labels, zero_division=0)
     return {
@@ -197,15 +198,17 @@ def categories(shared: Path, model: Any = None) -> dict[str, Any]:
         out[name] = {}
         for which in ("dev", "test", "all"):
             idx = [i for i, h in enumerate(half) if which in (h, "all")]
-            out[name][which] = _category_scores([gold[i] for i in idx], [pred[i] for i in idx])
+            out[name][which] = category_scores([gold[i] for i in idx], [pred[i] for i in idx])
         brief = {w: (v["accuracy"], v["macro_f1"]) for w, v in out[name].items()}
         print(name, "accuracy, macro-F1:", brief, flush=True)
     return out
 
 
-def run_all(shared: Path) -> dict[str, Any]:
+def run_all(shared: Path, model: Any = None) -> dict[str, Any]:
+    """Every protocol; ``model`` (default: the shipped one) is the one whose categories are
+    scored (``classifiers.build`` passes the model it has just built)."""
     return {"complaints_10fold": complaints(shared), "offensive_val": offensive(shared),
-            "categories": categories(shared)}
+            "categories": categories(shared, model)}
 
 
 def main(argv: list[str] | None = None) -> int:

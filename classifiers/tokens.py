@@ -318,19 +318,25 @@ class TokenTable:
 
     def counts(self, texts: Iterable[object]) -> sp.csr_matrix:
         """Posts x token types (occurrence counts, duplicates not summed), adding new types."""
+        return self.counts_of(self.flat_ids(texts))
+
+    def flat_ids(self, texts: Iterable[object]) -> np.ndarray:
+        """The posts' token type ids in order, each post followed by -1, adding new types."""
         if len(self.raw) > _CACHE_LIMIT:
             self._reset()
         lookup = self.raw.__getitem__  # a miss calls ``_chunk`` (``_Chunks.__missing__``)
         flat: list[int] = []
-        n = 0
         for text in texts:
             if type(text) is not str or len(text) > MAX_CHARS:
                 text = safe_text(text)
             flat += chain.from_iterable(map(lookup, text.lower().split()))
             flat.append(-1)  # end of a post: no bigram across posts
-            n += 1
-        ids = np.asarray(flat, dtype=np.int64)
+        return np.asarray(flat, dtype=np.int64)
+
+    def counts_of(self, ids: np.ndarray) -> sp.csr_matrix:
+        """``counts`` from the ``flat_ids`` of the same posts."""
         end = ids < 0
+        n = int(end.sum())
         row_of: np.ndarray = np.cumsum(end) - end
         rows: np.ndarray = row_of[~end]
         cols: np.ndarray = ids[~end]

@@ -143,10 +143,8 @@ def fit_triage(
     card["C"] = {"actionable": ca, "hurtful": ch, "category": CATEGORY_C}
     card.setdefault("oof", {})["actionable_proba"] = pa
     card["oof"]["hurtful_proba"] = ph
-    model = SocialTriageModel(feats, act, hurt, cat, op, {})
     # most rows have only weak (keyword) category labels: the rules themselves go first
-    model.use_category_rules = category_rules
-    return model
+    return SocialTriageModel(feats, act, hurt, cat, op, {}, category_rules=category_rules)
 
 
 def train_on(
@@ -171,7 +169,8 @@ def train_on(
     op = dict(base.operating_point)
     op["actionable"] = choose_threshold(y, p, max_fpr)
     op["max_fpr"] = max_fpr
-    model = SocialTriageModel(base.features, act, base.hurtful_head, category, op, {})
     # the company's own categories are theirs to define: no keyword rule overrides them
-    model.use_category_rules = base.category_rules and not any(data.categories)
+    rules = base.category_rules and not any(data.categories)
+    model = SocialTriageModel(base.features, act, base.hurtful_head, category, op, {},
+                              category_rules=rules)
     return model, p

@@ -196,3 +196,25 @@ def test_a_company_trained_on_its_own_categories_gets_its_own_categories(
     )
     without, _ = train_on(Labelled(data.texts, data.labels, [""] * len(data)), model)
     assert without.category_rules is True
+
+
+def test_the_model_applies_the_keyword_rules_exactly_as_written(
+    model: SocialTriageModel,
+) -> None:
+    """The model finds rule words through its token table (fast, vectorized); the rules'
+    own reading is ``guess_category``. Wherever a rule matches, both must agree, including
+    how_to needing a question mark and praise only for posts support cannot help with."""
+    from classifiers.actionable import guess_category
+    from classifiers.seed_examples import SEED_EXAMPLES
+    from classifiers.tokens import tokens
+
+    texts = [row[0] for row in SEED_EXAMPLES]
+    texts += [t.replace("?", "") for t in texts] + [t + " thanks, great!" for t in texts]
+    threshold = model.operating_point["actionable"]
+    checked = 0
+    for text, s in zip(texts, model.score(texts), strict=True):
+        expected = guess_category(tokens(text), int(s.actionable >= threshold))
+        if expected != "other":
+            assert s.category == expected, text
+            checked += 1
+    assert checked > len(texts) / 2
