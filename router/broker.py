@@ -199,14 +199,7 @@ class LocalBroker:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         props = self._properties()
         if not (self.data_dir / "logs" / "meta.properties").exists():
-            cluster_id = _kafka_uuid()
-            proc = subprocess.run(  # noqa: S603
-                self._java(lib, "kafka.tools.StorageTool", "format", "--standalone",
-                           "-t", cluster_id, "-c", str(props)),
-                capture_output=True, text=True, timeout=120,
-            )
-            if proc.returncode != 0:
-                raise BrokerError(f"formatting Kafka storage failed: {proc.stdout}{proc.stderr}")
+            self.format_storage(_kafka_uuid())
         out = open(self.data_dir / "broker.stdout", "ab")  # noqa: SIM115
         proc2 = subprocess.Popen(  # noqa: S603
             self._java(lib, "kafka.Kafka", str(props)),
@@ -226,6 +219,20 @@ class LocalBroker:
         self.stop()
         raise BrokerError(f"the Kafka broker did not serve within {timeout:.0f}s; "
                           f"see {self.log_file}")
+
+    def format_storage(self, cluster_id: str) -> None:
+        """Format the data folder for a new single-node cluster named ``cluster_id``."""
+        lib = fetch_jars()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        props = self._properties()
+        proc = subprocess.run(  # noqa: S603
+            # "--cluster-id=<id>" in one word: an id starting with '-' is not read as a flag.
+            self._java(lib, "kafka.tools.StorageTool", "format", "--standalone",
+                       f"--cluster-id={cluster_id}", "-c", str(props)),
+            capture_output=True, text=True, timeout=120,
+        )
+        if proc.returncode != 0:
+            raise BrokerError(f"formatting Kafka storage failed: {proc.stdout}{proc.stderr}")
 
     def stop(self, *, timeout: float = 30.0) -> None:
         """Stop the broker cleanly (SIGTERM), then forcefully if it lingers."""
@@ -250,11 +257,27 @@ class LocalBroker:
         self.pid_file.unlink(missing_ok=True)
 
 
+# Kafka's reserved ids (Uuid.ZERO_UUID, Uuid.METADATA_TOPIC_ID), never a cluster's.
+_RESERVED_IDS = frozenset({"AAAAAAAAAAAAAAAAAAAAAA", "AAAAAAAAAAAAAAAAAAAAAQ"})
+
+
+def _random_bytes() -> bytes:
+    return uuid.uuid4().bytes
+
+
 def _kafka_uuid() -> str:
-    """A random Kafka cluster id (base64url of 16 random bytes, no padding)."""
+    """A random Kafka cluster id (base64url of 16 random bytes, no padding).
+
+    Like Kafka's ``Uuid.randomUuid()``, draws again when the text would start with '-'
+    (about 1 in 64; command-line tools read such an id as a flag) or is a reserved id.
+    """
     import base64
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    for _ in range(1000):
+        text = base64.urlsafe_b64encode(_random_bytes()).decode().rstrip("=")
+        if not text.startswith("-") and text not in _RESERVED_IDS:
+            return text
+    raise BrokerError("could not draw a usable Kafka cluster id")  # pragma: no cover
 
 
 def _serves(bootstrap: str) -> bool:
