@@ -25,6 +25,12 @@ import click
 from .broker import LocalBroker, free_port
 
 DEMO_DIR = Path("var/demo")
+# The sample company's handles (router/sample/mentions.jsonl): the demo's own settings,
+# never the router's defaults, which silence nobody.
+DEMO_ACCOUNTS = {
+    "ROUTER_OWN_ACCOUNTS": "acmecorp,acmesupport",
+    "ROUTER_PERSONAS": "acme_ceo,acme_cto",
+}
 
 
 def _read_topic(bootstrap: str, topic: str, until: Any, timeout: float,
@@ -65,6 +71,7 @@ def run_demo(*, keep: bool = False) -> None:
         "ROUTER_WEB_PORT": str(web_port),
         "ROUTER_APP_ID": "escalation-router-demo",
         "ROUTER_BATCH_TIMEOUT": "0.1",
+        **DEMO_ACCOUNTS,
     })
     os.environ.update(env)
     from .settings import load_settings

@@ -81,13 +81,14 @@ class Settings(BaseSettings):
     )
 
     # --- Accounts that never get a ticket ---------------------------------------------
+    # Empty by default: these are the company's own (the demo sets its sample company's).
     own_accounts: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["acmecorp", "acmesupport"],
-        description="The company's own handles (comma-separated or JSON list).",
+        default_factory=list,
+        description="The company's own handles (comma-separated or JSON list); set yours.",
     )
     personas: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["acme_ceo", "acme_cto"],
-        description="Corporate personas' handles.",
+        default_factory=list,
+        description="Corporate personas' handles (comma-separated or JSON list).",
     )
     employees: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Employees' personal handles."

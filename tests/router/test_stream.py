@@ -56,7 +56,8 @@ def router(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
            ) -> Iterator[RouterProcess]:
     rp = RouterProcess(kafka_bootstrap, tmp_path_factory.mktemp("router"),
                        extra_env={"ROUTER_INGEST_TOKEN": INGEST_TOKEN,
-                                  "ROUTER_WEBHOOK_SECRET": "whsec-test"})
+                                  "ROUTER_WEBHOOK_SECRET": "whsec-test",
+                                  "ROUTER_OWN_ACCOUNTS": "acmecorp,acmesupport"})
     rp.create_topics()
     rp.start()
     try:
