@@ -106,6 +106,21 @@ def _rows(path: Path) -> list[dict[str, object]]:
         return list(csv.DictReader(f))
 
 
+def _looks_like_data(header: list[str]) -> bool:
+    """True when a CSV's first line is a record, not column names: a number, a label
+    value or a sentence where a name should be."""
+    for cell in header:
+        value = cell.strip()
+        try:
+            float(value)
+            return True
+        except ValueError:
+            pass
+        if len(value) > 40 or len(value.split()) > 4 or value.lower() in {"true", "false"}:
+            return True
+    return False
+
+
 def read_labelled(
     path: Path,
     text_column: str = "text",
@@ -119,6 +134,12 @@ def read_labelled(
     columns = set(rows[0])
     for col in (text_column, label_column, category_column):
         if col is not None and col not in columns:
+            if _looks_like_data([str(c) for c in rows[0]]):
+                raise ValueError(
+                    f"{path}: no header row: the first line looks like data; add a header "
+                    f"with a {text_column!r} and a label column, e.g. {text_column},"
+                    f"{label_column}"
+                )
             raise ValueError(
                 f"{path}: no column {col!r} (found: {', '.join(sorted(columns))}); "
                 "name it or pass the column flag"

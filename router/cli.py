@@ -5,6 +5,7 @@ Every bad flag or setting ends in one line that names the fix (exit 2), never a 
 
 from __future__ import annotations
 
+import difflib
 import json
 import sys
 import time
@@ -31,7 +32,21 @@ def settings_or_exit(**overrides: Any) -> Settings:
 
 
 class RouterGroup(click.Group):
-    """Turns the project's own errors into one clear line instead of a traceback."""
+    """Turns the project's own errors into one clear line instead of a traceback, and
+    suggests the closest command for a mistyped one."""
+
+    group_class = type  # sub-groups (``router desk ...``) are RouterGroups too
+
+    def resolve_command(self, ctx: click.Context, args: list[str]
+                        ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            if args and exc.message.startswith("No such command"):
+                close = difflib.get_close_matches(args[0], self.list_commands(ctx), n=1)
+                if close:
+                    exc.message += f" Did you mean {close[0]}?"
+            raise
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -239,7 +254,7 @@ def set_cmd(name: str, value: str | None, unset: bool) -> None:
             validate(name, "")
         except ValueError as exc:
             if "unknown runtime setting" in str(exc):
-                raise click.BadParameter(str(exc)) from None
+                raise SettingsProblem(str(exc)) from None
         publish(settings, name, None)
         click.echo(f"{name} unset (every worker goes back to its own setting)")
         return
@@ -247,8 +262,8 @@ def set_cmd(name: str, value: str | None, unset: bool) -> None:
         raise click.UsageError("give a VALUE, or --unset")
     try:
         parsed = validate(name, value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
+    except ValueError as exc:  # one line naming the valid form (no usage, no pydantic dump)
+        raise SettingsProblem(str(exc)) from None
     publish(settings, name, parsed)
     click.echo(f"{name} = {parsed!r} (every worker applies it now)")
 
@@ -265,9 +280,15 @@ def release_cmd() -> None:
 # --- connectors -----------------------------------------------------------------------
 @main.command()
 def connectors() -> None:
-    """List the desks and networks the router knows, with the settings each needs."""
-    from connectors.registry import desk_paths, load, network_paths, settings_of
+    """List the desks and networks the router knows, with the settings each needs.
 
+    Per connector, the settings with no default come first, marked * (set them; where two
+    are alternatives, the description says so), then the optional ones with their defaults.
+    """
+    from connectors.registry import desk_paths, load, network_paths
+
+    click.echo("* no default: set it (where two are alternatives, the text says so); "
+               "the others show their default")
     for title, paths in (("Desks", desk_paths()), ("Networks", network_paths())):
         click.echo(f"{title}:")
         for key, path in paths.items():
@@ -277,10 +298,37 @@ def connectors() -> None:
                 click.echo(f"  {key:<11} (unavailable: {exc})")
                 continue
             click.echo(f"  {key:<11} {getattr(cls, 'title', '') or cls.__name__}")
-            for s in settings_of(cls):
-                flags = ", ".join(f for f, on in (("required", s.required),
-                                                  ("secret", s.secret)) if on)
-                click.echo(f"      {s.env:<38} {flags:<17} {s.description}")
+            rows = _connector_settings(cls)
+            for env, default, secret, description in sorted(rows, key=lambda r: r[1] != ""):
+                mark = "*" if default == "" else " "
+                flag = "secret" if secret else ""
+                tail = f" [default: {default}]" if default else ""
+                click.echo(f"    {mark} {env:<38} {flag:<6} {description}{tail}")
+
+
+def _connector_settings(cls: Any) -> list[tuple[str, str, bool, str]]:
+    """(variable, default as shown or "" when it has none, secret, description)."""
+    from pydantic import SecretStr
+
+    config = cls.Config
+    prefix = str(config.model_config.get("env_prefix", "")).upper()
+    rows = []
+    for name, field in config.model_fields.items():
+        secret = field.annotation is SecretStr or "SecretStr" in str(field.annotation)
+        default: Any = "" if field.is_required() else field.get_default(
+            call_default_factory=True)
+        if isinstance(default, SecretStr):
+            default = default.get_secret_value() and "(set)"
+        if default is None:  # a credential left unset has to be set; others mean "off"
+            shown = "" if secret else "unset"
+        elif isinstance(default, bool):
+            shown = str(default).lower()
+        elif isinstance(default, (list, dict)):
+            shown = json.dumps(default)
+        else:
+            shown = str(default)
+        rows.append((f"{prefix}{name.upper()}", shown, secret, field.description or ""))
+    return rows
 
 
 # --- demo -----------------------------------------------------------------------------

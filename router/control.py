@@ -15,7 +15,7 @@ import logging
 import time
 from typing import Any
 
-from .settings import Settings
+from .settings import Settings, did_you_mean, parse_quiet_hours
 from .topics import name
 
 log = logging.getLogger(__name__)
@@ -112,8 +112,8 @@ class Control:
 def validate(key: str, raw: str) -> Any:
     """Parse a value given on the command line for a runtime setting."""
     if key not in RUNTIME_SETTINGS:
-        raise ValueError(f"unknown runtime setting {key!r}: use one of "
-                         f"{', '.join(RUNTIME_SETTINGS)}")
+        raise ValueError(f"unknown runtime setting {key!r}{did_you_mean(key, RUNTIME_SETTINGS)}"
+                         f": use one of {', '.join(RUNTIME_SETTINGS)}")
     kind = RUNTIME_SETTINGS[key]
     if kind is bool:
         low = raw.strip().lower()
@@ -121,12 +121,16 @@ def validate(key: str, raw: str) -> Any:
             raise ValueError(f"{key} takes true or false")
         return low in ("true", "on", "1")
     if kind is float:
-        value = float(raw)
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError(f"{key} takes a probability between 0 and 1, e.g. 0.6; "
+                             f"got {raw!r}") from None
         if not 0 <= value <= 1:
             raise ValueError(f"{key} takes a probability between 0 and 1")
         return value
     if key == "quiet_hours" and raw:
-        Settings(quiet_hours=raw)
+        parse_quiet_hours(raw)
     return raw
 
 

@@ -8,6 +8,8 @@ that names the variable and the fix.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -99,7 +101,7 @@ class Settings(BaseSettings):
         None, ge=0, le=1, description="P(actionable) at or above which support is asked "
         "(unset: the operating point chosen for the loaded model, on its card).",
     )
-    category_thresholds: dict[str, float] = Field(
+    category_thresholds: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(
         default_factory=dict,
         description="Per-category actionable thresholds overriding actionable_threshold, "
         'as JSON, e.g. {"praise": 0.9, "outage": 0.4}.',
@@ -202,12 +204,19 @@ class Settings(BaseSettings):
     @classmethod
     def _quiet(cls, value: str) -> str:
         if value:
-            try:
-                start, end = (int(x) for x in value.split("-"))
-            except ValueError:
-                raise ValueError("use 'START-END' in UTC hours, e.g. '22-7'") from None
-            if not (0 <= start <= 23 and 0 <= end <= 23):
-                raise ValueError("hours must be 0-23, e.g. '22-7'")
+            parse_quiet_hours(value)
+        return value
+
+    @field_validator("category_thresholds")
+    @classmethod
+    def _categories(cls, value: dict[str, float]) -> dict[str, float]:
+        from classifiers.api import CATEGORIES
+
+        for category in value:
+            if category not in CATEGORIES:
+                raise ValueError(f"unknown category {category!r}"
+                                 f"{did_you_mean(category, CATEGORIES)}; "
+                                 f"the model knows {', '.join(CATEGORIES)}")
         return value
 
     def topic(self, name: str) -> str:
@@ -234,15 +243,44 @@ class Settings(BaseSettings):
         return self.model_copy(update=update) if update else self
 
 
+QUIET_HOURS_FORM = "quiet_hours must be H-H with hours 0-23, e.g. 22-7 (UTC)"
+
+
+def parse_quiet_hours(value: str) -> tuple[int, int]:
+    """``"22-7"`` -> (22, 7); anything else raises ValueError naming the valid form."""
+    try:
+        start, end = (int(x) for x in value.strip().split("-"))
+    except ValueError:
+        raise ValueError(f"{QUIET_HOURS_FORM}; got {value!r}") from None
+    if not (0 <= start <= 23 and 0 <= end <= 23):
+        raise ValueError(f"{QUIET_HOURS_FORM}; got {value!r}")
+    return start, end
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """``" (did you mean billing?)"`` for the closest choice, or ``""`` when none is close."""
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def validation_message(exc: ValidationError) -> str:
+    """A pydantic error as one line: the variable, what is wrong, the fix; never a URL."""
+    err = exc.errors(include_url=False)[0]
+    loc = [str(p) for p in err.get("loc", ())]
+    env = f"{ENV_PREFIX}{(loc[0] if loc else '?').upper()}"
+    where = f" (at {'.'.join(loc[1:])})" if len(loc) > 1 else ""
+    msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+    more = len(exc.errors())
+    also = f" (and {more - 1} more)" if more > 1 else ""
+    return f"bad setting {env}{where}: {msg}{also}; fix or unset {env}"
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read settings from the environment; a bad value becomes a one-line SettingsError."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err.get("loc", ())) or "?"
-        env = f"{ENV_PREFIX}{field.split('.')[0].upper()}"
-        raise SettingsError(f"bad setting {env}: {err.get('msg')}; fix or unset {env}") from None
+        raise SettingsError(validation_message(exc)) from None
     except SourceError as exc:
         field = str(exc).split('"')[1] if '"' in str(exc) else "?"
         env = f"{ENV_PREFIX}{field.upper()}"

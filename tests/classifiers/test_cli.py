@@ -107,3 +107,20 @@ def test_evaluate_per_category_suggests_thresholds_the_router_accepts(tmp_path: 
     for category, threshold in json.loads(value).items():
         assert by_cat[category]["suggested_threshold"] == threshold
         assert applied.threshold_for(category) == threshold
+
+
+def test_headerless_csv_says_there_is_no_header_row(small_csv: Path, tmp_path: Path) -> None:
+    """The shared complaints file has no header: its first record is not column names."""
+    headless = tmp_path / "headless.csv"
+    lines = small_csv.read_text(encoding="utf-8").splitlines()[1:]  # drop the header
+    headless.write_text("\n".join(f"{n},2263108111512780{n},{line}"
+                                  for n, line in enumerate(lines)) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(
+        evaluate_command, ["--data", str(headless), "--out", str(tmp_path / "r")]
+    )
+    assert result.exit_code == 2
+    error = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert len(error) == 1
+    assert "no header row: the first line looks like data" in error[0]
+    assert "add a header with a 'text' and a label column" in error[0]
+    assert "22631081115127" not in error[0]  # the data is not listed as column names

@@ -7,7 +7,9 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from router.cli import main
@@ -91,6 +93,76 @@ def test_bad_flag_names_the_fix() -> None:
     assert result.returncode == 2 and "--input" in result.stderr
     result = run("set", "actionable_threshold", "7")
     assert result.returncode == 2 and "between 0 and 1" in result.stderr
+
+
+def one_line(result: Any) -> str:
+    """The whole output of a refused command: exactly one line, no dump, no traceback."""
+    out = (result.output if hasattr(result, "output") else result.stderr).strip()
+    assert out.count("\n") == 0, out
+    assert "http" not in out and "Traceback" not in out and "validation error" not in out
+    return str(out)
+
+
+def test_set_quiet_hours_out_of_range_is_one_line_naming_the_form() -> None:
+    result = CliRunner().invoke(main, ["set", "quiet_hours", "25-3"])
+    assert result.exit_code == 2
+    assert "quiet_hours must be H-H with hours 0-23, e.g. 22-7" in one_line(result)
+    result = CliRunner().invoke(main, ["set", "quiet_hour", "22-7"])
+    assert result.exit_code == 2 and "did you mean quiet_hours?" in one_line(result)
+    result = CliRunner().invoke(main, ["set", "actionable_threshold", "high"])
+    assert result.exit_code == 2 and "between 0 and 1, e.g. 0.6" in one_line(result)
+
+
+def test_misspelt_category_threshold_is_refused_with_the_closest_category() -> None:
+    result = run("classify", input_="", env={"ROUTER_CATEGORY_THRESHOLDS": '{"biling": 0.5}'})
+    assert result.returncode == 2
+    line = one_line(result)
+    assert "ROUTER_CATEGORY_THRESHOLDS" in line and "did you mean billing?" in line
+    assert "outage, account_access, billing" in line  # the categories the model knows
+    result = run("classify", input_="", env={"ROUTER_CATEGORY_THRESHOLDS": '{"billing": 7}'})
+    assert result.returncode == 2 and "(at billing)" in one_line(result)
+
+
+@pytest.mark.parametrize(("env", "value", "says"), [
+    ("ROUTER_QUIET_HOURS", "25-3", "H-H with hours 0-23"),
+    ("ROUTER_PARTITIONS", "many", "valid integer"),
+    ("ROUTER_REPLY_OUTPUT", "printer", "'file' or 'network'"),
+    ("ROUTER_AGENTS", "triage,tirage", "unknown agent 'tirage'"),
+    ("ROUTER_REPLY_TEMPLATES", "{not json", "not valid JSON"),
+])
+def test_any_bad_setting_is_one_line_naming_the_variable(env: str, value: str,
+                                                         says: str) -> None:
+    result = run("classify", input_="", env={env: value})
+    assert result.returncode == 2
+    line = one_line(result)
+    assert env in line and says in line and f"fix or unset {env}" in line
+
+
+def test_mistyped_command_suggests_the_closest() -> None:
+    result = CliRunner().invoke(main, ["clasify"])
+    assert result.exit_code == 2
+    assert "No such command 'clasify'. Did you mean classify?" in result.output
+    result = CliRunner().invoke(main, ["desk", "lst"])
+    assert "Did you mean list?" in result.output
+
+
+def test_connectors_list_what_to_set_first_then_defaults() -> None:
+    result = CliRunner().invoke(main, ["connectors"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    start = lines.index("  zendesk     Zendesk Support")
+    block = []
+    for line in lines[start + 1:]:
+        if not line.startswith("    "):
+            break
+        block.append(line)
+    marked = [line.split()[1] for line in block if line.lstrip().startswith("*")]
+    assert marked[:1] == ["ROUTER_ZENDESK_SUBDOMAIN"]
+    assert {"ROUTER_ZENDESK_EMAIL", "ROUTER_ZENDESK_API_TOKEN"} <= set(marked)
+    first_optional = next(i for i, line in enumerate(block) if not line.lstrip().startswith("*"))
+    assert all(not line.lstrip().startswith("*") for line in block[first_optional:])
+    knob = next(line for line in block if "ROUTER_ZENDESK_MAX_ATTEMPTS" in line)
+    assert knob.endswith("[default: 5]")
 
 
 def test_unreachable_kafka_is_a_clear_error() -> None:
