@@ -19,9 +19,11 @@ _SOURCES = """\
 
 
 def _row(r: dict[str, Any]) -> str:
+    from classifiers.metrics import fmt  # noqa: PLC0415 - numpy only when a card is written
+
     return (
-        f"threshold {r['threshold']:.2f}: precision {r['precision']:.3f}, recall "
-        f"{r['recall']:.3f}, F1 {r['f1']:.3f}, macro-F1 {r['macro_f1']:.3f}, "
+        f"threshold {r['threshold']:.2f}: precision {fmt(r['precision'])}, recall "
+        f"{fmt(r['recall'])}, F1 {fmt(r['f1'])}, macro-F1 {r['macro_f1']:.3f}, "
         f"FPR {r['fpr']:.3f}, volume {r['volume']:.3f}"
         + (f" (n={r['n']}, positives={r['positives']})" if "n" in r else "")
     )

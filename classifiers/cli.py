@@ -86,7 +86,7 @@ def train_command(
     from tqdm import tqdm  # noqa: PLC0415
 
     from classifiers.card import write_card  # noqa: PLC0415
-    from classifiers.metrics import threshold_table  # noqa: PLC0415
+    from classifiers.metrics import fmt, threshold_table  # noqa: PLC0415
     from classifiers.store import REBUILD_OWN, library_versions, save  # noqa: PLC0415
     from classifiers.train import train_on  # noqa: PLC0415
 
@@ -124,8 +124,8 @@ def train_command(
     row = threshold_table(data.labels, oof, [op["actionable"]])[0]
     click.echo(f"wrote {path} and {out_dir / 'MODEL_CARD.md'}")
     click.echo(
-        f"operating point {op['actionable']:.2f}: out-of-fold precision {row['precision']:.3f}, "
-        f"recall {row['recall']:.3f}, FPR {row['fpr']:.3f}"
+        f"operating point {op['actionable']:.2f}: out-of-fold precision {fmt(row['precision'])}, "
+        f"recall {fmt(row['recall'])}, FPR {row['fpr']:.3f}"
     )
 
 
@@ -138,7 +138,7 @@ def _per_category(
     """Each category the model assigned: the operating point's figures on its rows, and a
     suggested threshold of its own (best F1 with FPR <= max_fpr) where there are enough
     rows of both kinds; printed, with the setting that applies the suggestions."""
-    from classifiers.metrics import choose_threshold, threshold_table  # noqa: PLC0415
+    from classifiers.metrics import choose_threshold, fmt, threshold_table  # noqa: PLC0415
 
     out: dict[str, Any] = {"by_predicted_category": {}}
     click.echo(f"\nper category the model assigned, at the operating point {op:.2f}:")
@@ -159,8 +159,8 @@ def _per_category(
                 suggested[category] = t
         out["by_predicted_category"][category] = entry
         tip = f"{entry['suggested_threshold']:.2f}" if "suggested_threshold" in entry else "-"
-        click.echo(f"  {category:<16} {len(idx):>5} {sum(y):>10} {row['precision']:>9.3f} "
-                   f"{row['recall']:>7.3f} {row['volume']:>7.3f} {tip:>9}")
+        click.echo(f"  {category:<16} {len(idx):>5} {sum(y):>10} {fmt(row['precision']):>9} "
+                   f"{fmt(row['recall']):>7} {row['volume']:>7.3f} {tip:>9}")
     if suggested:
         value = json.dumps(suggested, sort_keys=True)
         out["setting"] = f"ROUTER_CATEGORY_THRESHOLDS='{value}'"
@@ -266,7 +266,7 @@ def evaluate_command(
     the model assigns (with suggested per-category thresholds); plots and JSON."""
     from tqdm import tqdm  # noqa: PLC0415
 
-    from classifiers.metrics import threshold_table  # noqa: PLC0415
+    from classifiers.metrics import fmt, threshold_table  # noqa: PLC0415
 
     try:
         grid = parse_range(spec)
@@ -290,8 +290,8 @@ def evaluate_command(
     for r in rows:
         mark = "*" if abs(r["threshold"] - op) < 1e-9 else " "
         click.echo(
-            f"{mark} {r['threshold']:>9.2f} {r['precision']:>9.3f} {r['recall']:>7.3f} "
-            f"{r['f1']:>6.3f} {r['fpr']:>6.3f} {r['volume']:>7.3f}"
+            f"{mark} {r['threshold']:>9.2f} {fmt(r['precision']):>9} {fmt(r['recall']):>7} "
+            f"{fmt(r['f1']):>6} {r['fpr']:>6.3f} {r['volume']:>7.3f}"
         )
     per_category = _per_category(data, p, predicted, op, max_fpr)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any, TypeAlias
 
 import numpy as np
-from sklearn.metrics import f1_score
+from sklearn.metrics import f1_score, precision_recall_fscore_support
 
 Numbers: TypeAlias = Sequence[float] | Sequence[int] | np.ndarray
 
@@ -14,25 +14,30 @@ MAX_FPR = 0.05  # at most 5% of the noise becomes tickets (teams drop filters ne
 
 
 def threshold_table(y: Numbers, p: Numbers, thresholds: Numbers) -> list[dict[str, Any]]:
-    """Precision, recall, F1, FPR and volume (share flagged) at each threshold."""
+    """Precision, recall, F1, FPR and volume (share flagged) at each threshold.
+
+    Where a ratio is undefined it is ``None`` (JSON ``null``, shown as "-"), scikit-learn's
+    ``zero_division=np.nan``: precision when nothing is flagged (no flagged mention, so no
+    evidence either way; 1.0 claimed a perfect filter, 0 would claim every flag wrong),
+    recall when there is no actionable row. F1 is ``2tp / (2tp + fp + fn)``: 0 when
+    nothing is flagged but something should have been.
+    """
     yt = np.asarray(y, dtype=int)
     pp = np.asarray(p, dtype=float)
     rows = []
     for t in thresholds:
         pred = pp >= t
-        tp = int(np.sum(pred & (yt == 1)))
+        precision, recall, f1, _ = precision_recall_fscore_support(
+            yt, pred.astype(int), average="binary", pos_label=1, zero_division=np.nan
+        )
         fp = int(np.sum(pred & (yt == 0)))
-        fn = int(np.sum(~pred & (yt == 1)))
         neg = int(np.sum(yt == 0))
-        precision = tp / (tp + fp) if tp + fp else 1.0
-        recall = tp / (tp + fn) if tp + fn else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         rows.append(
             {
                 "threshold": round(float(t), 4),
-                "precision": round(precision, 4),
-                "recall": round(recall, 4),
-                "f1": round(f1, 4),
+                "precision": _ratio(precision),
+                "recall": _ratio(recall),
+                "f1": _ratio(f1),
                 "macro_f1": round(float(f1_score(yt, pred, average="macro", zero_division=0)), 4),
                 "fpr": round(fp / neg, 4) if neg else 0.0,
                 "volume": round(float(pred.mean()) if len(pred) else 0.0, 4),
@@ -42,12 +47,21 @@ def threshold_table(y: Numbers, p: Numbers, thresholds: Numbers) -> list[dict[st
     return rows
 
 
+def _ratio(value: float) -> float | None:
+    return None if np.isnan(value) else round(float(value), 4)
+
+
+def fmt(value: float | None, spec: str = ".3f") -> str:
+    """A table cell: the number, or "-" where it is undefined (see ``threshold_table``)."""
+    return "-" if value is None else format(value, spec)
+
+
 def choose_threshold(y: Numbers, p: Numbers, max_fpr: float = MAX_FPR) -> float:
     """The threshold with the best F1 among those whose false-positive rate <= ``max_fpr``."""
     grid = np.round(np.arange(0.05, 0.951, 0.01), 2)
     rows = threshold_table(y, p, grid)
     ok = [r for r in rows if r["fpr"] <= max_fpr] or rows[-1:]
-    return float(max(ok, key=lambda r: (r["f1"], -r["threshold"]))["threshold"])
+    return float(max(ok, key=lambda r: (r["f1"] or 0.0, -r["threshold"]))["threshold"])
 
 
 def best_macro_f1_threshold(y: Numbers, p: Numbers) -> float:
