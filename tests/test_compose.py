@@ -4,11 +4,19 @@ desk's volume."""
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import Any
 
+import pytest
 import yaml
 
-from router.broker import KAFKA_VERSION
+from router.broker import KAFKA_VERSION, free_port
 from router.settings import ENV_PREFIX, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -16,6 +24,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def compose() -> dict:  # type: ignore[type-arg]
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def interpolated(value: str, env: dict[str, str] | None = None) -> str:
+    """Compose's ``${VAR:-default}`` interpolation (what ``docker compose`` does)."""
+    given = env or {}
+    return re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: given.get(m[1]) or m[2], value)
 
 
 def test_same_kafka_version_as_the_local_broker() -> None:
@@ -26,7 +40,8 @@ def test_router_settings_are_real_and_valid() -> None:
     env = compose()["services"]["router"]["environment"]
     fields = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields}
     assert set(env) <= fields, set(env) - fields
-    settings = Settings(**{k[len(ENV_PREFIX):].lower(): v for k, v in env.items()})
+    values: dict[str, Any] = {k[len(ENV_PREFIX):].lower(): interpolated(v) for k, v in env.items()}
+    settings = Settings(**values)
     assert settings.partitions == int(
         compose()["services"]["kafka"]["environment"]["KAFKA_NUM_PARTITIONS"])
     assert settings.kafka_bootstrap == "kafka:9092"
@@ -48,3 +63,66 @@ def test_image_installs_the_package_with_its_console_script() -> None:
     for part in ("router", "classifiers", "connectors"):
         assert f"COPY {part} {part}" in dockerfile
     assert "pip install" in dockerfile
+
+
+def test_workers_scale_past_two_on_free_host_ports() -> None:
+    ports = compose()["services"]["router"]["ports"]
+    for spec in ports:
+        parts = str(spec).split(":")
+        assert parts[0] == "127.0.0.1"  # published on loopback only
+        assert len(parts) == 3 and parts[1] == "", spec  # no fixed host port or range
+
+
+def test_reply_links_point_where_the_user_says_not_at_localhost() -> None:
+    env = compose()["services"]["router"]["environment"]
+    url = env["ROUTER_EMBEDDED_DESK_URL"]
+    assert "localhost" not in url and "127.0.0.1" not in url
+    default = interpolated(url)
+    assert default.startswith("https://") and ".invalid/" in default  # never resolves
+    assert interpolated(url, {"PUBLIC_URL": "https://help.shop.example"}) == \
+        "https://help.shop.example/desk/tickets/{id}"
+    assert "PUBLIC_URL" in (ROOT / "README.md").read_text()
+
+
+class _Health(BaseHTTPRequestHandler):
+    status = 200
+
+    def do_GET(self) -> None:  # noqa: N802 - the http.server API
+        self.send_response(self.status if self.path == "/health" else 404)
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def health_server() -> Iterator[HTTPServer]:
+    server = HTTPServer(("127.0.0.1", free_port()), _Health)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_router_healthcheck_asks_health_with_python_and_fails_when_unhealthy(
+        health_server: HTTPServer) -> None:
+    check = compose()["services"]["router"]["healthcheck"]
+    assert check["test"][:2] == ["CMD", "python"]  # the slim image has no curl
+    port = str(health_server.server_address[1])
+
+    def probe() -> int:
+        return subprocess.run([sys.executable, *check["test"][2:]], capture_output=True,  # noqa: S603
+                              timeout=30, env={"ROUTER_WEB_PORT": port}).returncode
+
+    _Health.status = 200
+    assert probe() == 0
+    _Health.status = 503
+    assert probe() != 0
+    health_server.shutdown()
+    health_server.server_close()
+    assert probe() != 0  # nothing listening
+    _Health.status = 200
