@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "rt.sh"
 RT_SERVER = Path(os.environ.get("RT_SERVER", "/usr/share/request-tracker5/libexec/rt-server"))
 NOT_INSTALLED = (f"Request Tracker 5 is not installed ({RT_SERVER} missing); "
-                 "run scripts/rt.sh install")
+                 "run: sudo scripts/rt.sh install (make test does it when run as root)")
 
 
 @dataclass(frozen=True)
