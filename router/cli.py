@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
 from .errors import RouterError, SettingsError
-from .settings import Settings, load_settings
+from .settings import Settings, load_settings, validation_message
 
 
 class SettingsProblem(click.ClickException):
@@ -53,6 +54,8 @@ class RouterGroup(click.Group):
             return super().invoke(ctx)
         except SettingsError as exc:
             raise SettingsProblem(str(exc)) from None
+        except ValidationError as exc:  # a connector's ROUTER_<KEY>_* setting, read late
+            raise SettingsProblem(validation_message(exc)) from None
         except RouterError as exc:
             raise click.ClickException(str(exc)) from None
 

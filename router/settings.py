@@ -263,11 +263,25 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     return f" (did you mean {close[0]}?)" if close else ""
 
 
+def _env_prefix(model_name: str) -> str:
+    """The env prefix of the settings class called ``model_name`` (a connector's too)."""
+    from pydantic_settings import BaseSettings
+
+    seen: list[type] = [BaseSettings]
+    while seen:
+        cls = seen.pop()
+        if cls.__name__ == model_name and issubclass(cls, BaseSettings):
+            return str(cls.model_config.get("env_prefix") or "")
+        seen.extend(cls.__subclasses__())
+    return ENV_PREFIX
+
+
 def validation_message(exc: ValidationError) -> str:
     """A pydantic error as one line: the variable, what is wrong, the fix; never a URL."""
     err = exc.errors(include_url=False)[0]
     loc = [str(p) for p in err.get("loc", ())]
-    env = f"{ENV_PREFIX}{(loc[0] if loc else '?').upper()}"
+    prefix = ENV_PREFIX if exc.title == "Settings" else _env_prefix(exc.title)
+    env = f"{prefix}{(loc[0] if loc else '?').upper()}"
     where = f" (at {'.'.join(loc[1:])})" if len(loc) > 1 else ""
     msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
     more = len(exc.errors())

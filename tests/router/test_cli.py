@@ -171,3 +171,26 @@ def test_unreachable_kafka_is_a_clear_error() -> None:
     assert result.returncode == 1
     assert "cannot reach Kafka at 127.0.0.1:1" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_bad_connector_setting_read_by_any_command_is_one_line(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Connectors read their ROUTER_<KEY>_* settings when a command builds them."""
+    import click
+
+    from connectors.desks.zendesk import ZendeskConfig
+    from router.cli import RouterGroup
+
+    @click.group(cls=RouterGroup)
+    def cli() -> None:
+        pass
+
+    @cli.command()
+    def build() -> None:
+        ZendeskConfig()
+
+    monkeypatch.setenv("ROUTER_ZENDESK_MAX_ATTEMPTS", "lots")
+    result = CliRunner().invoke(cli, ["build"])
+    assert result.exit_code == 2
+    line = one_line(result)
+    assert "bad setting ROUTER_ZENDESK_MAX_ATTEMPTS" in line and "valid integer" in line
