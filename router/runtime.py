@@ -125,8 +125,8 @@ class Runtime:
         self.count(f"dlq.{source}")
         log.warning("dead letter from %s: %s", source, letter.reason)
         topic = self.topics[f"{source}_dlq"]
-        try:
-            await topic.send(key=(letter.key or "").encode(), value=letter)
+        try:  # wait for the broker's answer: a refusal must be seen here, not lost later
+            await (await topic.send(key=(letter.key or "").encode(), value=letter))
             return
         except Exception as exc:  # noqa: BLE001 - see the docstring
             log.warning("dead letter from %s refused (%s); sending it without the original",
@@ -136,7 +136,7 @@ class Runtime:
             **letter.asdict(), "original": "", "truncated": True,
             "reason": f"{letter.reason} (original not kept: {type(first).__name__})"})
         try:
-            await topic.send(key=(letter.key or "").encode(), value=bare)
+            await (await topic.send(key=(letter.key or "").encode(), value=bare))
         except Exception:  # noqa: BLE001 - see the docstring
             self.count(f"dlq_failed.{source}")
             log.exception("LOST: dead letter from %s could not be sent: topic %s partition %s "

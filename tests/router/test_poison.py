@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 
 from .stream import RouterProcess, encode, key_of, mention
 
@@ -82,3 +83,34 @@ def test_after_the_poison_the_worker_keeps_deciding(router: RouterProcess) -> No
     router.produce("mentions", [encode(later)], [key_of(later)])
     decisions = router.read("decisions", lambda r: "after" in _ids(r), timeout=120)
     assert "after" in _ids(decisions)
+
+
+def test_a_dead_letter_the_broker_refuses_is_kept_without_its_original(
+        kafka_bootstrap: str, tmp_path: Any) -> None:
+    # A dead-letter topic that takes less than a dead letter with its original: the letter
+    # still arrives, as the reason, the size and the digest, and the batch goes on.
+    rp = RouterProcess(kafka_bootstrap, tmp_path / "w")
+    rp.create_topics()
+    admin = KafkaAdminClient(bootstrap_servers=rp.bootstrap)
+    try:
+        admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC,
+                                            rp.topic("mentions-dlq"),
+                                            configs={"max.message.bytes": "3000"})])
+    finally:
+        admin.close()
+    bad = encode({**mention("far", "w" * 8000, "ulla"), "network": "myspace"})
+    before = mention("b1", "@acmesupport my invoice is wrong, please fix it", "ulla")
+    after = mention("a1", "@acmesupport still no refund for order 77", "ulla")
+    rp.start()
+    try:
+        rp.produce("mentions", [encode(before), bad, encode(after)], [b"k"] * 3)
+        letters = rp.read("mentions-dlq", lambda r: len(r) >= 1)
+        decisions = rp.read("decisions", lambda r: {"b1", "a1"} <= _ids(r))
+    finally:
+        rp.stop()
+    assert len(letters) == 1 and _ids(decisions) == {"b1", "a1"}
+    letter = letters[0]
+    assert "unknown network" in letter["reason"] and "original not kept" in letter["reason"]
+    assert letter["original"] == "" and letter["truncated"] is True
+    assert letter["original_size"] == len(bad)
+    assert letter["original_sha256"] == hashlib.sha256(bad).hexdigest()
