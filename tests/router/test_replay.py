@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 
+from router.cli import main
 from router.replay import read_to_end
 
 from .stream import RouterProcess, encode, mention
@@ -103,3 +105,23 @@ def test_a_line_the_broker_refuses_is_reported_and_the_exit_status_says_so(
     assert "line 2: not sent" in result.stderr
     sent = sorted(json.loads(m.value)["id"] for m in topic(rp, "mentions"))
     assert sent == ["r0", "r1"]
+
+
+def test_mostly_bad_lines_after_good_ones_exit_non_zero_with_a_summary(
+        rp: RouterProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The first lines look fine, so the valid ones are sent; most of the file is not
+    # mentions, which the exit status and the summary say.
+    import router.replay
+
+    monkeypatch.setattr(router.replay, "PROBE_LINES", 2)
+    src = rp.workdir / "half.jsonl"
+    src.write_bytes(b"\n".join([valid(0), valid(1)] + [b"not json %d" % i for i in range(30)])
+                    + b"\n")
+
+    result = CliRunner().invoke(main, ["replay", str(src)], env=rp.env)
+
+    assert result.exit_code == 1
+    assert "replayed 2 mentions" in result.output
+    assert "30 of 32 lines refused" in result.output
+    assert "line 3: malformed JSON" in result.output and "... and 20 more" in result.output
+    assert len(topic(rp, "mentions_dlq")) == 30
