@@ -169,12 +169,27 @@ def classify(input_: str, output: str) -> None:
 @click.option("--network", default="generic", show_default=True,
               help="Shape of each line: generic, or a network's own payload.")
 def replay(file: Path, network: str) -> None:
-    """Produce a file of mentions (one JSON per line) to the mentions topic."""
+    """Produce a file of mentions (one JSON per line) to the mentions topic.
+
+    Each line is checked as the worker would check it; a bad line goes to the dead-letter
+    topic with its reason and the others are sent. Exits 1 when most lines are bad (then
+    nothing is sent if the first lines already were) or when Kafka did not take a line.
+    """
     from .replay import replay_file
 
-    sent, refused = replay_file(settings_or_exit(), file, network)
-    click.echo(f"replayed {sent} mentions from {file}"
-               + (f"; {refused} refused to the dead-letter topic" if refused else ""))
+    report = replay_file(settings_or_exit(), file, network)
+    if not report.ok:
+        raise click.ClickException(report.summary())
+    click.echo(report.summary())
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of the mentions' input format (what `router replay` and the
+    mentions topic accept)."""
+    from .validate import mention_schema
+
+    click.echo(json.dumps(mention_schema(), indent=2, ensure_ascii=False))
 
 
 # --- the embedded desk ----------------------------------------------------------------

@@ -13,6 +13,8 @@ plus the optional fields below.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from typing import Any
 
@@ -129,17 +131,51 @@ class Reply(faust.Record, serializer="json"):
     schema: int = SCHEMA_VERSION
 
 
+# A dead letter must fit what Kafka accepts (1 MB by default) whatever it holds: originals up
+# to this size are kept whole (every message the router could accept is), larger ones as
+# their first bytes, their size and their SHA-256.
+DEAD_LETTER_KEEP_BYTES = 256 * 1024
+DEAD_LETTER_MAX_REASON = 2000
+DEAD_LETTER_MAX_KEY = 1024
+
+
 class DeadLetter(faust.Record, serializer="json"):
-    """Input the router could not use, kept whole with the reason it was refused."""
+    """Input the router could not use, with the reason it was refused.
+
+    ``original`` is the original bytes, base64-encoded: whole, or only the first
+    ``DEAD_LETTER_KEEP_BYTES`` of them when ``truncated``; ``original_size`` and
+    ``original_sha256`` always describe the whole original. Build one with ``DeadLetter.of``.
+    """
 
     source_topic: str
     reason: str
-    original: str  # the original bytes, base64-encoded
+    original: str  # the original bytes (or their first bytes when truncated), base64-encoded
     key: str | None = None
     partition: int | None = None
     offset: int | None = None
     at: float = 0.0
     schema: int = SCHEMA_VERSION
+    # Added after schema 1 was published; absent (the defaults) in older dead letters.
+    original_size: int | None = None
+    original_sha256: str = ""
+    truncated: bool = False
+
+    @classmethod
+    def of(cls, raw: bytes | None, reason: str, *, source_topic: str, key: str | None = None,
+           partition: int | None = None, offset: int | None = None, at: float = 0.0,
+           keep: int = DEAD_LETTER_KEEP_BYTES) -> DeadLetter:
+        """A dead letter for ``raw`` that fits a Kafka message whatever ``raw`` is."""
+        raw = raw or b""
+        kept = raw[:keep]
+        if len(reason) > DEAD_LETTER_MAX_REASON:
+            reason = reason[:DEAD_LETTER_MAX_REASON] + "…"
+        if key is not None and len(key) > DEAD_LETTER_MAX_KEY:
+            key = key[:DEAD_LETTER_MAX_KEY]
+        return cls(source_topic=source_topic, reason=reason,
+                   original=base64.b64encode(kept).decode(), key=key, partition=partition,
+                   offset=offset, at=at, original_size=len(raw),
+                   original_sha256=hashlib.sha256(raw).hexdigest(),
+                   truncated=len(kept) < len(raw))
 
 
 class ConfigEntry(faust.Record, serializer="json"):

@@ -7,7 +7,6 @@ model and the desk are set up in the worker's startup hook.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
 import time
@@ -104,25 +103,46 @@ class Runtime:
 
     async def dead_letter(self, source: str, event: Any, reason: str, *,
                           raw: bytes | None = None) -> None:
+        """Send this event's message to ``<source>_dlq`` with the reason (never raises)."""
         msg = event.message
         if raw is None:
-            raw = event.value if isinstance(event.value, bytes) else str(event.value).encode()
+            value = event.value
+            raw = value if isinstance(value, bytes) or value is None else str(value).encode()
         key = msg.key.decode("utf-8", "replace") if isinstance(msg.key, bytes) else msg.key
-        await self._dlq(source, DeadLetter(
-            source_topic=msg.topic, reason=reason,
-            original=base64.b64encode(raw).decode(), key=key,
-            partition=msg.partition, offset=msg.offset, at=time.time()))
+        await self._dlq(source, DeadLetter.of(
+            raw, reason, source_topic=msg.topic, key=key, partition=msg.partition,
+            offset=msg.offset, at=time.time()))
 
     async def dead_letter_record(self, source: str, key: str, raw: bytes, reason: str) -> None:
-        await self._dlq(source, DeadLetter(
-            source_topic=topic_specs.name(self.settings, source), reason=reason,
-            original=base64.b64encode(raw).decode(), key=key, at=time.time()))
+        await self._dlq(source, DeadLetter.of(
+            raw, reason, source_topic=topic_specs.name(self.settings, source), key=key,
+            at=time.time()))
 
     async def _dlq(self, source: str, letter: DeadLetter) -> None:
+        """Send a dead letter; if the broker refuses it, send it again without the original
+        (its size and digest stay), and if that fails too, log it: one message that cannot
+        be dead-lettered must not take its batch, or the agent, down with it."""
         self.count(f"dlq.{source}")
         log.warning("dead letter from %s: %s", source, letter.reason)
         topic = self.topics[f"{source}_dlq"]
-        await topic.send(key=(letter.key or "").encode(), value=letter)
+        try:  # wait for the broker's answer: a refusal must be seen here, not lost later
+            await (await topic.send(key=(letter.key or "").encode(), value=letter))
+            return
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            log.warning("dead letter from %s refused (%s); sending it without the original",
+                        source, type(exc).__name__)
+            first = exc
+        bare = DeadLetter.from_data({
+            **letter.asdict(), "original": "", "truncated": True,
+            "reason": f"{letter.reason} (original not kept: {type(first).__name__})"})
+        try:
+            await (await topic.send(key=(letter.key or "").encode(), value=bare))
+        except Exception:  # noqa: BLE001 - see the docstring
+            self.count(f"dlq_failed.{source}")
+            log.exception("LOST: dead letter from %s could not be sent: topic %s partition %s "
+                          "offset %s, %s bytes, sha256 %s: %s", source, letter.source_topic,
+                          letter.partition, letter.offset, letter.original_size,
+                          letter.original_sha256, letter.reason)
 
 
 def make_desk(settings: Settings) -> Desk:

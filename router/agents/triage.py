@@ -106,11 +106,15 @@ class Triage:
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
+        # The events of the current batch already decided or dead-lettered: if the batch
+        # fails half-way, only the others become "internal error" dead letters.
+        self.settled: set[int] = set()
 
     def score(self, mentions: list[Mention]) -> list[Scores]:
         return self.rt.model.score([m.text for m in mentions])
 
     async def handle(self, events: list[Any]) -> None:
+        self.settled = set()
         s = self.rt.policy_settings()
         parsed: list[tuple[Any, Mention]] = []
         for event in events:
@@ -120,6 +124,14 @@ class Triage:
                                   max_message_bytes=s.max_message_bytes)
             except BadInput as exc:
                 await self.rt.dead_letter("mentions", event, exc.reason)
+                self.settled.add(id(event))
+                continue
+            except Exception as exc:  # noqa: BLE001 - one message's bug stays its own
+                log.exception("cannot read a mention (partition %s offset %s)",
+                              event.message.partition, event.message.offset)
+                await self.rt.dead_letter("mentions", event, f"unreadable message: "
+                                          f"{type(exc).__name__}: {str(exc)[:200]}")
+                self.settled.add(id(event))
                 continue
             parsed.append((event, m))
         if not parsed:
@@ -152,6 +164,7 @@ class Triage:
                     self.rt.tables.authors[OUTAGE_KEY] = incidents.after_decision(outage, d)
             self.rt.count(f"verdict.{d.verdict}")
             await self.rt.emit("decisions", key.encode(), d.dumps())
+            self.settled.add(id(event))
 
     def redelivered(self, m: Mention, sc: Scores, previous: list[Any], now: float) -> Decision:
         """The same verdict again for a mention seen before (escalation is idempotent)."""
@@ -177,5 +190,6 @@ def register(rt: Runtime) -> None:
             except Exception as exc:  # noqa: BLE001 - never lose a batch to a bug
                 log.exception("triage failed on a batch of %d", len(batch))
                 for event in batch:
-                    await rt.dead_letter("mentions", event,
-                                         f"internal error: {type(exc).__name__}: {exc}")
+                    if id(event) not in step.settled:
+                        await rt.dead_letter("mentions", event, "internal error: "
+                                             f"{type(exc).__name__}: {str(exc)[:500]}")
