@@ -14,7 +14,9 @@ back; this module takes them out again before any text leaves the process:
   ``Basic``/``Bearer``/``token`` material or values of credential-named keys, and with
   credential URLs masked.
 
-Everything here is pure string work; nothing is kept process-wide.
+``scrub_logs(secrets)`` makes every log record of the process go through a ``Redactor``
+(message and traceback text), for messages this code does not write itself (Kafka clients,
+Faust). It is the one process-wide piece; everything else is pure string work.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ import base64
 import binascii
 import html
 import json
+import logging
 import re
+import threading
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -171,3 +175,42 @@ def _masked(value: str) -> str:
 def scrub(text: str, secrets: Iterable[Any] = ()) -> str:
     """``Redactor(secrets).scrub(text)``: for one-off texts."""
     return Redactor(secrets).scrub(text)
+
+
+class _ScrubbingFactory:
+    """A log record factory: the record's message and traceback go through a Redactor."""
+
+    def __init__(self, base: Any) -> None:
+        self.base = base
+        self.redactor = Redactor()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        record: logging.LogRecord = self.base(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a bad format string is logging's to report
+            return record
+        clean = self.redactor.scrub(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and record.exc_info[1] is not None:
+            text = logging.Formatter().formatException(record.exc_info)
+            clean = self.redactor.scrub(text)
+            if clean != text:
+                record.exc_text = clean
+        return record
+
+
+_install_lock = threading.Lock()
+
+
+def scrub_logs(secrets: Iterable[Any] = ()) -> Redactor:
+    """Scrub every log record of this process of ``secrets``, credentials and credential
+    URLs from now on (installed once; later calls add secrets). Returns its Redactor."""
+    with _install_lock:
+        factory = logging.getLogRecordFactory()
+        if not isinstance(factory, _ScrubbingFactory):
+            factory = _ScrubbingFactory(factory)
+            logging.setLogRecordFactory(factory)
+        factory.redactor.add(*secrets)
+        return factory.redactor

@@ -11,7 +11,10 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +23,13 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.errors import ConnectorError
+from connectors.redact import scrub_logs
 
 from .desks.drafts import draft
 from .desks.harness import discover
 
 MARKER = "MARKERs3cr3t0xC0FFEE"
+ROOT = Path(__file__).resolve().parents[2]
 HARNESSES = discover()
 
 
@@ -107,3 +112,42 @@ async def test_an_echoed_request_leaks_no_secret(key: str, which: str, tmp_path:
     for text in (chain(error), logs):
         assert not leaked(text), text
         assert not [t for t in tokens if t in text], text
+
+
+@pytest.mark.slow
+def test_a_password_in_the_kafka_bootstrap_is_never_printed(tmp_path: Path) -> None:
+    """Commands that cannot reach Kafka name it without its password, in one line."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("ROUTER_") and k != "KAFKA_BOOTSTRAP"}
+    env.update(ROUTER_KAFKA_BOOTSTRAP=f"SASL_SSL://router:{MARKER}@127.0.0.1:1",
+               ROUTER_DATA_DIR=str(tmp_path / "data"), PYTHONPATH=str(ROOT))
+    commands = [["topics"], ["killswitch", "on"], ["replay", os.devnull]]
+    procs = [subprocess.Popen(  # noqa: S603 - our own CLI, bounded below
+        [sys.executable, "-m", "router", *args], env=env, cwd=tmp_path,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for args in commands]
+    for args, proc in zip(commands, procs, strict=True):
+        out, _ = proc.communicate(timeout=120)
+        assert proc.returncode != 0, (args, out)
+        assert not leaked(out), (args, out)
+        assert "SASL_SSL://***@127.0.0.1:1" in out, (args, out)
+        assert "Traceback" not in out, (args, out)
+
+
+def test_log_records_from_any_library_are_scrubbed(caplog: pytest.LogCaptureFixture) -> None:
+    saved = logging.getLogRecordFactory()
+    try:
+        scrub_logs([MARKER])
+        scrub_logs([MARKER])  # installed once, however often it is called
+        caplog.set_level(logging.INFO)
+        lib = logging.getLogger("aiokafka.conn")
+        lib.info("Unable connect to %s", f"SASL_SSL://router:pw-{MARKER}@broker:9093")
+        try:
+            raise RuntimeError(f"upstream answered: token={MARKER}")
+        except RuntimeError:
+            lib.exception("send failed")
+    finally:
+        logging.setLogRecordFactory(saved)
+    assert len(caplog.records) == 2
+    text = "\n".join(caplog.text.splitlines() + [r.exc_text or "" for r in caplog.records])
+    assert "broker:9093" in text and "send failed" in text
+    assert not leaked(text), text
