@@ -15,6 +15,8 @@ import os
 import re
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -151,3 +153,72 @@ def test_log_records_from_any_library_are_scrubbed(caplog: pytest.LogCaptureFixt
     text = "\n".join(caplog.text.splitlines() + [r.exc_text or "" for r in caplog.records])
     assert "broker:9093" in text and "send failed" in text
     assert not leaked(text), text
+
+
+class _EchoDesk(BaseHTTPRequestHandler):
+    """GitHub's API as a misbehaving proxy would answer it: reads work, a create gets a 422
+    that echoes the request line, every header and the body."""
+
+    seen: list[bytes] = []  # noqa: RUF012 - one test at a time
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
+        return
+
+    def _answer(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self.seen.append(str(self.headers).encode())
+        empty = b'{"total_count": 0, "items": []}' if self.path.startswith("/search") else b"[]"
+        self._answer(200, empty)
+
+    def do_POST(self) -> None:  # noqa: N802
+        size = min(int(self.headers.get("Content-Length") or 0), 1 << 20)
+        body = self.rfile.read(size)
+        echo = json.dumps({"message": "Validation Failed: Authorization "
+                           f"{self.headers.get('Authorization')} may not create issues",
+                           "request": {
+            "line": self.requestline, "headers": dict(self.headers.items()),
+            "body": body.decode("utf-8", "replace")}}).encode()
+        self.seen.append(echo)
+        self._answer(422, echo)
+
+
+@pytest.mark.kafka
+@pytest.mark.slow
+def test_a_worker_whose_desk_echoes_secrets_leaks_none(kafka_bootstrap: str,
+                                                        tmp_path: Path) -> None:
+    from tests.router.stream import RouterProcess, encode, key_of, mention
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _EchoDesk)
+    _EchoDesk.seen = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    rp = RouterProcess(kafka_bootstrap, tmp_path / "worker", extra_env={
+        "ROUTER_DESK": "github", "ROUTER_GITHUB_REPOSITORY": "acme/support",
+        "ROUTER_GITHUB_API_URL": f"http://127.0.0.1:{server.server_address[1]}",
+        "ROUTER_GITHUB_TOKEN": f"{MARKER}-github-token",
+        "ROUTER_GITHUB_WEBHOOK_SECRET": f"{MARKER}-github-webhook",
+        "ROUTER_INGEST_TOKEN": f"{MARKER}-ingest", "ROUTER_WEBHOOK_SECRET": f"{MARKER}-wh"})
+    try:
+        rp.create_topics()
+        rp.start()
+        request = mention("leak-1", "@acmesupport I was charged twice for my subscription "
+                          "this month, order 4411. Please refund the duplicate charge.", "maria")
+        rp.produce("mentions", [encode(request)], [key_of(request)])
+        letters = rp.read("decisions-dlq", lambda r: len(r) >= 1, timeout=120)
+    finally:
+        rp.stop()
+        server.shutdown()
+        server.server_close()
+    assert any(MARKER.encode() in s for s in _EchoDesk.seen), "the desk never got the token"
+    assert any(b"422" in json.dumps(x).encode() for x in letters), letters
+    assert not leaked(json.dumps(letters)), letters
+    for path in sorted(p for p in rp.workdir.rglob("*") if p.is_file()):
+        data = path.read_bytes().decode("utf-8", "replace")
+        assert not leaked(data), (path, [line for line in data.splitlines()
+                                         if leaked(line)][:3])
