@@ -10,7 +10,7 @@ back; this module takes them out again before any text leaves the process:
 - ``request_credentials(request)``: what a request carried as credentials (the
   ``Authorization`` value, its token, a Basic pair decoded, api-key style headers);
 - ``Redactor(secrets).scrub(text)``: ``text`` without any of those secrets (as they are,
-  base64-, percent-, JSON- or HTML-encoded, or inside any base64 blob), without
+  percent-, JSON- or HTML-encoded, or base64-encoded alone or inside any blob), without
   ``Basic``/``Bearer``/``token`` material or values of credential-named keys, and with
   credential URLs masked.
 
@@ -54,13 +54,19 @@ _KEYS = (r"authorization|proxy-authorization|x-api-key|api[_-]?key|api[_-]?token
 _KEYED_VALUE = re.compile(
     r"(?i)(?P<key>[\"']?\b(?:" + _KEYS + r")\b[\"']?\s*[:=]\s*)"
     r"(?P<value>\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|[^\s\"',;&}\]]+(?:[ \t]+[^\s\"',;&}\]]+)?)")
-_BASE64_BLOB = re.compile(r"[A-Za-z0-9+/_\-]{8,}={0,2}")
 _CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "x-api-key", "api-key",
                        "private-token", "x-auth-token", "cookie")
 
 
+#: Cheap substring checks that decide whether the regexes above need to run at all.
+_AUTH_HINTS = ("basic", "bearer", "token", "digest", "negotiate", "sso-key", "apikey")
+_KEY_HINTS = ("auth", "key", "token", "secret", "pass", "cookie")
+
+
 def mask_url(text: str) -> str:
     """``text`` with the userinfo of every URL (``user:pass@``) replaced by ``***@``."""
+    if "@" not in text:
+        return text
     return _URL_USERINFO.sub(lambda m: f"{m['scheme'] or ''}{MASK}@", text)
 
 
@@ -116,54 +122,71 @@ def _basic_parts(token: str) -> list[str]:
 
 
 def _variants(secret: str) -> set[str]:
-    raw = secret.encode()
-    return {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1],
-            html.escape(secret), base64.b64encode(raw).decode().rstrip("="),
-            base64.urlsafe_b64encode(raw).decode().rstrip("=")}
+    found = {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1],
+             html.escape(secret)}
+    for core in _base64_cores(secret.encode()):
+        found |= {core, core.replace("+", "-").replace("/", "_")}
+    return found
 
 
-def _decoded(blob: str) -> str:
-    for decode in (base64.b64decode, base64.urlsafe_b64decode):
-        try:
-            return decode(blob + "=" * (-len(blob) % 4)).decode("utf-8", "ignore")
-        except (binascii.Error, ValueError):
-            continue
-    return ""
+def _base64_cores(raw: bytes) -> list[str]:
+    """What base64 of any text holding ``raw`` must contain, at each of the three byte
+    alignments: the characters that encode ``raw``'s bits alone. So ``email/token:SECRET``
+    encoded as a Basic credential (or inside any other blob) loses its secret part."""
+    cores = []
+    for k in range(3):
+        encoded = base64.b64encode(b"\0" * k + raw).decode()
+        first = -(-8 * k // 6)  # ceil: the first character with no bit of the prefix
+        last = (8 * (k + len(raw)) - 6) // 6  # the last one with no bit of what follows
+        if last - first + 1 >= MIN_SECRET_CHARS:
+            cores.append(encoded[first:last + 1])
+    return cores
 
 
 class Redactor:
     """Scrubs a fixed set of secrets (and any credential-looking material) from texts."""
 
     def __init__(self, secrets: Iterable[Any] = ()) -> None:
-        self.secrets: set[str] = set()
+        self.secrets: frozenset[str] = frozenset()
+        self._pattern: re.Pattern[str] | None = None
         self.add(*secrets)
 
     def add(self, *secrets: Any) -> None:
         """Also scrub these values (``str``, ``SecretStr``, ``bytes`` or None)."""
-        for secret in secrets:
-            plain = _plain(secret).strip()
-            if len(plain) >= MIN_SECRET_CHARS:
-                self.secrets.add(plain)
+        more = self.secrets | _usable(secrets)
+        if more != self.secrets:
+            self.secrets, self._pattern = more, _alternation(more)
 
     def scrub(self, text: str, *, extra: Iterable[Any] = ()) -> str:
         """``text`` with no secret of this redactor, nor of ``extra``, left in it."""
-        secrets = set(self.secrets)
-        for value in extra:
-            plain = _plain(value).strip()
-            if len(plain) >= MIN_SECRET_CHARS:
-                secrets.add(plain)
+        secrets, pattern = self.secrets, self._pattern
+        added = _usable(extra) - secrets
+        if added:
+            secrets = secrets | added
+            pattern = _alternation(secrets)
         text = text[:MAX_SCRUB_CHARS]
-        # Longest first, so a Basic pair goes before the password inside it.
-        for variant in sorted({v for s in secrets for v in _variants(s)}, key=len,
-                              reverse=True):
-            if len(variant) >= MIN_SECRET_CHARS:
-                text = text.replace(variant, MASK)
-        if secrets:
-            text = _BASE64_BLOB.sub(
-                lambda m: MASK if any(s in _decoded(m[0]) for s in secrets) else m[0], text)
-        text = _AUTH_VALUE.sub(lambda m: f"{m['scheme']}{m['sep']}{MASK}", text)
-        text = _KEYED_VALUE.sub(lambda m: f"{m['key']}{_masked(m['value'])}", text)
+        if pattern is not None:
+            text = pattern.sub(MASK, text)
+        lower = text.lower()
+        if any(hint in lower for hint in _AUTH_HINTS):
+            text = _AUTH_VALUE.sub(lambda m: f"{m['scheme']}{m['sep']}{MASK}", text)
+        if any(hint in lower for hint in _KEY_HINTS):
+            text = _KEYED_VALUE.sub(lambda m: f"{m['key']}{_masked(m['value'])}", text)
         return mask_url(text)
+
+
+def _usable(values: Iterable[Any]) -> frozenset[str]:
+    plain = (_plain(v).strip() for v in values)
+    return frozenset(p for p in plain if len(p) >= MIN_SECRET_CHARS)
+
+
+def _alternation(secrets: Iterable[str]) -> re.Pattern[str] | None:
+    """One regex for every encoding of every secret, longest first (so a Basic pair goes
+    before the password inside it)."""
+    variants = {v for s in secrets for v in _variants(s) if len(v) >= MIN_SECRET_CHARS}
+    if not variants:
+        return None
+    return re.compile("|".join(re.escape(v) for v in sorted(variants, key=len, reverse=True)))
 
 
 def _masked(value: str) -> str:

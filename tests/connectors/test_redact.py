@@ -21,6 +21,9 @@ SECRET = "s3cr3t/with+odd=chars&\"quote"
     SECRET, quote(SECRET, safe=""), json.dumps(SECRET)[1:-1],
     base64.b64encode(SECRET.encode()).decode(),
     base64.b64encode(f"bot@acme.example/token:{SECRET}".encode()).decode(),
+    base64.b64encode(f"x:{SECRET}".encode()).decode(),  # each of the three alignments
+    base64.b64encode(f"ab:{SECRET}!".encode()).decode(),
+    base64.urlsafe_b64encode(f"{SECRET}.tail".encode()).decode(),
 ])
 def test_every_encoding_of_a_configured_secret_goes(form: str) -> None:
     text = f"upstream said: could not use {form} (request 17)"
