@@ -7,8 +7,8 @@ genuine, fresh and new (``connectors.desks.webhooks.verify``), 202 once the even
 Replays are refused across restarts and across workers: every delivery accepted is written
 to the compacted ``webhook-deliveries`` topic (key: the delivery's digest, value: until
 when it matters), which ``DeliveryLog`` reads back into the in-memory ``ReplayCache``
-before it judges a delivery. Expired entries are tombstoned when read, so compaction keeps
-the topic as small as the window.
+before it judges a delivery. Entries whose delivery would be refused as stale anyway are
+tombstoned, so compaction keeps the topic as small as the window.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 #: Longest a worker spends reading the delivery log before it judges a delivery.
 SYNC_TIMEOUT = 20.0
+#: How often expired entries are tombstoned (at most; only when a delivery comes in).
+SWEEP_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -79,8 +81,8 @@ class DeliveryLog:
     """The replay cache's durable side: the ``webhook-deliveries`` topic (one partition).
 
     ``sync()`` reads what every worker wrote since the last call (all of it the first
-    time) into the cache; ``record(seen)`` writes one accepted delivery and waits for
-    Kafka to have it.
+    time) into the cache, and tombstones the entries that expired; ``record(seen)`` writes
+    one accepted delivery and waits for Kafka to have it.
     """
 
     def __init__(self, settings: Settings, cache: ReplayCache) -> None:
@@ -90,6 +92,8 @@ class DeliveryLog:
         self._consumer: Any = None
         self._producer: Any = None
         self._lock = asyncio.Lock()
+        self._live: dict[bytes, float] = {}  # key -> expiry, of entries not tombstoned yet
+        self._swept = 0.0
 
     async def _start(self) -> None:
         from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -118,7 +122,6 @@ class DeliveryLog:
             consumer, tp = self._consumer, self._tp
             end = (await consumer.end_offsets([tp]))[tp]
             deadline = time.monotonic() + SYNC_TIMEOUT
-            expired: set[bytes] = set()
             while await consumer.position(tp) < end:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"reading {self.topic} took over {SYNC_TIMEOUT:.0f}s")
@@ -128,21 +131,28 @@ class DeliveryLog:
                         continue
                     expires_at = _expiry(rec.value)
                     if expires_at is None:
-                        expired.discard(rec.key)
+                        self._live.pop(rec.key, None)
                         continue
-                    if expires_at <= time.time():
-                        expired.add(rec.key)
-                    else:
-                        expired.discard(rec.key)
-                        self.cache.remember(rec.key.decode("utf-8", "replace"), expires_at)
-            for key in expired:  # a tombstone: compaction drops the key for good
-                await self._producer.send(self.topic, key=key, value=None, partition=0)
+                    self._live[rec.key] = max(expires_at, self._live.get(rec.key, expires_at))
+                    self.cache.remember(rec.key.decode("utf-8", "replace"), expires_at)
+            await self._sweep()
+
+    async def _sweep(self) -> None:
+        now = time.time()
+        if now - self._swept < SWEEP_SECONDS:
+            return
+        self._swept = now
+        for key in [k for k, at in self._live.items() if at <= now]:
+            # A tombstone: compaction drops the key for good.
+            await self._producer.send(self.topic, key=key, value=None, partition=0)
+            del self._live[key]
 
     async def record(self, seen: Seen) -> None:
         """Write one accepted delivery (returns once Kafka has it)."""
         value = json.dumps({"expires_at": seen.expires_at}).encode()
         await self._producer.send_and_wait(self.topic, key=seen.key.encode(), value=value,
                                            partition=0)
+        self._live[seen.key.encode()] = seen.expires_at
 
     async def stop(self) -> None:
         for client in (self._consumer, self._producer):

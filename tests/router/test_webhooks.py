@@ -7,15 +7,19 @@ import hashlib
 import hmac
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+from kafka import KafkaConsumer, TopicPartition
 
-from connectors.desks.webhooks import ReplayCache, WebhookRejected
-from router.webhooks import events_from_delivery
+from connectors.desks.webhooks import ReplayCache, Seen, WebhookRejected
+from router.settings import load_settings
+from router.topics import ensure_topics
+from router.webhooks import DeliveryLog, events_from_delivery
 
 from .stream import RouterProcess
 
@@ -293,3 +297,36 @@ def test_hostile_input_is_a_4xx_or_a_dead_letter_never_a_500(
         assert answer.status_code == 401, (body[:20], answer.text[:500])
     headers, body = github_delivery("d-still-fine", number=21)  # and the worker still works
     assert post(rp, "/webhooks/github", body, headers).status_code == 202
+
+
+@pytest.mark.kafka
+async def test_the_delivery_log_is_read_back_and_keeps_only_what_can_still_be_replayed(
+        kafka_bootstrap: str) -> None:
+    settings = load_settings(kafka_bootstrap=kafka_bootstrap,
+                             topic_prefix=f"t{uuid.uuid4().hex[:8]}.")
+    ensure_topics(settings)
+    first = DeliveryLog(settings, ReplayCache())
+    try:
+        await first.sync()
+        await first.record(Seen("github:fresh", time.time() + 600))
+        await first.record(Seen("github:stale", time.time() - 1))
+    finally:
+        await first.stop()
+    cache = ReplayCache()
+    second = DeliveryLog(settings, cache)  # a restarted worker
+    try:
+        await second.sync()
+    finally:
+        await second.stop()
+    assert not cache.check_and_add("github:fresh")
+    assert cache.check_and_add("github:stale")
+    consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=None,
+                             auto_offset_reset="earliest", consumer_timeout_ms=2000)
+    try:
+        tp = TopicPartition(settings.topic("webhook-deliveries"), 0)
+        consumer.assign([tp])
+        last = {m.key: m.value for m in consumer}
+    finally:
+        consumer.close()
+    assert last[b"github:stale"] is None  # tombstoned: compaction drops it
+    assert last[b"github:fresh"] is not None
