@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from faust import web
 
-from connectors.desks.webhooks import MAX_BODY_BYTES, ReplayCache, WebhookRejected
+from connectors.desks.webhooks import MAX_BODY_BYTES, ReplayCache, WebhookRejected, verify
 
 from .webhooks import DeliveryLog, accept_delivery
 
@@ -119,22 +119,29 @@ def register(rt: Runtime) -> None:
                 rt.settings.webhook_secret
             if secret is None:
                 return self.text("unauthorized", status=401)
+            headers, key = dict(request.headers), secret.get_secret_value()
+            try:  # a forgery is refused before Kafka is asked anything
+                verify(desk, headers, body, key)
+            except WebhookRejected:
+                rt.count("webhooks.rejected")
+                return self.text("unauthorized", status=401)
             try:  # what every worker, this one before a restart too, already accepted
                 await deliveries.sync()
             except Exception as exc:  # noqa: BLE001 - Kafka unreachable: the desk retries
                 log.warning("webhook: cannot read the delivery log: %s", exc)
                 return self.text("try again later", status=503)
             try:
-                accepted = accept_delivery(
-                    desk, dict(request.headers), body, secret.get_secret_value(),
-                    replay_cache=replay_cache, ticket_url=rt.desk.ticket_url)
+                accepted = accept_delivery(desk, headers, body, key, replay_cache=replay_cache,
+                                           ticket_url=rt.desk.ticket_url)
             except WebhookRejected:
                 rt.count("webhooks.rejected")
                 return self.text("unauthorized", status=401)
             try:  # events first: a crash before the record means a duplicate, never a loss
-                for ev in accepted.events:
-                    await rt.topics["ticket_events"].send(key=ev.ticket_key.encode(),
-                                                          value=ev)
+                sent = [await rt.topics["ticket_events"].send(key=ev.ticket_key.encode(),
+                                                              value=ev)
+                        for ev in accepted.events]
+                for delivered in sent:  # Kafka has them (not just the producer's buffer)
+                    await delivered
                 if accepted.seen is not None:
                     await deliveries.record(accepted.seen)
             except Exception as exc:  # noqa: BLE001 - not passed on: let the desk retry it
