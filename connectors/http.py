@@ -16,7 +16,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import httpx
@@ -31,6 +31,7 @@ from tenacity import (
 from tenacity.wait import wait_base
 
 from .errors import FatalError, RetriableError, safe_url
+from .redact import Redactor, request_credentials
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +77,13 @@ def parse_retry_after(response: httpx.Response, *, now: float | None = None) -> 
     return None
 
 
-def raise_for_response(response: httpx.Response, *, what: str) -> None:
-    """Map a non-success response to the right connector error (no body secrets leaked)."""
+def raise_for_response(response: httpx.Response, *, what: str,
+                       redactor: Redactor | None = None) -> None:
+    """Map a non-success response to the right connector error (no body secrets leaked).
+
+    The body may echo the request (a proxy, a debugging desk): its detail is scrubbed of
+    the ``redactor``'s secrets and of the credentials the request itself carried.
+    """
     code = response.status_code
     if code < 400:
         return
@@ -86,18 +92,20 @@ def raise_for_response(response: httpx.Response, *, what: str) -> None:
         raise RetriableError(
             where, retry_after=parse_retry_after(response), status_code=code
         )
-    detail = _short_detail(response)
+    detail = _short_detail(response, redactor or Redactor())
     if code in (401, 403):
         raise FatalError(f"{where} (credentials refused or lacking permission){detail}",
                          status_code=code)
     raise FatalError(f"{where}{detail}", status_code=code)
 
 
-def _short_detail(response: httpx.Response) -> str:
+def _short_detail(response: httpx.Response, redactor: Redactor) -> str:
     try:
         text = response.text
-    except (httpx.ResponseNotRead, UnicodeDecodeError):
+    except (httpx.ResponseNotRead, UnicodeDecodeError, LookupError):
         return ""
+    # Scrub the whole text first: a cut could split a secret and leave half of it.
+    text = redactor.scrub(text, extra=request_credentials(response.request))
     text = " ".join(text.split())[:300]
     return f": {text}" if text else ""
 
@@ -161,8 +169,11 @@ class HttpApi:
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
         jitter: float = 1.0,
+        secrets: Iterable[Any] = (),
     ) -> None:
         self.client = client
+        #: Scrubs the connector's configured secrets from every error it raises.
+        self.redactor = Redactor(secrets)
         self.name = name
         self.limiter = AsyncLimiter(rate, per_seconds) if rate else None
         self.attempts = attempts
@@ -206,7 +217,7 @@ class HttpApi:
             ) from exc
         if response.status_code in ok:
             return response
-        raise_for_response(response, what=what)
+        raise_for_response(response, what=what, redactor=self.redactor)
         return response
 
     async def json(self, method: str, url: str, **kwargs: Any) -> Any:

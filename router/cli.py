@@ -58,6 +58,17 @@ class RouterGroup(click.Group):
             raise SettingsProblem(validation_message(exc)) from None
         except RouterError as exc:
             raise click.ClickException(str(exc)) from None
+        except Exception as exc:
+            from kafka.errors import KafkaError
+
+            if not isinstance(exc, KafkaError):
+                raise
+            from connectors.redact import mask_url
+
+            # One line, and a password in the bootstrap URL stays out of it.
+            raise click.ClickException(
+                f"Kafka: {mask_url(str(exc))}; start it with `router broker start` or set "
+                "KAFKA_BOOTSTRAP") from None
 
 
 @click.group(cls=RouterGroup)
@@ -78,6 +89,9 @@ def worker(loglevel: str) -> None:
     from .topics import ensure_topics
 
     settings = settings_or_exit()
+    from connectors.redact import scrub_logs, secret_values
+
+    scrub_logs(secret_values(settings))  # Kafka's and Faust's messages too
     (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
     ensure_topics(settings)
     rt = build(settings)

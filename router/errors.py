@@ -12,7 +12,16 @@ from __future__ import annotations
 
 
 class RouterError(Exception):
-    """Root of every error the project raises on purpose."""
+    """Root of every error the project raises on purpose.
+
+    A credential URL in its message (``SASL_SSL://user:pass@host``, e.g. a Kafka bootstrap)
+    is masked to ``SASL_SSL://***@host``: these messages are printed and logged.
+    """
+
+    def __init__(self, *args: object) -> None:
+        from connectors.redact import mask_url
+
+        super().__init__(*(mask_url(a) if isinstance(a, str) else a for a in args))
 
 
 class SettingsError(RouterError):

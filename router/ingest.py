@@ -25,7 +25,7 @@ def _generic_key(raw: bytes) -> bytes:
     try:
         obj = json.loads(raw)
         return f"{obj['network']}:{obj['author']['id']}".encode()
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError):
         return b""
 
 
@@ -43,6 +43,10 @@ def to_message(network: str, raw: bytes, *, networks: Any = None) -> tuple[bytes
         raise BadInput(f"invalid UTF-8 at byte {exc.start}") from None
     except json.JSONDecodeError as exc:
         raise BadInput(f"malformed JSON: {exc.msg}") from None
+    except ValueError as exc:  # e.g. an integer over 4,300 digits
+        raise BadInput(f"malformed JSON: {str(exc)[:120]}") from None
+    except RecursionError:
+        raise BadInput("malformed JSON: nested too deep") from None
     if not isinstance(payload, dict):
         raise BadInput("wrong type: a payload must be a JSON object")
     connector = (networks or {}).get(network) or cls()
@@ -50,6 +54,8 @@ def to_message(network: str, raw: bytes, *, networks: Any = None) -> tuple[bytes
         mention = connector.normalize(payload)
     except InvalidPayload as exc:
         raise BadInput(str(exc)) from exc
+    except RecursionError:
+        raise BadInput("wrong shape: nested too deep") from None
     return f"{mention.network}:{mention.author.id}".encode(), mention.dumps()
 
 

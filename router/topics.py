@@ -27,6 +27,8 @@ SPECS: dict[str, TopicSpec] = {
     "ticket_events": TopicSpec("ticket-events"),  # keyed by desk:ticket
     "replies": TopicSpec("replies"),  # keyed by reply id
     "config": TopicSpec("router-config", compacted=True, partitions=1),
+    # desk webhook deliveries already accepted (replay protection across restarts)
+    "webhook_deliveries": TopicSpec("webhook-deliveries", compacted=True, partitions=1),
     "mentions_dlq": TopicSpec("mentions-dlq"),
     "decisions_dlq": TopicSpec("decisions-dlq"),
     "ticket_events_dlq": TopicSpec("ticket-events-dlq"),

@@ -111,7 +111,7 @@ class GitHubIssues(SaasDesk):
                     f"github: {method} {url.split('?')[0]} rate limited "
                     f"({response.status_code})", retry_after=parse_retry_after(response),
                     status_code=response.status_code)
-            raise_for_response(response, what="github")
+            raise_for_response(response, what="github", redactor=self.api.redactor)
         return response
 
     async def _get(self, url: str, **kwargs: Any) -> Any:

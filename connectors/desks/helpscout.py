@@ -112,7 +112,7 @@ class HelpScout(SaasDesk):
                 headers={"Authorization": f"Bearer {token}"}, **kwargs)
             if response.status_code != 401:
                 return response
-        raise_for_response(response, what="helpscout")
+        raise_for_response(response, what="helpscout", redactor=self.api.redactor)
         raise FatalError("helpscout: unauthorized", status_code=401)  # pragma: no cover
 
     async def _json(self, url: str, **kwargs: Any) -> Any:

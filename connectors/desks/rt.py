@@ -44,6 +44,7 @@ from pydantic_settings import SettingsConfigDict
 
 from ..errors import ConfigError, FatalError
 from ..http import HttpApi, retry_step
+from ..redact import secret_values
 from .base import ChangePage, CommentBody, Desk, DeskConfig, Ticket, TicketChange, TicketDraft
 from .render import comment_document, render, ticket_document
 
@@ -218,7 +219,8 @@ class RequestTracker(Desk):
         self._api = HttpApi(
             self._client, name="rt", rate=self.cfg.rate_per_minute or None, per_seconds=60.0,
             attempts=self.cfg.max_attempts, max_elapsed=self.cfg.max_elapsed_seconds,
-            backoff_initial=self.cfg.backoff_initial, backoff_max=self.cfg.backoff_max)
+            backoff_initial=self.cfg.backoff_initial, backoff_max=self.cfg.backoff_max,
+            secrets=secret_values(self.config))
 
     async def setup(self) -> None:
         """Check the settings, the credentials, the queue and the external-id field."""
@@ -433,7 +435,7 @@ class RequestTracker(Desk):
                 return
         detail = "; ".join(str(m) for m in messages) if isinstance(messages, list) else ""
         raise FatalError(f"rt: ticket {child} could not be linked to {parent}"
-                         + (f": {detail[:200]}" if detail else ""))
+                         + (f": {self.api.redactor.scrub(detail)[:200]}" if detail else ""))
 
     # --- the poller -------------------------------------------------------------------------
 

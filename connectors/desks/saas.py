@@ -36,6 +36,7 @@ from pydantic import Field, SecretStr
 
 from ..errors import ConfigError, FatalError, RetriableError
 from ..http import HttpApi, retry_step
+from ..redact import secret_values
 from .base import CommentBody, Desk, DeskConfig, Ticket, TicketDraft
 from .render import comment_document, render, ticket_document
 
@@ -185,7 +186,7 @@ class SaasDesk(Desk):
             rate=self.cfg.rate_per_minute or self.documented_rate, per_seconds=60.0,
             attempts=self.cfg.max_attempts, max_elapsed=self.cfg.max_elapsed_seconds,
             backoff_initial=self.cfg.backoff_initial, backoff_max=self.cfg.backoff_max,
-            jitter=min(1.0, self.cfg.backoff_initial))
+            jitter=min(1.0, self.cfg.backoff_initial), secrets=secret_values(self.config))
         if self._ledger is None:
             self._ledger = Ledger(self.cfg.state_path, self.key)
 

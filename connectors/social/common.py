@@ -34,6 +34,7 @@ from pydantic import Field, SecretStr
 
 from connectors.errors import ConfigError, FatalError, RetriableError, SkippableError
 from connectors.http import HttpApi
+from connectors.redact import secret_values
 from router.records import Reply
 
 from .base import Network, NetworkConfig, Posted
@@ -174,7 +175,8 @@ class SocialNetwork(Network):
             self._api = HttpApi(self._client, name=self.key, rate=count, per_seconds=per,
                                 attempts=int(getattr(self.config, "attempts", 4)),
                                 max_elapsed=float(getattr(self.config, "max_wait", 60.0)),
-                                backoff_max=float(getattr(self.config, "max_wait", 60.0)))
+                                backoff_max=float(getattr(self.config, "max_wait", 60.0)),
+                                secrets=secret_values(self.config))
         return self._api
 
     async def setup(self) -> None:

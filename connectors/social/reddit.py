@@ -177,6 +177,7 @@ class Reddit(SocialNetwork):
         data = response.json()
         if not isinstance(data, dict) or not isinstance(data.get("access_token"), str):
             error = data.get("error") if isinstance(data, dict) else None
+            error = self.api.redactor.scrub(str(error))[:80] if error else None
             raise ConfigError(f"reddit: the password grant was refused ({error or 'no token'}); "
                               f"check {self.env('username')} and {self.env('password')}")
         self._token = data["access_token"]
@@ -257,7 +258,8 @@ class Reddit(SocialNetwork):
             if code in ("DELETED_COMMENT", "DELETED_LINK", "THREAD_LOCKED", "TOO_OLD",
                         "NOT_FOUND", "USER_BLOCKED"):
                 raise SkippableError(f"reddit: cannot answer this thing ({code})")
-            raise FatalError(f"reddit: the comment was refused ({code}: {message[:120]})")
+            raise FatalError(f"reddit: the comment was refused "
+                             f"({code[:40]}: {self.api.redactor.scrub(message)[:120]})")
         things = as_list(as_map(result.get("data")).get("things"))
         thing = as_map(as_map(things[0]).get("data")) if things else {}
         if not thing.get("name") and not thing.get("id"):

@@ -7,11 +7,21 @@ import hashlib
 import hmac
 import json
 import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
 
+import httpx
 import pytest
+from kafka import KafkaConsumer, TopicPartition
 
-from connectors.desks.webhooks import ReplayCache, WebhookRejected
-from router.webhooks import events_from_delivery
+from connectors.desks.webhooks import ReplayCache, Seen, WebhookRejected
+from router.settings import load_settings
+from router.topics import ensure_topics
+from router.webhooks import DeliveryLog, events_from_delivery
+
+from .stream import RouterProcess
 
 SECRET = "s3cret-webhook-key"
 
@@ -78,3 +88,247 @@ def test_the_embedded_desk_has_no_webhook_scheme() -> None:
     with pytest.raises(WebhookRejected):
         events_from_delivery("embedded", headers, body, SECRET, replay_cache=ReplayCache(),
                              ticket_url=url)
+
+
+# --- replays keyed by what the signature covers ------------------------------------------
+
+
+def github_delivery(delivery: str, *, updated_at: str | None = None,
+                    number: int = 7) -> tuple[dict[str, str], bytes]:
+    updated_at = updated_at or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    body = json.dumps({"action": "closed", "issue": {
+        "number": number, "state": "closed", "state_reason": "completed",
+        "html_url": f"https://github.com/acme/support/issues/{number}",
+        "updated_at": updated_at, "body": "case"}}).encode()
+    sig = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    return ({"X-Hub-Signature-256": sig, "X-GitHub-Delivery": delivery,
+             "X-GitHub-Event": "issues"}, body)
+
+
+def test_zendesk_delivery_is_accepted_once_whatever_its_invocation_id() -> None:
+    cache = ReplayCache()
+    headers, body = zendesk_delivery("solved")
+    accepted = 0
+    for invocation in ("inv-1", "inv-2", "inv-3"):  # the id is outside the signature
+        try:
+            events_from_delivery("zendesk", {**headers,
+                                             "X-Zendesk-Webhook-Invocation-Id": invocation},
+                                 body, SECRET, replay_cache=cache, ticket_url=url)
+            accepted += 1
+        except WebhookRejected:
+            pass
+    assert accepted == 1
+
+
+def test_github_body_is_accepted_once_under_any_delivery_id() -> None:
+    cache = ReplayCache()
+    headers, body = github_delivery("d-1")
+    assert events_from_delivery("github", headers, body, SECRET, replay_cache=cache,
+                                ticket_url=url)
+    with pytest.raises(WebhookRejected):
+        events_from_delivery("github", {**headers, "X-GitHub-Delivery": "d-2"}, body, SECRET,
+                             replay_cache=cache, ticket_url=url)
+    later_headers, later_body = github_delivery("d-3", number=8)  # another event: accepted
+    assert events_from_delivery("github", later_headers, later_body, SECRET,
+                                replay_cache=cache, ticket_url=url)
+
+
+def test_github_event_older_than_the_window_is_stale_even_in_a_fresh_cache() -> None:
+    headers, body = github_delivery("d-1", updated_at="2026-01-01T00:00:00Z")
+    with pytest.raises(WebhookRejected):
+        events_from_delivery("github", headers, body, SECRET, replay_cache=ReplayCache(),
+                             ticket_url=url, now=datetime(2026, 1, 3, tzinfo=UTC).timestamp())
+
+
+@pytest.mark.parametrize("stamp", ["nan", "NaN", "inf", "-inf", "1e400", "Infinity"])
+def test_a_timestamp_that_is_not_a_number_is_refused(stamp: str) -> None:
+    body = json.dumps({"type": "zen:event-type:ticket.status_changed",
+                       "detail": {"id": "42", "status": "SOLVED"}}).encode()
+    sig = base64.b64encode(hmac.new(SECRET.encode(), stamp.encode() + body,
+                                    hashlib.sha256).digest()).decode()
+    headers = {"X-Zendesk-Webhook-Signature": sig,
+               "X-Zendesk-Webhook-Signature-Timestamp": stamp}
+    with pytest.raises(WebhookRejected):
+        events_from_delivery("zendesk", headers, body, SECRET, replay_cache=ReplayCache(),
+                             ticket_url=url)
+
+
+def test_jira_nan_timestamp_in_the_signed_body_is_refused() -> None:
+    body = b'{"timestamp": NaN, "webhookEvent": "jira:issue_updated", "issue": {"key": "S-1"}}'
+    sig = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    with pytest.raises(WebhookRejected):
+        events_from_delivery("jira", {"X-Hub-Signature": sig}, body, SECRET,
+                             replay_cache=ReplayCache(), ticket_url=url)
+
+
+@pytest.mark.parametrize("body", [b"[" * 5000 + b"]" * 5000,
+                                  b'{"ticket": {"id": ' + b"9" * 5000 + b"}}",
+                                  b'{"a":' * 3000 + b"1" + b"}" * 3000])
+@pytest.mark.parametrize("desk", ["github", "zendesk", "jira"])
+def test_signed_but_hostile_body_is_refused_not_an_error(desk: str, body: bytes) -> None:
+    at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    headers = {
+        "github": {"X-Hub-Signature-256": "sha256=" + hmac.new(
+            SECRET.encode(), body, hashlib.sha256).hexdigest(), "X-GitHub-Delivery": "d"},
+        "jira": {"X-Hub-Signature": "sha256=" + hmac.new(
+            SECRET.encode(), body, hashlib.sha256).hexdigest()},
+        "zendesk": {"X-Zendesk-Webhook-Signature": base64.b64encode(hmac.new(
+            SECRET.encode(), at.encode() + body, hashlib.sha256).digest()).decode(),
+            "X-Zendesk-Webhook-Signature-Timestamp": at},
+    }[desk]
+    cache = ReplayCache()
+    with pytest.raises(WebhookRejected):
+        events_from_delivery(desk, headers, body, SECRET, replay_cache=cache, ticket_url=url)
+    assert len(cache) == 0  # nothing passed on, nothing remembered
+
+
+@pytest.mark.parametrize("header", ["X-Zendesk-Webhook-Signature",
+                                    "X-Zendesk-Webhook-Signature-Timestamp"])
+def test_non_ascii_signature_header_is_refused_not_an_error(header: str) -> None:
+    headers, body = zendesk_delivery("solved")
+    headers[header] = "sïgnature\udcff"  # as a web server decodes bytes that are not UTF-8
+    with pytest.raises(WebhookRejected):
+        events_from_delivery("zendesk", headers, body, SECRET, replay_cache=ReplayCache(),
+                             ticket_url=url)
+
+
+def test_replay_cache_keeps_each_entry_until_its_own_expiry() -> None:
+    now = [1000.0]
+    cache = ReplayCache(ttl=100, clock=lambda: now[0])
+    assert cache.check_and_add("short", expires_at=1010)
+    assert cache.check_and_add("long", expires_at=5000)
+    cache.remember("elsewhere", 2000)  # accepted by another worker
+    cache.remember("dead", 900)  # already expired when read back
+    now[0] = 1500
+    assert cache.check_and_add("short")  # expired: its timestamp is stale by now anyway
+    assert not cache.check_and_add("long")
+    assert not cache.check_and_add("elsewhere")
+    assert cache.check_and_add("dead")
+    cache.forget("long")
+    assert cache.check_and_add("long")
+
+
+# --- on the real broker, through a worker's web server -------------------------------------
+
+INGEST_TOKEN = "ingest-token-for-webhook-tests"
+
+
+@pytest.fixture(scope="module")
+def github_worker(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+                  ) -> Iterator[RouterProcess]:
+    """A worker whose desk is GitHub (its API never reached here: no mention is sent)."""
+    rp = RouterProcess(kafka_bootstrap, tmp_path_factory.mktemp("webhooks"), extra_env={
+        "ROUTER_DESK": "github", "ROUTER_GITHUB_REPOSITORY": "acme/support",
+        "ROUTER_GITHUB_TOKEN": "ghp-never-used-0000", "ROUTER_GITHUB_WEBHOOK_SECRET": SECRET,
+        "ROUTER_GITHUB_API_URL": "http://127.0.0.1:9", "ROUTER_INGEST_TOKEN": INGEST_TOKEN})
+    rp.create_topics()
+    rp.start()
+    try:
+        wait_up(rp)
+        yield rp
+    finally:
+        rp.stop()
+
+
+def wait_up(rp: RouterProcess, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if rp.proc is None or rp.proc.poll() is not None:
+            raise AssertionError("worker exited:\n" + rp.log_text()[-4000:])
+        try:
+            if httpx.get(f"http://127.0.0.1:{rp.web_port}/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError("worker web server never came up:\n" + rp.log_text()[-4000:])
+
+
+def post(rp: RouterProcess, path: str, body: bytes,
+         headers: dict[str, Any] | None = None) -> httpx.Response:
+    return httpx.post(f"http://127.0.0.1:{rp.web_port}{path}", content=body,
+                      headers=headers or {}, timeout=90)
+
+
+@pytest.mark.kafka
+@pytest.mark.slow
+def test_a_delivery_is_refused_again_after_the_worker_restarts(
+        github_worker: RouterProcess) -> None:
+    rp = github_worker
+    headers, body = github_delivery("d-first", number=11)
+    assert post(rp, "/webhooks/github", body, headers).status_code == 202
+    assert post(rp, "/webhooks/github", body,
+                {**headers, "X-GitHub-Delivery": "d-new"}).status_code == 401
+    rp.stop()
+    rp.start()
+    wait_up(rp)
+    assert post(rp, "/webhooks/github", body, headers).status_code == 401
+    assert post(rp, "/webhooks/github", body,
+                {**headers, "X-GitHub-Delivery": "d-after"}).status_code == 401
+    other_headers, other_body = github_delivery("d-second", number=12)
+    assert post(rp, "/webhooks/github", other_body, other_headers).status_code == 202
+    events = rp.read("ticket-events", lambda r: len(r) >= 2)
+    time.sleep(2)  # a late duplicate would show up here
+    events = rp.read("ticket-events", lambda r: len(r) >= 2)
+    assert sorted(e["ticket_id"] for e in events) == ["11", "12"]
+
+
+NESTED = b"[" * 3000 + b"]" * 3000
+DEEP_OBJECT = b'{"a":' * 3000 + b"1" + b"}" * 3000
+HUGE_INT = b'{"id": ' + b"9" * 5000 + b"}"
+
+
+@pytest.mark.kafka
+@pytest.mark.slow
+def test_hostile_input_is_a_4xx_or_a_dead_letter_never_a_500(
+        github_worker: RouterProcess) -> None:
+    rp = github_worker
+    bearer = {"Authorization": f"Bearer {INGEST_TOKEN}"}
+    for auth in ("Bearer tökén".encode(), b"Bearer \xff\xfe\x80", "Bearer ☃".encode()):
+        answer = post(rp, "/ingest/generic", b"{}", {"Authorization": auth})
+        assert answer.status_code == 401, (auth, answer.text)
+    for network in ("generic", "x", "mastodon", "bluesky", "reddit"):
+        for body in (NESTED, DEEP_OBJECT, HUGE_INT):
+            answer = post(rp, f"/ingest/{network}", body, bearer)
+            assert answer.status_code in (202, 400), (network, body[:20], answer.text[:500])
+            assert "Traceback" not in answer.text
+    for body in (NESTED, DEEP_OBJECT, HUGE_INT):
+        sig = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        answer = post(rp, "/webhooks/github", body,
+                      {"X-Hub-Signature-256": sig, "X-GitHub-Delivery": "d-hostile"})
+        assert answer.status_code == 401, (body[:20], answer.text[:500])
+    headers, body = github_delivery("d-still-fine", number=21)  # and the worker still works
+    assert post(rp, "/webhooks/github", body, headers).status_code == 202
+
+
+@pytest.mark.kafka
+async def test_the_delivery_log_is_read_back_and_keeps_only_what_can_still_be_replayed(
+        kafka_bootstrap: str) -> None:
+    settings = load_settings(kafka_bootstrap=kafka_bootstrap,
+                             topic_prefix=f"t{uuid.uuid4().hex[:8]}.")
+    ensure_topics(settings)
+    first = DeliveryLog(settings, ReplayCache())
+    try:
+        await first.sync()
+        await first.record(Seen("github:fresh", time.time() + 600))
+        await first.record(Seen("github:stale", time.time() - 1))
+    finally:
+        await first.stop()
+    cache = ReplayCache()
+    second = DeliveryLog(settings, cache)  # a restarted worker
+    try:
+        await second.sync()
+    finally:
+        await second.stop()
+    assert not cache.check_and_add("github:fresh")
+    assert cache.check_and_add("github:stale")
+    consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=None,
+                             auto_offset_reset="earliest", consumer_timeout_ms=2000)
+    try:
+        tp = TopicPartition(settings.topic("webhook-deliveries"), 0)
+        consumer.assign([tp])
+        last = {m.key: m.value for m in consumer}
+    finally:
+        consumer.close()
+    assert last[b"github:stale"] is None  # tombstoned: compaction drops it
+    assert last[b"github:fresh"] is not None
