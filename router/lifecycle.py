@@ -26,6 +26,8 @@ import faust
 from faust.types import AppT
 
 from .errors import RouterError, SettingsError
+from .topics import addresses, shown_bootstrap
+from .watchdog import KafkaWatch, install_repeat_filter
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -34,6 +36,8 @@ log = logging.getLogger(__name__)
 
 #: A stopping worker that has not exited by then is ended hard (offsets are frozen anyway).
 STOP_BOUND_S = 30.0
+#: Without Kafka, Faust's orderly stop waits on the broker; give it less time.
+KAFKA_LOST_STOP_BOUND_S = 10.0
 EXIT_CRASHED = 70  # EX_SOFTWARE
 
 
@@ -43,6 +47,7 @@ class Health:
 
     agents: tuple[str, ...]
     down: dict[str, str] = field(default_factory=dict)
+    kafka: KafkaWatch | None = None
 
     def status(self, app: faust.App) -> tuple[int, dict[str, Any]]:
         """(HTTP status, body): 200 only while every agent runs, else 503 naming who."""
@@ -55,8 +60,12 @@ class Health:
                 states[name] = "not running"
             else:
                 states[name] = "running"
+        body: dict[str, Any] = {"agents": states}
         ok = all(s == "running" for s in states.values())
-        return (200 if ok else 503), {"ok": ok, "agents": states}
+        if self.kafka is not None and self.kafka.lost_since is not None:
+            ok = False
+            body["kafka"] = f"unreachable for {self.kafka.down_for():.0f} s"
+        return (200 if ok else 503), {"ok": ok, **body}
 
 
 def freeze_commits(app: AppT) -> None:
@@ -70,11 +79,29 @@ def freeze_commits(app: AppT) -> None:
 
 
 class RouterWorker(faust.Worker):
-    """A Faust worker that can be failed from inside: it stops, then exits non-zero."""
+    """A Faust worker that can be failed from inside: it stops, then exits non-zero.
+
+    It also watches Kafka (``router.watchdog``): repeated client errors are rate-limited,
+    and a Kafka that stays away longer than the session timeout fails the worker.
+    """
 
     failure: str | None = None
+    watch: KafkaWatch | None = None
+    kafka_shown: str = ""
 
-    def fail(self, message: str) -> None:
+    async def on_first_start(self) -> None:
+        await super().on_first_start()  # logging is set up here
+        install_repeat_filter()
+        if self.watch is not None:
+            self.add_future(self.watch.run(self.kafka_lost))
+
+    def kafka_lost(self, seconds: float) -> None:
+        freeze_commits(self.app)
+        self.fail(f"lost Kafka at {self.kafka_shown}: unreachable for {seconds:.0f} s "
+                  "(longer than ROUTER_SESSION_TIMEOUT); start it with `router broker start` "
+                  "or set KAFKA_BOOTSTRAP", stop_bound=KAFKA_LOST_STOP_BOUND_S)
+
+    def fail(self, message: str, *, stop_bound: float = STOP_BOUND_S) -> None:
         if self.failure is not None:
             return
         self.failure = message
@@ -84,7 +111,7 @@ class RouterWorker(faust.Worker):
             sys.stderr.flush()
             os._exit(EXIT_CRASHED)
 
-        timer = threading.Timer(STOP_BOUND_S, hard_exit)
+        timer = threading.Timer(stop_bound, hard_exit)
         timer.daemon = True
         timer.start()
         os.kill(os.getpid(), signal.SIGTERM)  # the same orderly stop as an operator's
@@ -127,6 +154,9 @@ def start_worker(rt: Runtime, *, loglevel: str) -> None:
     loop.run_until_complete(rt.ready())  # model, desk, outputs: before anything is consumed
     worker = RouterWorker(rt.app, loglevel=loglevel, quiet=True, redirect_stdouts=False,
                           override_logging=True, loop=loop)
+    worker.kafka_shown = shown_bootstrap(rt.settings)
+    worker.watch = rt.health.kafka = KafkaWatch(addresses(rt.settings),
+                                                bound=rt.settings.session_timeout)
     rt.app.crash_handler = crash_handler(rt, worker)  # type: ignore[attr-defined]
     try:
         worker.execute_from_commandline()

@@ -66,7 +66,7 @@ def unreachable(settings: Settings) -> BrokerError:
                        "`router broker start` or set KAFKA_BOOTSTRAP")
 
 
-def _addresses(settings: Settings) -> list[tuple[str, int]]:
+def addresses(settings: Settings) -> list[tuple[str, int]]:
     out = []
     for server in shown_bootstrap(settings).split(","):
         server = server.strip().rpartition("://")[2]
@@ -80,13 +80,13 @@ def _addresses(settings: Settings) -> list[tuple[str, int]]:
 
 def check_reachable(settings: Settings, *, bound_s: float = REACH_BOUND_S) -> None:
     """Return once one bootstrap server accepts a connection; BrokerError after ``bound_s``."""
-    addresses = _addresses(settings)
-    if not addresses:
+    found = addresses(settings)
+    if not found:
         raise BrokerError(f"ROUTER_KAFKA_BOOTSTRAP={shown_bootstrap(settings)!r} is not "
                           "host:port[,host:port]: fix KAFKA_BOOTSTRAP")
     deadline = time.monotonic() + bound_s
     while True:
-        for host, port in addresses:
+        for host, port in found:
             try:
                 socket.create_connection((host, port), timeout=1.0).close()
                 return

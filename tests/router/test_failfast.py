@@ -13,6 +13,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ import httpx
 import pytest
 from kafka import KafkaAdminClient, KafkaProducer
 
-from router.broker import free_port
+from router.broker import LocalBroker, free_port
 
 from .stream import RouterProcess, encode, key_of, mention
 
@@ -199,3 +200,72 @@ def test_topics_creates_the_tables_changelogs_and_fausts_leader_topic(
     assert {t: have.get(t) for t in changelogs} == dict.fromkeys(changelogs,
                                                                  rp.settings.partitions)
     assert have.get(f"{rp.settings.app_id}-__assignor-__leader") == 1
+
+
+def test_repeated_client_errors_are_one_line_per_window() -> None:
+    import logging
+
+    from router.watchdog import RepeatFilter
+
+    now = [0.0]
+    f = RepeatFilter(window=10.0, clock=lambda: now[0])
+
+    def rec(msg: str, *args: object) -> logging.LogRecord:
+        return logging.LogRecord("aiokafka.client", logging.ERROR, __file__, 1, msg, args,
+                                 None)
+
+    passed = []
+    for i in range(1000):  # 1,000 refusals in 5 s, then more after the window
+        now[0] = i * 0.005
+        r = rec("Unable connect to node with id %s: %s", 1, "refused")
+        if f.filter(r):
+            passed.append(r.getMessage())
+    now[0] = 11.0
+    r = rec("Unable connect to node with id %s: %s", 1, "refused")
+    assert f.filter(r)
+    passed.append(r.getMessage())
+    assert passed == ["Unable connect to node with id 1: refused",
+                      "Unable connect to node with id 1: refused (999 more like this "
+                      "suppressed in the last 10 s)"]
+    assert f.filter(rec("another message"))  # each kind of message on its own
+
+
+@pytest.fixture
+def own_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
+    """A broker this test may stop (the session's is shared)."""
+    broker = LocalBroker(tmp_path_factory.mktemp("kafka-lost"), port=free_port(),
+                         controller_port=free_port(), partitions=4)
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+def test_lost_kafka_is_a_bounded_log_and_a_non_zero_exit_naming_the_address(
+        own_broker: LocalBroker, tmp_path: Path) -> None:
+    """Issue #13: a worker whose broker went away logged hundreds of thousands of
+    reconnect errors, kept /health at 200 and never stopped."""
+    rp = RouterProcess(own_broker.bootstrap, tmp_path,
+                       extra_env={"ROUTER_SESSION_TIMEOUT": "6"})
+    rp.create_topics()
+    rp.start()
+    try:
+        m = mention("k1", "@acmesupport my order 77 never arrived", "lee")
+        rp.produce("mentions", [encode(m)], [key_of(m)])
+        rp.read("decisions", lambda r: len(r) >= 1)
+        before = len(rp.log_text().splitlines())
+        own_broker.stop()
+        assert rp.proc is not None
+        try:
+            rc = rp.proc.wait(timeout=EXIT_BOUND_S)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("the worker kept running without Kafka") from None
+        after = rp.log_text().splitlines()[before:]
+        assert rc != 0
+        assert after[-1].startswith(f"Error: lost Kafka at {own_broker.bootstrap}: "), after[-1]
+        assert "set KAFKA_BOOTSTRAP" in after[-1]
+        errors = [ln for ln in after if "[ERROR]" in ln]
+        assert len(errors) < 200, f"{len(errors)} ERROR lines, e.g. {errors[-3:]}"
+    finally:
+        rp.stop()
