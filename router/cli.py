@@ -60,11 +60,12 @@ def worker(loglevel: str) -> None:
     """
     import asyncio
 
-    from .lifecycle import start_worker
+    from .lifecycle import check_web_port, start_worker
     from .runtime import build
     from .topics import ensure_topics
 
     settings = settings_or_exit()
+    check_web_port(settings.web_host, settings.web_port)
     (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
     ensure_topics(settings)
     asyncio.set_event_loop(asyncio.new_event_loop())  # the app, setup and worker share it

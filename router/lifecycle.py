@@ -136,7 +136,8 @@ def crash_handler(rt: Runtime, worker: RouterWorker | None = None) -> Any:
 def check_web_port(host: str, port: int) -> None:
     """The worker's web port is free (else Faust fails later, after a traceback)."""
     if port == 0:
-        return
+        raise SettingsError("the worker's web server needs a fixed port: set ROUTER_WEB_PORT "
+                            "to a free port (1-65535)")
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -148,8 +149,10 @@ def check_web_port(host: str, port: int) -> None:
 
 
 def start_worker(rt: Runtime, *, loglevel: str) -> None:
-    """Set everything up, then run the worker until it stops; a failure raises one line."""
-    check_web_port(rt.settings.web_host, rt.settings.web_port)
+    """Set everything up, then run the worker until it stops; a failure raises one line.
+
+    ``check_web_port`` runs before ``build`` (Faust refuses some ports while building).
+    """
     loop = asyncio.get_event_loop_policy().get_event_loop()  # the one build() ran under
     loop.run_until_complete(rt.ready())  # model, desk, outputs: before anything is consumed
     worker = RouterWorker(rt.app, loglevel=loglevel, quiet=True, redirect_stdouts=False,

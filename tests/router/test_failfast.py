@@ -61,6 +61,7 @@ def bad_settings(workdir: Path) -> list[tuple[dict[str, str], str]]:
     reply_dir.mkdir(exist_ok=True)
     return [
         ({"ROUTER_DESK": "zendsk"}, "ROUTER_DESK"),
+        ({"ROUTER_WEB_PORT": "0"}, "ROUTER_WEB_PORT"),  # Faust's own traceback, before
         ({"ROUTER_EMBEDDED_DESK_PATH": str(blocker / "desk.sqlite")},
          "ROUTER_EMBEDDED_DESK_PATH"),
         ({"ROUTER_REPLY_LOG_PATH": str(reply_dir)}, "ROUTER_REPLY_LOG_PATH"),
