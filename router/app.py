@@ -1,15 +1,59 @@
-"""Builds the ``faust.App`` from settings, and nothing else."""
+"""Builds the ``faust.App`` from settings, and nothing else.
+
+Two departures from Faust's defaults, both so that a failure stops the worker instead of
+losing messages (see ``router.lifecycle``):
+
+- an agent that raises is not restarted past the message it was handling, and the consumer
+  does not commit on the way out (Faust's default does both: ``Consumer.on_task_error``
+  commits, and the supervisor restarts the agent on the next message);
+- a record that cannot be decoded freezes the offsets at once: Faust acks such a record
+  before it throws the error into the agent, so a periodic commit could pass it first.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import faust
 
 from .settings import Settings
 
+#: Called with (agent name, exception) when an agent raises; set by ``router.lifecycle``.
+CrashHandler = Callable[[str, BaseException], Awaitable[None]]
+
+
+class RouterApp(faust.App):
+    """A ``faust.App`` whose crashed agent is handed to ``crash_handler``."""
+
+    crash_handler: CrashHandler | None = None
+
+    async def _on_agent_error(self, agent: Any, exc: BaseException) -> None:
+        if self.crash_handler is None:
+            await super()._on_agent_error(agent, exc)
+            return
+        await self.crash_handler(agent.name, exc)
+
+
+class RouterTopic(faust.Topic):
+    """A topic whose undecodable record stops the worker before any commit can pass it."""
+
+    async def on_value_decode_error(self, exc: Exception, message: Any) -> None:
+        from .lifecycle import freeze_commits
+
+        freeze_commits(self.app)  # synchronously: nothing can commit after Faust's ack
+        await super().on_value_decode_error(exc, message)
+
+    async def on_key_decode_error(self, exc: Exception, message: Any) -> None:
+        from .lifecycle import freeze_commits
+
+        freeze_commits(self.app)
+        await super().on_key_decode_error(exc, message)
+
 
 def create_app(settings: Settings) -> faust.App:
     """A Faust app for these settings (no network until a worker starts it)."""
-    return faust.App(
+    return RouterApp(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap.replace(',', ';kafka://')}",
         store="memory://",  # tables are rebuilt from their Kafka changelogs on start
@@ -29,5 +73,8 @@ def create_app(settings: Settings) -> faust.App:
         stream_wait_empty=False,
         worker_redirect_stdouts=False,
         autodiscover=False,
+        # A crashed agent is not restarted on the next message (lifecycle stops the worker).
+        agent_supervisor="mode.ForfeitOneForOneSupervisor",
+        Topic=RouterTopic,
         version=1,
     )

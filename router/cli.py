@@ -82,9 +82,14 @@ def main() -> None:
 @click.option("--loglevel", "-l", default="warn",
               type=click.Choice(["crit", "error", "warn", "info", "debug"]))
 def worker(loglevel: str) -> None:
-    """Run a Faust worker (triage, escalate, close-loop, publish, web views)."""
-    from faust import Worker
+    """Run a Faust worker (triage, escalate, close-loop, publish, web views).
 
+    Everything it needs (Kafka, topics, the model, the desk, the outputs, the web port) is
+    checked before it consumes anything: a problem is one line and a non-zero exit.
+    """
+    import asyncio
+
+    from .lifecycle import check_web_port, start_worker
     from .runtime import build
     from .topics import ensure_topics
 
@@ -92,11 +97,11 @@ def worker(loglevel: str) -> None:
     from connectors.redact import scrub_logs, secret_values
 
     scrub_logs(secret_values(settings))  # Kafka's and Faust's messages too
+    check_web_port(settings.web_host, settings.web_port)
     (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
     ensure_topics(settings)
-    rt = build(settings)
-    Worker(rt.app, loglevel=loglevel, quiet=True, redirect_stdouts=False,
-           override_logging=True).execute_from_commandline()
+    asyncio.set_event_loop(asyncio.new_event_loop())  # the app, setup and worker share it
+    start_worker(build(settings), loglevel=loglevel)
 
 
 # --- the local broker -----------------------------------------------------------------

@@ -1,7 +1,9 @@
 """Wires the router: app, topics, tables, model, desk, output, agents and web views.
 
-``build(settings)`` does no network and loads nothing heavy until the worker starts; the
-model and the desk are set up in the worker's startup hook.
+``build(settings)`` does no network and loads nothing heavy; ``prepare`` (through
+``Runtime.ready``) loads the model and sets up the desk and the output. ``router worker``
+runs it before the Faust worker starts (``router.lifecycle``), so a bad setting stops the
+worker with one line before anything is consumed.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import faust
+from pydantic import ValidationError
 
 from classifiers.api import TriageModel
 from connectors.desks.base import Desk
@@ -24,6 +27,8 @@ from connectors.registry import desk_class
 from . import topics as topic_specs
 from .app import create_app
 from .control import Control
+from .errors import RouterError, SettingsError
+from .lifecycle import Health, crash_handler
 from .outputs import FileOutput, ReplyOutput
 from .records import DeadLetter, Decision, Mention, Reply, TicketEvent
 from .settings import Settings
@@ -45,6 +50,7 @@ class Runtime:
     topics: dict[str, Any]
     tables: Tables
     control: Control
+    health: Health
     model: TriageModel = field(init=False)
     desk: Desk = field(init=False)
     output: ReplyOutput = field(init=False)
@@ -56,7 +62,8 @@ class Runtime:
     _policy: tuple[int, Settings] | None = None
 
     async def ready(self) -> None:
-        """Load the model and set up desk and output, once, before the first message."""
+        """Load the model and set up desk and output, once (``router worker`` does it before
+        the worker starts); a bad setting raises a one-line ``SettingsError``."""
         if self._prepared:
             return
         async with self._ready:
@@ -146,10 +153,22 @@ class Runtime:
 
 
 def make_desk(settings: Settings) -> Desk:
-    cls = desk_class(settings.desk)
-    if settings.desk == "embedded":
-        return cls(cls.Config(path=settings.embedded_desk_path, url=settings.embedded_desk_url))  # type: ignore[no-any-return]
-    return cls()  # type: ignore[no-any-return]
+    cls = desk_class(settings.desk)  # SettingsError naming ROUTER_DESK when unknown
+    try:
+        if settings.desk == "embedded":
+            return cls(cls.Config(path=settings.embedded_desk_path,  # type: ignore[no-any-return]
+                                  url=settings.embedded_desk_url))
+        return cls()  # type: ignore[no-any-return]
+    except ValidationError as exc:
+        raise SettingsError(setting_line(cls.Config, exc)) from None
+
+
+def setting_line(config: Any, exc: ValidationError) -> str:
+    """One line naming the environment variable of a connector's first bad setting."""
+    err = exc.errors()[0]
+    prefix = str(config.model_config.get("env_prefix", "")).upper()
+    env = f"{prefix}{str(err.get('loc', ('?',))[0]).upper()}"
+    return f"bad setting {env}: {err.get('msg')}; fix or unset {env}"
 
 
 def make_output(settings: Settings, model: TriageModel) -> ReplyOutput:
@@ -179,7 +198,10 @@ def build(settings: Settings, *, model: TriageModel | None = None, desk: Desk | 
             topics[key] = app.topic(tname, key_serializer="raw", value_type=VALUE_TYPES[key],
                                     partitions=settings.partitions)
     rt = Runtime(settings=settings, app=app, topics=topics,
-                 tables=create_tables(app, settings.partitions), control=Control(settings))
+                 tables=create_tables(app, settings.partitions), control=Control(settings),
+                 health=Health(tuple(a for a in ("triage", "escalate", "closeloop", "publish")
+                                     if a in settings.agents)))
+    app.crash_handler = crash_handler(rt)  # type: ignore[attr-defined]
 
     rt.prepare_args = {"model": model, "desk": desk, "output": output}
     from .agents import closeloop, escalate, publish, triage
@@ -214,7 +236,10 @@ def rt_polls(settings: Settings) -> bool:
 
 async def prepare(rt: Runtime, *, model: TriageModel | None = None, desk: Desk | None = None,
                   output: ReplyOutput | None = None) -> None:
-    """Load the model and set up the desk and the output (before agents run)."""
+    """Load the model and set up the desk and the output (before agents run).
+
+    Raises ``ModelError`` or ``SettingsError`` with one line naming the fix.
+    """
     if model is None:
         import classifiers
 
@@ -222,6 +247,21 @@ async def prepare(rt: Runtime, *, model: TriageModel | None = None, desk: Desk |
     rt.model = model
     rt.settings = rt.settings.with_model_defaults(getattr(model, "operating_point", {}))
     rt.desk = desk if desk is not None else make_desk(rt.settings)
-    await rt.desk.setup()
+    try:
+        await rt.desk.setup()
+    except RouterError as exc:  # ConfigError, FatalError, RetriableError: one line each
+        raise SettingsError(f"desk {rt.settings.desk!r} cannot start: {exc}") from None
     rt.output = output if output is not None else make_output(rt.settings, model)
-    await rt.output.setup()
+    try:
+        await rt.output.setup()
+        if isinstance(rt.output, FileOutput):
+            with rt.output.path.open("a", encoding="utf-8"):
+                pass  # writable now, not at the first reply
+    except OSError as exc:
+        path = rt.settings.reply_log_path
+        raise SettingsError(
+            f"cannot write replies to {path} ({exc.strerror or exc}): set "
+            "ROUTER_REPLY_LOG_PATH to a writable file") from None
+    except RouterError as exc:
+        raise SettingsError(f"reply output {rt.settings.reply_output!r} cannot start: "
+                            f"{exc}") from None

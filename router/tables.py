@@ -20,6 +20,9 @@ from typing import Any
 import faust
 from faust.streams import _current_event
 
+#: Every table's name; its changelog topic is ``<app id>-<name>-changelog``.
+TABLE_NAMES = ("authors", "effects", "cases", "links", "replied")
+
 
 @dataclass
 class Tables:

@@ -2,15 +2,22 @@
 
 Faust would auto-create a missing source topic with the broker's default partition count,
 which then mismatches the tables fed from it (``PartitionsMismatch``); so every topic is
-created here, up front, with ``settings.partitions`` partitions.
+created here, up front, with ``settings.partitions`` partitions: the router's own topics,
+the tables' changelogs (``<app id>-<table>-changelog``, compacted) and Faust's leader topic
+(``<app id>-__assignor-__leader``). A worker then never starts on a missing topic.
 """
 
 from __future__ import annotations
 
+import socket
+import time
 from dataclasses import dataclass
 
 from .errors import BrokerError
 from .settings import Settings
+
+#: How long ``router worker`` and ``router topics`` wait for the broker to answer at all.
+REACH_BOUND_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -40,8 +47,60 @@ def name(settings: Settings, key: str) -> str:
     return settings.topic(SPECS[key].name)
 
 
+def all_topics(settings: Settings) -> list[tuple[str, TopicSpec]]:
+    """(full name, spec) of every topic a worker reads or writes, Faust's own included."""
+    from .tables import TABLE_NAMES
+
+    out = [(settings.topic(spec.name), spec) for spec in SPECS.values()]
+    out += [(f"{settings.app_id}-{table}-changelog", TopicSpec(table, compacted=True))
+            for table in TABLE_NAMES]
+    out.append((f"{settings.app_id}-__assignor-__leader", TopicSpec("leader", partitions=1)))
+    return out
+
+
+def shown_bootstrap(settings: Settings) -> str:
+    """The bootstrap servers as printed: without any user:password@ part."""
+    return ",".join(s.rpartition("@")[2] for s in settings.kafka_bootstrap.split(","))
+
+
+def unreachable(settings: Settings) -> BrokerError:
+    return BrokerError(f"cannot reach Kafka at {shown_bootstrap(settings)}: start it with "
+                       "`router broker start` or set KAFKA_BOOTSTRAP")
+
+
+def addresses(settings: Settings) -> list[tuple[str, int]]:
+    out = []
+    for server in shown_bootstrap(settings).split(","):
+        server = server.strip().rpartition("://")[2]
+        host, _, port = server.rpartition(":")
+        try:
+            out.append((host.strip("[]") or "localhost", int(port)))
+        except ValueError:
+            continue
+    return out
+
+
+def check_reachable(settings: Settings, *, bound_s: float = REACH_BOUND_S) -> None:
+    """Return once one bootstrap server accepts a connection; BrokerError after ``bound_s``."""
+    found = addresses(settings)
+    if not found:
+        raise BrokerError(f"ROUTER_KAFKA_BOOTSTRAP={shown_bootstrap(settings)!r} is not "
+                          "host:port[,host:port]: fix KAFKA_BOOTSTRAP")
+    deadline = time.monotonic() + bound_s
+    while True:
+        for host, port in found:
+            try:
+                socket.create_connection((host, port), timeout=1.0).close()
+                return
+            except OSError:
+                continue
+        if time.monotonic() >= deadline:
+            raise unreachable(settings)
+        time.sleep(0.25)
+
+
 def ensure_topics(settings: Settings, *, timeout_s: float = 30.0) -> list[str]:
-    """Create the router's topics that do not exist yet; return the names created.
+    """Create the topics that do not exist yet; return the names created.
 
     A topic that exists with another partition count is an error that names the fix.
     """
@@ -49,20 +108,17 @@ def ensure_topics(settings: Settings, *, timeout_s: float = 30.0) -> list[str]:
     from kafka.admin import NewTopic
     from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+    check_reachable(settings)
     try:
         admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap,
                                  client_id="router-admin",
                                  request_timeout_ms=int(timeout_s * 1000))
     except KafkaError as exc:
-        raise BrokerError(
-            f"cannot reach Kafka at {settings.kafka_bootstrap}: start it with "
-            "`router broker start` or set KAFKA_BOOTSTRAP"
-        ) from exc
+        raise unreachable(settings) from exc
     try:
         existing = set(admin.list_topics())
         wanted = []
-        for spec in SPECS.values():
-            topic = settings.topic(spec.name)
+        for topic, spec in all_topics(settings):
             parts = spec.partitions or settings.partitions
             if topic in existing:
                 meta = admin.describe_topics([topic])[0]

@@ -1,7 +1,8 @@
 """The worker's web views: health, counters, the embedded desk's ticket pages, and the
 authenticated ingest endpoint for pushed mentions.
 
-- ``GET /health``: ``{"ok": true}`` once the worker runs.
+- ``GET /health``: 200 ``{"ok": true, "agents": {...}}`` only while every agent of this
+  worker runs; 503 with each agent's state otherwise (starting, or crashed and why).
 - ``GET /stats``: verdict counts, desk effects, replies, dead letters (for ops).
 - ``GET /desk/tickets/{id}``: an embedded-desk ticket's public status page (the link in
   replies; nothing internal on it).
@@ -60,7 +61,9 @@ def register(rt: Runtime) -> None:
 
     @app.page("/health")
     async def health(self: web.View, request: web.Request) -> web.Response:
-        return self.json({"ok": True, "uptime_s": round(time.time() - rt.started_at, 1)})
+        status, body = rt.health.status(rt.app)
+        body["uptime_s"] = round(time.time() - rt.started_at, 1)
+        return self.json(body, status=status)
 
     @app.page("/stats")
     async def stats(self: web.View, request: web.Request) -> web.Response:

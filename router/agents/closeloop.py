@@ -90,6 +90,5 @@ def register(rt: Runtime) -> None:
     @rt.app.agent(rt.topics["ticket_events"], name="closeloop", concurrency=1)
     async def closeloop(stream: Any) -> None:
         async for event in stream.events():
-            await rt.ready()
             async with rt.guard("ticket_events", event):
                 await step.handle(event, event.value)

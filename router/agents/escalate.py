@@ -142,6 +142,5 @@ def register(rt: Runtime) -> None:
     @rt.app.agent(rt.topics["decisions"], name="escalate", concurrency=1)
     async def escalate(stream: Any) -> None:
         async for event in stream.events():
-            await rt.ready()
             async with rt.guard("decisions", event):
                 await step.handle(event, event.value)

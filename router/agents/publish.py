@@ -60,6 +60,5 @@ def register(rt: Runtime) -> None:
     @rt.app.agent(rt.topics["replies"], name="publish", concurrency=1)
     async def publish(stream: Any) -> None:
         async for event in stream.events():
-            await rt.ready()
             async with rt.guard("replies", event):
                 await step.handle(event.value)

@@ -183,7 +183,6 @@ def register(rt: Runtime) -> None:
     async def triage(stream: Any) -> None:
         async for events in stream.take_events(rt.settings.batch_size,
                                                within=rt.settings.batch_timeout):
-            await rt.ready()
             batch = list(events)
             try:
                 await step.handle(batch)
