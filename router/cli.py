@@ -217,10 +217,10 @@ def desk_solve(ticket_ids: tuple[str, ...], status: str) -> None:
             click.echo(f"#{t.id} {status}: {t.url}")
     try:
         send_pending(settings, d)
-    except BrokerError:
-        click.echo("Kafka is unreachable: the customers' replies wait in the desk's outbox "
-                   "and go out from a running worker once Kafka is back (or with the next "
-                   "`router desk solve`)", err=True)
+    except BrokerError as exc:
+        click.echo(f"{exc}: the ticket events wait in the desk's outbox, and the customers' "
+                   "replies go out from a running worker once Kafka takes them (or with the "
+                   "next `router desk solve`)", err=True)
     if bad:
         raise click.ClickException(
             f"no ticket {', '.join(bad)} in the embedded desk (`router desk list` shows "

@@ -67,7 +67,7 @@ def send_pending(settings: Settings, desk: EmbeddedDesk, *, timeout_s: float = 1
             if not rows:
                 break
     except KafkaError as exc:
-        raise BrokerError("cannot reach Kafka") from exc
+        raise BrokerError(f"Kafka did not take the events ({type(exc).__name__})") from exc
     finally:
         producer.close(timeout=timeout_s)
     return sent

@@ -151,15 +151,36 @@ class Escalate:
                          reply_allowed=d.verdict != "review" and not d.sensitive
                          and not d.hurtful, at=time.time())
         try:
-            delivered = await self.rt.topics["ticket_events"].send(
-                key=ev.ticket_key.encode(), value=ev)
-            await delivered  # in Kafka (acknowledged) before the effect is recorded
+            await self.write_event(ev)  # in Kafka (acknowledged) before the effect is recorded
+            if attempt or done:
+                await self.late_status(ev)
         except KafkaError as exc:
             await self.retry_later(event, d, attempt,
                                    f"ticket event not written: {type(exc).__name__}: {exc}")
             return
+        except RetriableError as exc:
+            await self.retry_later(event, d, attempt, f"desk unavailable: {exc}")
+            return
+        except ConnectorError as exc:
+            log.warning("no status for %s after a late link: %s", ticket.id, exc)
         in_event(event)
         self.rt.tables.effects[m.ref] = f"{self.rt.desk.key}:{ticket.id}"
+
+    async def write_event(self, ev: TicketEvent) -> None:
+        delivered = await self.rt.topics["ticket_events"].send(
+            key=ev.ticket_key.encode(), value=ev)
+        await delivered
+
+    async def late_status(self, linked: TicketEvent) -> None:
+        """A link written late (after a retry) may follow the ticket's solved event, which
+        found no one to answer then: say again that it is solved, so the customer is
+        answered (the close-loop answers each customer of a ticket once)."""
+        status = await self.rt.desk.status(linked.ticket_id)
+        if status in DONE_STATUSES:
+            await self.write_event(TicketEvent(
+                desk=linked.desk, ticket_id=linked.ticket_id, kind="status", status=status,
+                ticket_url=linked.ticket_url, at=time.time()))
+            self.rt.count("desk.late_link_solved")
 
     async def retry_later(self, event: Any, d: Decision, attempt: int, reason: str) -> None:
         """Send the decision to ``decisions-retry`` for its next try after a delay, or, after
@@ -222,6 +243,6 @@ def register(rt: Runtime) -> None:
             async with rt.guard("decisions", event):
                 attempt, not_before = retry_state(event.message.headers)
                 wait = not_before - time.time()
-                if wait > 0:  # in order per partition: the next one is due no earlier
+                if wait > 0:  # bounded; later retries of the partition wait behind
                     await asyncio.sleep(min(wait, MAX_RETRY_WAIT))
                 await step.handle(event, event.value, attempt=attempt)

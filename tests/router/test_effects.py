@@ -113,15 +113,26 @@ def test_a_ticket_event_kafka_refuses_is_written_on_retry_and_the_customer_is_an
     try:
         send(router, request("fx1", "faye"))
         ticket = ticket_of(router, "faye")
-        router.read("decisions-retry", lambda r: any(x["mention"]["id"] == "fx1" for x in r))
+        tried = False  # the worker tried to write the event (and was refused)
+        for _ in range(60):
+            for topic in ("decisions-retry", "decisions-dlq"):
+                tried = tried or any("fx1" in json.dumps(x)
+                                     for x in router.read(topic, lambda r: True, timeout=5))
+            if tried:
+                break
+            time.sleep(1.0)
+        # An agent solves it before the router could write the link.
+        out = router.cli("desk", "solve", str(ticket["id"]))
+        assert out.returncode == 0, out.stderr
     finally:
         set_max_message_bytes(router, "ticket-events", 1048588)
     router.read("ticket-events", lambda r: any(
         x["kind"] == "linked" and (x.get("mention") or {}).get("id") == "fx1" for x in r))
-    assert [t["comments"] for t in tickets(router) if t["id"] == ticket["id"]] == [0]
-    out = router.cli("desk", "solve", str(ticket["id"]))
-    assert out.returncode == 0, out.stderr
     assert len(replies_to(router, "faye")) == 1
+    # The retried decision neither notes the customer's own post on their own ticket
+    # ("joined this ticket") nor reopens it.
+    assert [(t["comments"], t["status"]) for t in tickets(router)
+            if t["id"] == ticket["id"]] == [(0, "solved")]
 
 
 def test_a_repeated_linked_event_yields_one_reply(router: RouterProcess) -> None:
@@ -153,7 +164,7 @@ def test_solve_while_kafka_is_down_answers_once_kafka_is_back(router: RouterProc
     down = f"127.0.0.1:{free_port()}"  # nothing listens there: Kafka is down for the CLI
     out = cli(router, "desk", "solve", str(t["id"]), ROUTER_KAFKA_BOOTSTRAP=down)
     assert out.returncode == 0, out.stderr
-    assert "Kafka is unreachable" in out.stderr and "outbox" in out.stderr
+    assert "cannot reach Kafka" in out.stderr and "outbox" in out.stderr
     assert "Traceback" not in out.stderr
     assert [x["status"] for x in tickets(router) if x["id"] == t["id"]] == ["solved"]
     # The worker (which reaches Kafka) sends the event from the desk's outbox.
