@@ -112,7 +112,7 @@ class EmbeddedConfig(DeskConfig):
                      description="Link to a ticket; {id} is replaced.")
     busy_timeout_seconds: float = Field(
         10.0, ge=0, le=600, description="How long one call waits for another process's "
-        "lock on the file before the desk counts as unavailable (and the decision is retried).")
+        "lock on the file before giving up for now (the decision is tried again later).")
 
 
 def render_plain(draft: TicketDraft) -> str:
