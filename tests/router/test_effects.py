@@ -275,3 +275,33 @@ def test_desk_commands_never_create_a_desk_and_name_the_setting(tmp_path: Path) 
         assert len(lines) == 1 and "ROUTER_EMBEDDED_DESK_PATH" in lines[0], out.stderr
         assert str(mistyped) in lines[0]
     assert not mistyped.exists()
+
+
+def test_a_desk_locked_past_every_retry_goes_to_the_dlq_and_replay_opens_it_once(
+        kafka_bootstrap: str, tmp_path: Path) -> None:
+    rp = RouterProcess(kafka_bootstrap, tmp_path, extra_env={
+        "ROUTER_DECISION_RETRY_DELAYS": "1", "ROUTER_EMBEDDED_DESK_BUSY_TIMEOUT_SECONDS": "1"})
+    rp.create_topics()
+    rp.start()
+    try:
+        send(rp, request("gu0", "gus"))
+        ticket_of(rp, "gus")  # the worker is up and the desk file exists
+        holder = sqlite3.connect(rp.workdir / "desk.sqlite", isolation_level=None,
+                                 timeout=30)
+        holder.execute("BEGIN EXCLUSIVE")
+        try:
+            send(rp, request("gu1", "gil"))
+            letters = rp.read("decisions-dlq", lambda r: any(
+                "gil" in (x.get("key") or "") for x in r))
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        reason = next(x["reason"] for x in letters if "gil" in (x.get("key") or ""))
+        assert "locked" in reason and "gave up after 2 tries" in reason
+        assert "router dlq replay decisions" in reason
+        assert not [t for t in tickets(rp) if t["requester"] == "generic:@gil"]
+        out = rp.cli("dlq", "replay", "decisions")
+        assert out.returncode == 0 and "replayed 1 " in out.stdout, out.stderr
+        assert ticket_of(rp, "gil")["comments"] == 0
+    finally:
+        rp.stop()
