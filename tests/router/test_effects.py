@@ -146,6 +146,30 @@ def test_a_repeated_linked_event_yields_one_reply(router: RouterProcess) -> None
     assert len(replies_to(router, "rhea")) == 1
 
 
+def test_a_link_that_arrives_after_the_solved_event_is_answered_once(
+        router: RouterProcess) -> None:
+    m = mention("ls1", "@acmesupport my refund never came", "lou")
+    url = "https://desk.example/9002"
+    solved = {"desk": "embedded", "ticket_id": "9002", "kind": "status", "status": "solved",
+              "ticket_url": url, "at": 1.0}
+    linked = {"desk": "embedded", "ticket_id": "9002", "kind": "linked", "mention": m,
+              "ticket_url": url, "reply_allowed": True, "at": 2.0}
+    router.produce("ticket-events", [encode(solved), encode(linked), encode(linked)],
+                   [b"embedded:9002"] * 3)
+    assert len(replies_to(router, "lou")) == 1
+    # Reopened, a new customer's link waits for the next solve.
+    reopened = {**solved, "status": "open", "at": 3.0}
+    other = {**linked, "mention": mention("ls2", "@acmesupport same here", "lia"), "at": 4.0}
+    router.produce("ticket-events", [encode(reopened), encode(other)], [b"embedded:9002"] * 2)
+    router.read("ticket-events", lambda r: any(
+        (x.get("mention") or {}).get("id") == "ls2" for x in r))
+    time.sleep(3.0)
+    assert not [x for x in router.read("replies", lambda r: True)
+                if x["author_handle"] == "lia"]
+    router.produce("ticket-events", [encode({**solved, "at": 5.0})], [b"embedded:9002"])
+    assert len(replies_to(router, "lia")) == 1
+
+
 def test_solve_with_a_wrong_id_still_answers_the_others(router: RouterProcess) -> None:
     send(router, request("bi1", "bea"), request("bi2", "bob"))
     a, b = ticket_of(router, "bea"), ticket_of(router, "bob")
