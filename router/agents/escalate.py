@@ -95,10 +95,16 @@ class Escalate:
             await desk.comment(ticket.id, CommentBody(text=comment_text(d), mention=m),
                                public=False, idempotency_key=f"mention:{m.ref}")
             self.rt.count("desk.linked")
-            reopen = getattr(desk, "reopen", None)
-            if not resumed and reopen is not None \
-                    and await desk.status(ticket.id) in DONE_STATUSES:
-                await reopen(ticket.id)  # a new request reopens it
+            if not resumed and await desk.status(ticket.id) in DONE_STATUSES:
+                reopen = getattr(desk, "reopen", None)
+                if reopen is not None:
+                    await reopen(ticket.id)  # a new request reopens it
+                # Said before the link, so the close-loop does not take the new customer
+                # as answered by the earlier solve.
+                await self.write_event(TicketEvent(
+                    desk=desk.key, ticket_id=ticket.id, kind="status", status="open",
+                    ticket_url=ticket.url, at=time.time()))
+                self.rt.count("desk.reopened")
         return ticket
 
     async def link_earlier_reports(self, d: Decision, problem: Ticket) -> None:
@@ -137,6 +143,10 @@ class Escalate:
             ticket = await self.act(d, resumed=bool(done))
         except RetriableError as exc:
             await self.retry_later(event, d, attempt, f"desk unavailable: {exc}")
+            return
+        except KafkaError as exc:
+            await self.retry_later(event, d, attempt,
+                                   f"ticket event not written: {type(exc).__name__}: {exc}")
             return
         except ConnectorError as exc:
             log.error("desk refused %s: %s", m.ref, exc)

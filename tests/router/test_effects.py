@@ -170,6 +170,26 @@ def test_a_link_that_arrives_after_the_solved_event_is_answered_once(
     assert len(replies_to(router, "lia")) == 1
 
 
+def test_a_new_customer_joining_a_solved_ticket_is_answered_at_the_next_solve_only(
+        router: RouterProcess) -> None:
+    send(router, request("nj1", "nia"))
+    t = ticket_of(router, "nia")
+    assert router.cli("desk", "solve", str(t["id"])).returncode == 0
+    assert len(replies_to(router, "nia")) == 1
+    joiner = mention("nj2", "@acmesupport same problem here, charged twice this month too",
+                     "ned", in_reply_to="nj1", conversation_id="nj1")
+    send(router, joiner)
+    router.read("ticket-events", lambda r: any(
+        (x.get("mention") or {}).get("id") == "nj2" for x in r))
+    time.sleep(3.0)
+    assert not [x for x in router.read("replies", lambda r: True)
+                if x["author_handle"] == "ned"]  # nothing is sorted out for ned yet
+    assert [x["status"] for x in tickets(router) if x["id"] == t["id"]] == ["open"]
+    assert router.cli("desk", "solve", str(t["id"])).returncode == 0
+    assert len(replies_to(router, "ned")) == 1
+    assert len(replies_to(router, "nia")) == 1
+
+
 def test_solve_with_a_wrong_id_still_answers_the_others(router: RouterProcess) -> None:
     send(router, request("bi1", "bea"), request("bi2", "bob"))
     a, b = ticket_of(router, "bea"), ticket_of(router, "bob")
