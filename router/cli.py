@@ -218,13 +218,19 @@ def desk() -> None:
 
 
 def _embedded(settings: Settings) -> Any:
+    """The embedded desk the worker uses; never creates one (only the worker does)."""
     from connectors.desks.embedded import EmbeddedConfig, EmbeddedDesk
 
     if settings.desk != "embedded":
         raise click.UsageError(f"ROUTER_DESK is {settings.desk!r}: these commands work on "
                                "the embedded desk (unset ROUTER_DESK)")
-    return EmbeddedDesk(EmbeddedConfig(path=settings.embedded_desk_path,
-                                       url=settings.embedded_desk_url))
+    path = settings.embedded_desk_path
+    if not path.is_file():
+        raise click.ClickException(
+            f"no embedded desk at {path}: set ROUTER_EMBEDDED_DESK_PATH to the desk's file "
+            "(the worker creates it when it first starts)")
+    return EmbeddedDesk(EmbeddedConfig(path=path, url=settings.embedded_desk_url),
+                        create=False)
 
 
 @desk.command("list")
@@ -248,15 +254,29 @@ def desk_list(status: str | None, as_json: bool) -> None:
 @click.option("--status", default="solved", type=click.Choice(["solved", "closed"]),
               show_default=True)
 def desk_solve(ticket_ids: tuple[str, ...], status: str) -> None:
-    """Mark tickets solved (a problem's incidents too), and tell the router."""
-    from .replay import send_ticket_events
+    """Mark tickets solved (a problem's incidents too), and tell the router.
+
+    Each status change is saved with its ticket event in the desk's outbox; the events go
+    to Kafka now, or, if Kafka is down, from a running worker (or the next solve)."""
+    from .errors import BrokerError
+    from .outbox import send_pending
 
     settings = settings_or_exit()
     d = _embedded(settings)
-    tickets = [t for tid in ticket_ids for t in d.solve(tid, status)]
-    send_ticket_events(settings, "embedded", tickets)
-    for t in tickets:
-        click.echo(f"#{t.id} {status}: {t.url}")
+    bad = d.unknown_ids(ticket_ids)
+    for tid in dict.fromkeys(t for t in ticket_ids if t not in bad):
+        for t in d.solve(tid, status):
+            click.echo(f"#{t.id} {status}: {t.url}")
+    try:
+        send_pending(settings, d)
+    except BrokerError as exc:
+        click.echo(f"{exc}: the ticket events wait in the desk's outbox, and the customers' "
+                   "replies go out from a running worker once Kafka takes them (or with the "
+                   "next `router desk solve`)", err=True)
+    if bad:
+        raise click.ClickException(
+            f"no ticket {', '.join(bad)} in the embedded desk (`router desk list` shows "
+            "them); the others were " + status)
 
 
 # --- runtime control ------------------------------------------------------------------
@@ -308,10 +328,15 @@ def set_cmd(name: str, value: str | None, unset: bool) -> None:
 @main.command("release")
 def release_cmd() -> None:
     """Send held replies (kill switch, quiet hours, failed posts) to be posted again."""
-    from .replay import release_replies
+    from .control import release_held, why_replies_wait
 
-    n = release_replies(settings_or_exit())
-    click.echo(f"released {n} held replies; each is checked again and posted at most once")
+    settings = settings_or_exit()
+    why = why_replies_wait(settings)
+    if why:
+        raise click.ClickException(why)
+    n = release_held(settings)
+    click.echo(f"released {n} held replies; each is checked again and posted at most once"
+               if n else "nothing to release")
 
 
 # --- connectors -----------------------------------------------------------------------
@@ -376,6 +401,15 @@ def demo(keep: bool) -> None:
     from .demo import run_demo
 
     run_demo(keep=keep)
+
+
+def _attach_dlq_commands() -> None:
+    from .dlq import dlq
+
+    main.add_command(dlq, "dlq")
+
+
+_attach_dlq_commands()
 
 
 def _attach_classifier_commands() -> None:

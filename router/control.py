@@ -156,3 +156,61 @@ def read_all(settings: Settings, *, timeout_s: float = 10.0) -> dict[str, Any]:
     for rec in read_to_end(settings, "config", timeout_s=timeout_s):
         state.apply(rec.key, rec.value)
     return state.values
+
+
+def held_replies(settings: Settings, *, timeout_s: float = 10.0) -> dict[str, bytes]:
+    """The replies held in ``replies-dlq`` and not released since (reply id -> reply JSON).
+
+    A reply is pending when it was held after it was last sent to ``replies``: a release
+    writes it to ``replies`` again, and the publisher holds it again if it still may not go.
+    """
+    import base64
+
+    from .records import DeadLetter
+    from .replay import read_to_end
+
+    held: dict[str, tuple[int, bytes]] = {}
+    for msg in read_to_end(settings, "replies_dlq", timeout_s=timeout_s):
+        letter = DeadLetter.loads(msg.value)
+        held[letter.key or ""] = (msg.timestamp, base64.b64decode(letter.original))
+    if not held:
+        return {}
+    last_sent: dict[str, int] = {}
+    for msg in read_to_end(settings, "replies", timeout_s=timeout_s):
+        key = msg.key.decode("utf-8", "replace") if msg.key else ""
+        if key in held:
+            last_sent[key] = max(last_sent.get(key, 0), msg.timestamp)
+    return {k: raw for k, (at, raw) in held.items() if at >= last_sent.get(k, 0)}
+
+
+def why_replies_wait(settings: Settings) -> str | None:
+    """Why released replies would be held again right now (kill switch, quiet hours)."""
+    state = Control(settings)
+    state.values = read_all(settings)
+    if not state.replies_enabled:
+        return ("kill switch is on: nothing released; turn it off with "
+                "`router killswitch off`")
+    if state.quiet_now():
+        return (f"quiet hours ({state.get('quiet_hours')} UTC): nothing released; release "
+                "after them, or end them with `router set quiet_hours --unset`")
+    return None
+
+
+def release_held(settings: Settings, *, timeout_s: float = 10.0) -> int:
+    """Send the pending held replies back to ``replies`` (checked again, posted at most
+    once); returns how many."""
+    from .replay import producer
+
+    held = held_replies(settings, timeout_s=timeout_s)
+    if not held:
+        return 0
+    p = producer(settings)
+    try:
+        futures = [p.send(name(settings, "replies"), key=reply_id.encode(), value=raw)
+                   for reply_id, raw in held.items()]
+        p.flush(timeout=60)
+        for f in futures:
+            f.get(timeout=60)
+    finally:
+        p.close()
+    return len(held)

@@ -155,10 +155,11 @@ def run_demo(*, keep: bool = False) -> None:
                     and t["parent_id"] is None]
         say(f"An agent solves tickets {', '.join('#' + s for s in solvable)} "
             "(a problem ticket solves its incidents too)")
-        from .replay import send_ticket_events
+        from .outbox import send_pending
 
-        send_ticket_events(settings, "embedded",
-                           [t for tid in solvable for t in desk.solve(tid)])
+        for tid in solvable:
+            desk.solve(tid)  # each status change saved with its event in the desk's outbox
+        send_pending(settings, desk)
 
         replies_path = settings.reply_log_path
         deadline = time.monotonic() + 60

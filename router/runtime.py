@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 VALUE_TYPES: dict[str, Any] = {
     "decisions": Decision,
+    "decisions_retry": Decision,
     "ticket_events": TicketEvent,
     "replies": Reply,
 }
@@ -220,6 +221,10 @@ def build(settings: Settings, *, model: TriageModel | None = None, desk: Desk | 
         from .social_poller import register as register_social_poller
 
         register_social_poller(rt)
+    if settings.desk == "embedded":
+        from .outbox import register as register_outbox
+
+        register_outbox(rt)
     if rt_polls(settings):
         from .poller import register as register_poller
 

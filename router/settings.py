@@ -147,6 +147,12 @@ class Settings(BaseSettings):
         "http://127.0.0.1:6066/desk/tickets/{id}",
         description="Link to an embedded-desk ticket; {id} is replaced.",
     )
+    decision_retry_delays: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: [10.0, 60.0, 300.0],
+        description="Seconds a decision waits on the decisions-retry topic before each new "
+        "try while the desk is unavailable (comma-separated); after the last try it goes "
+        "to decisions-dlq (`router dlq replay decisions` re-drives it).",
+    )
 
     # --- Inbound HTTP -----------------------------------------------------------------
     ingest_token: SecretStr | None = Field(
@@ -198,6 +204,18 @@ class Settings(BaseSettings):
     def _split_csv(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip().startswith("["):
             return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("decision_retry_delays", mode="before")
+    @classmethod
+    def _delays(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                value = [float(v) for v in value.split(",") if v.strip()]
+            except ValueError:
+                raise ValueError("give seconds separated by commas, e.g. 10,60,300") from None
+        if isinstance(value, list) and any(not 0 <= float(v) <= 3600 for v in value):
+            raise ValueError("each delay is between 0 and 3600 seconds")
         return value
 
     @field_validator("quiet_hours")

@@ -31,6 +31,8 @@ class TopicSpec:
 SPECS: dict[str, TopicSpec] = {
     "mentions": TopicSpec("mentions"),  # raw mention JSON, keyed by author
     "decisions": TopicSpec("decisions"),  # every verdict, keyed by author
+    # decisions the desk could not take yet, tried again after a delay (keyed by author)
+    "decisions_retry": TopicSpec("decisions-retry"),
     "ticket_events": TopicSpec("ticket-events"),  # keyed by desk:ticket
     "replies": TopicSpec("replies"),  # keyed by reply id
     "config": TopicSpec("router-config", compacted=True, partitions=1),

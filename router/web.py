@@ -76,8 +76,8 @@ def register(rt: Runtime) -> None:
         if desk is None or not hasattr(desk, "tickets"):
             return self.text("this worker's desk has no pages", status=404)
         given = request.query.get("k", "")
-        page = _ticket_page(desk, ticket_id) if ticket_id.isdigit() and hmac.compare_digest(
-            given.encode(), desk.page_key(ticket_id).encode()) else ""
+        page = await desk.run(_ticket_page, desk, ticket_id) if ticket_id.isdigit() \
+            and hmac.compare_digest(given.encode(), desk.page_key(ticket_id).encode()) else ""
         if not page:
             return self.text("no such ticket", status=404)
         return self.html(page)

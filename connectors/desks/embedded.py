@@ -4,6 +4,13 @@ It lets the whole loop run on one machine with nothing else installed, and is a 
 its own right for a small team: tickets, public replies and internal notes, statuses,
 external ids (unique, so a retry never opens a second ticket), parent links and a change log
 that ``changes_since`` reads. ``router desk list`` and ``router desk solve`` work on it.
+
+Every SQLite call of the async verbs runs on the desk's own thread, so a locked file never
+blocks the worker's event loop; "database is locked" is a ``RetriableError``. A status change
+an agent makes is written with its pending ticket event in the ``outbox`` table, in one
+transaction; the CLI (when Kafka is up) or the worker sends the events from there, so a
+solved ticket always produces its event. Texts are stored as valid UTF-8: a lone surrogate
+(JSON ``"\\ud800"``) becomes U+FFFD.
 """
 
 from __future__ import annotations
@@ -12,16 +19,19 @@ import asyncio
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import sqlite3
 import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from connectors.errors import FatalError
+from connectors.errors import FatalError, RetriableError
 
 from .base import (
     DONE_STATUSES,
@@ -70,7 +80,27 @@ CREATE TABLE IF NOT EXISTS changes (
     status TEXT NOT NULL,
     at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+    status TEXT NOT NULL,
+    at REAL NOT NULL,
+    sent_at REAL
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(sent_at, seq);
 """
+
+T = TypeVar("T")
+SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_text(value: Any) -> Any:
+    """A text SQLite can store: lone surrogates (not UTF-8) become U+FFFD."""
+    return SURROGATE.sub("\ufffd", value) if isinstance(value, str) else value
+
+
+def _params(args: Iterable[Any]) -> tuple[Any, ...]:
+    return tuple(valid_text(a) for a in args)
 
 
 class EmbeddedConfig(DeskConfig):
@@ -80,6 +110,9 @@ class EmbeddedConfig(DeskConfig):
     path: Path = Field(Path("var/desk.sqlite"), description="The desk's SQLite file.")
     url: str = Field("http://127.0.0.1:6066/desk/tickets/{id}",
                      description="Link to a ticket; {id} is replaced.")
+    busy_timeout_seconds: float = Field(
+        10.0, ge=0, le=600, description="How long one call waits for another process's "
+        "lock on the file before giving up for now (the decision is tried again later).")
 
 
 def render_plain(draft: TicketDraft) -> str:
@@ -100,10 +133,13 @@ class EmbeddedDesk(Desk):
     body_format = "plain"
     events = "local"
 
-    def __init__(self, config: DeskConfig | None = None, client: Any = None) -> None:
+    def __init__(self, config: DeskConfig | None = None, client: Any = None, *,
+                 create: bool = True) -> None:
         super().__init__(config, client)
+        self.create = create  # False: only open an existing desk (the CLI never makes one)
         self._db: sqlite3.Connection | None = None
-        self._lock = asyncio.Lock()
+        self._page_secret: bytes | None = None
+        self._thread: ThreadPoolExecutor | None = None
 
     @property
     def cfg(self) -> EmbeddedConfig:
@@ -112,31 +148,84 @@ class EmbeddedDesk(Desk):
 
     # -- plumbing -------------------------------------------------------------------------
     def connect(self) -> sqlite3.Connection:
-        """Open (and create) the SQLite file; safe to call more than once."""
+        """Open (and, unless ``create`` is off, create) the SQLite file; safe to repeat."""
         if self._db is None:
-            self.cfg.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.cfg.path, timeout=10.0, isolation_level=None,
-                                 check_same_thread=False)
+            path = self.cfg.path
+            if self.create:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                db = sqlite3.connect(path, timeout=self.cfg.busy_timeout_seconds,
+                                     isolation_level=None, check_same_thread=False)
+            else:
+                if not path.is_file():
+                    raise FatalError(f"no embedded desk at {path}: set "
+                                     "ROUTER_EMBEDDED_DESK_PATH to the desk's file (the "
+                                     "worker creates it when it first starts)")
+                db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True,
+                                     timeout=self.cfg.busy_timeout_seconds,
+                                     isolation_level=None, check_same_thread=False)
             db.row_factory = sqlite3.Row
+            db.execute(f"PRAGMA busy_timeout={int(self.cfg.busy_timeout_seconds * 1000)}")
             db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA busy_timeout=10000")
             db.executescript(SCHEMA)
             self._db = db
         return self._db
 
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a synchronous desk call on the desk's own thread (never on the event loop);
+        a locked or busy file is a ``RetriableError``."""
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedded-desk")
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._thread, lambda: fn(*args))
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise RetriableError(f"the embedded desk at {self.cfg.path} is locked by "
+                                     f"another process: {exc}") from exc
+            raise FatalError(f"the embedded desk at {self.cfg.path} failed: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise FatalError(f"the embedded desk at {self.cfg.path} failed: {exc}") from exc
+
+    def _setup_sync(self) -> None:
+        self.connect()
+        self.page_key("0")  # reads (or makes) the page secret once, so links need no I/O
+
     async def setup(self) -> None:
         try:
-            self.connect()
-        except (sqlite3.Error, OSError) as exc:
+            await self.run(self._setup_sync)
+        except (sqlite3.Error, OSError, RetriableError) as exc:
             raise FatalError(
                 f"cannot open the embedded desk at {self.cfg.path}: {exc}; "
                 "set ROUTER_EMBEDDED_DESK_PATH to a writable file"
             ) from exc
 
     async def aclose(self) -> None:
+        if self._thread is None:
+            self._close_sync()
+            return
+        await self.run(self._close_sync)
+        self._thread.shutdown(wait=True)
+        self._thread = None
+
+    def _close_sync(self) -> None:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+    def _exec(self, sql: str, args: Iterable[Any] = ()) -> sqlite3.Cursor:
+        return self.connect().execute(sql, _params(args))
+
+    def _transaction(self, work: Callable[[], T]) -> T:
+        """``work`` in one write transaction (all of it, or none of it)."""
+        db = self.connect()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            result = work()
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return result
 
     def ticket_url(self, ticket_id: str) -> str:
         """The ticket's status page, with a key so that ticket numbers cannot be guessed."""
@@ -144,13 +233,14 @@ class EmbeddedDesk(Desk):
 
     def page_key(self, ticket_id: str) -> str:
         """The key of a ticket's status page (HMAC of its id with this desk's own secret)."""
-        db = self.connect()
-        row = db.execute("SELECT value FROM meta WHERE name = 'page_secret'").fetchone()
-        if row is None:
-            db.execute("INSERT OR IGNORE INTO meta (name, value) VALUES ('page_secret', ?)",
-                       (secrets.token_hex(32),))
-            row = db.execute("SELECT value FROM meta WHERE name = 'page_secret'").fetchone()
-        mac = hmac.new(bytes.fromhex(row["value"]), str(ticket_id).encode(), hashlib.sha256)
+        if self._page_secret is None:
+            row = self._exec("SELECT value FROM meta WHERE name = 'page_secret'").fetchone()
+            if row is None:
+                self._exec("INSERT OR IGNORE INTO meta (name, value) VALUES ('page_secret', ?)",
+                           (secrets.token_hex(32),))
+                row = self._exec("SELECT value FROM meta WHERE name = 'page_secret'").fetchone()
+            self._page_secret = bytes.fromhex(row["value"])
+        mac = hmac.new(self._page_secret, str(ticket_id).encode(), hashlib.sha256)
         return mac.hexdigest()[:24]
 
     def _ticket(self, row: sqlite3.Row) -> Ticket:
@@ -160,66 +250,79 @@ class EmbeddedDesk(Desk):
 
     # -- the Desk verbs -------------------------------------------------------------------
     async def find_by_external_id(self, external_id: str) -> Ticket | None:
-        row = self.connect().execute(
-            "SELECT * FROM tickets WHERE external_id = ?", (external_id,)).fetchone()
+        return await self.run(self._find_by_external_id, external_id)
+
+    def _find_by_external_id(self, external_id: str) -> Ticket | None:
+        row = self._exec("SELECT * FROM tickets WHERE external_id = ?",
+                         (external_id,)).fetchone()
         return self._ticket(row) if row else None
 
     async def find_open_for_requester(self, handle: str, network: str) -> Ticket | None:
-        row = self.connect().execute(
+        return await self.run(self._find_open_for_requester, handle, network)
+
+    def _find_open_for_requester(self, handle: str, network: str) -> Ticket | None:
+        row = self._exec(
             "SELECT * FROM tickets WHERE requester = ? AND status NOT IN ('solved', 'closed') "
             "ORDER BY id DESC LIMIT 1", (requester_of(network, handle),)).fetchone()
         return self._ticket(row) if row else None
 
     async def open(self, draft: TicketDraft) -> Ticket:
-        db = self.connect()
-        now = time.time()
-        async with self._lock:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                row = db.execute("SELECT * FROM tickets WHERE external_id = ?",
-                                 (draft.external_id,)).fetchone()
-                if row is None:
-                    cur = db.execute(
-                        "INSERT INTO tickets (external_id, subject, body, status, requester, "
-                        "network, priority, tags, created_at, updated_at) "
-                        "VALUES (?, ?, ?, 'new', ?, ?, ?, ?, ?, ?)",
-                        (draft.external_id, draft.subject, render_plain(draft),
-                         requester_of(draft.mention.network, draft.mention.author.handle),
-                         draft.mention.network, draft.priority, json.dumps(list(draft.tags)),
-                         now, now),
-                    )
-                    db.execute("INSERT INTO changes (ticket_id, status, at) VALUES (?, ?, ?)",
-                               (cur.lastrowid, "new", now))
-                    row = db.execute("SELECT * FROM tickets WHERE id = ?",
-                                     (cur.lastrowid,)).fetchone()
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-        return self._ticket(row)
+        return await self.run(self._open, draft)
+
+    def _open(self, draft: TicketDraft) -> Ticket:
+        def work() -> sqlite3.Row:
+            now = time.time()
+            row = self._exec("SELECT * FROM tickets WHERE external_id = ?",
+                             (draft.external_id,)).fetchone()
+            if row is None:
+                cur = self._exec(
+                    "INSERT INTO tickets (external_id, subject, body, status, requester, "
+                    "network, priority, tags, created_at, updated_at) "
+                    "VALUES (?, ?, ?, 'new', ?, ?, ?, ?, ?, ?)",
+                    (draft.external_id, draft.subject, render_plain(draft),
+                     requester_of(draft.mention.network, draft.mention.author.handle),
+                     draft.mention.network, draft.priority,
+                     json.dumps(list(draft.tags), ensure_ascii=False), now, now),
+                )
+                self._exec("INSERT INTO changes (ticket_id, status, at) VALUES (?, ?, ?)",
+                           (cur.lastrowid, "new", now))
+                row = self._exec("SELECT * FROM tickets WHERE id = ?",
+                                 (cur.lastrowid,)).fetchone()
+            return row  # type: ignore[no-any-return]
+
+        return self._ticket(self._transaction(work))
 
     async def comment(self, ticket_id: str, body: CommentBody, *, public: bool,
                       idempotency_key: str) -> None:
-        db = self.connect()
+        await self.run(self._comment, ticket_id, body, public, idempotency_key)
+
+    def _comment(self, ticket_id: str, body: CommentBody, public: bool,
+                 idempotency_key: str) -> None:
         self._require(ticket_id)
-        db.execute(
+        self._exec(
             "INSERT OR IGNORE INTO comments (ticket_id, body, public, idempotency_key, "
             "created_at) VALUES (?, ?, ?, ?, ?)",
             (int(ticket_id), body.text, int(public), idempotency_key, time.time()),
         )
 
     async def status(self, ticket_id: str) -> str:
-        return str(self._require(ticket_id)["status"])
+        return str((await self.run(self._require, ticket_id))["status"])
 
     async def link(self, child_id: str, parent_id: str) -> None:
+        await self.run(self._link, child_id, parent_id)
+
+    def _link(self, child_id: str, parent_id: str) -> None:
         self._require(child_id)
         self._require(parent_id)
-        self.connect().execute("UPDATE tickets SET parent_id = ? WHERE id = ?",
-                               (int(parent_id), int(child_id)))
+        self._exec("UPDATE tickets SET parent_id = ? WHERE id = ?",
+                   (int(parent_id), int(child_id)))
 
     async def changes_since(self, checkpoint: str | None) -> ChangePage:
+        return await self.run(self._changes_since, checkpoint)
+
+    def _changes_since(self, checkpoint: str | None) -> ChangePage:
         after = int(checkpoint or 0)
-        rows = self.connect().execute(
+        rows = self._exec(
             "SELECT c.seq, c.ticket_id, c.status, c.at, t.external_id FROM changes c "
             "JOIN tickets t ON t.id = c.ticket_id WHERE c.seq > ? ORDER BY c.seq LIMIT 500",
             (after,)).fetchall()
@@ -229,30 +332,67 @@ class EmbeddedDesk(Desk):
                    for r in rows]
         return ChangePage(changes, str(rows[-1]["seq"]) if rows else checkpoint)
 
-    # -- what agents (and the CLI) do -----------------------------------------------------
+    async def reopen(self, ticket_id: str) -> None:
+        """Reopen a solved or closed ticket (a new request joined it)."""
+        await self.run(self.set_status, ticket_id, "open")
+
+    # -- what agents (and the CLI) do: synchronous, on the caller's thread -----------------
     def set_status(self, ticket_id: str, status: str) -> Ticket:
-        """Change a ticket's status as an agent would, recording the change."""
+        """Change a ticket's status as an agent would: the change and its pending ticket
+        event (in the outbox) are written together."""
+        return self._transaction(lambda: self._set_status(ticket_id, status))
+
+    def _set_status(self, ticket_id: str, status: str) -> Ticket:
         if status not in STATUSES:
             raise FatalError(f"unknown status {status!r}: use one of {', '.join(STATUSES)}")
         self._require(ticket_id)
-        db = self.connect()
         now = time.time()
-        db.execute("UPDATE tickets SET status = ?, updated_at = ? WHERE id = ?",
+        self._exec("UPDATE tickets SET status = ?, updated_at = ? WHERE id = ?",
                    (status, now, int(ticket_id)))
-        db.execute("INSERT INTO changes (ticket_id, status, at) VALUES (?, ?, ?)",
+        self._exec("INSERT INTO changes (ticket_id, status, at) VALUES (?, ?, ?)",
+                   (int(ticket_id), status, now))
+        self._exec("INSERT INTO outbox (ticket_id, status, at) VALUES (?, ?, ?)",
                    (int(ticket_id), status, now))
         return self._ticket(self._require(ticket_id))
 
     def solve(self, ticket_id: str, status: str = "solved") -> list[Ticket]:
-        """Solve a ticket and, for a problem ticket, its incidents (as Zendesk does).
+        """Solve a ticket and, for a problem ticket, its incidents (as Zendesk does), in one
+        transaction with their pending events.
 
         Returns every ticket whose status changed, the problem first."""
-        changed = [self.set_status(ticket_id, status)]
-        children = self.connect().execute(
-            "SELECT id FROM tickets WHERE parent_id = ? AND status NOT IN ('solved', 'closed')",
-            (int(ticket_id),)).fetchall()
-        changed += [self.set_status(str(r["id"]), status) for r in children]
-        return changed
+        def work() -> list[Ticket]:
+            changed = [self._set_status(ticket_id, status)]
+            children = self._exec(
+                "SELECT id FROM tickets WHERE parent_id = ? AND status NOT IN "
+                "('solved', 'closed')", (int(ticket_id),)).fetchall()
+            changed += [self._set_status(str(r["id"]), status) for r in children]
+            return changed
+
+        return self._transaction(work)
+
+    def unknown_ids(self, ticket_ids: Sequence[str]) -> list[str]:
+        """The ids among these that name no ticket of this desk."""
+        bad = []
+        for tid in ticket_ids:
+            try:
+                self._require(tid)
+            except FatalError:
+                bad.append(tid)
+        return bad
+
+    def pending_events(self, limit: int = 500) -> list[dict[str, Any]]:
+        """Status changes whose ticket event is not yet known to be in Kafka, oldest first:
+        ``seq``, ``ticket_id``, ``status``, ``url``."""
+        rows = self._exec("SELECT seq, ticket_id, status FROM outbox WHERE sent_at IS NULL "
+                          "ORDER BY seq LIMIT ?", (limit,)).fetchall()
+        return [{"seq": r["seq"], "ticket_id": str(r["ticket_id"]), "status": r["status"],
+                 "url": self.ticket_url(str(r["ticket_id"]))} for r in rows]
+
+    def mark_sent(self, seqs: Iterable[int]) -> None:
+        """These outbox events are in Kafka."""
+        now = time.time()
+        self._transaction(lambda: [self._exec(
+            "UPDATE outbox SET sent_at = ? WHERE seq = ?", (now, seq)) for seq in seqs])
 
     def tickets(self, *, status: str | None = None) -> list[dict[str, Any]]:
         """Every ticket with its comment count (newest first), for ``router desk list``."""
@@ -266,12 +406,12 @@ class EmbeddedDesk(Desk):
         elif status:
             sql += " WHERE t.status = ?"
             args = (status,)
-        rows = self.connect().execute(sql + " ORDER BY t.id", args).fetchall()
+        rows = self._exec(sql + " ORDER BY t.id", args).fetchall()
         return [dict(r) for r in rows]
 
     def comments(self, ticket_id: str) -> list[dict[str, Any]]:
-        rows = self.connect().execute(
-            "SELECT * FROM comments WHERE ticket_id = ? ORDER BY id", (int(ticket_id),))
+        rows = self._exec("SELECT * FROM comments WHERE ticket_id = ? ORDER BY id",
+                          (int(ticket_id),))
         return [dict(r) for r in rows.fetchall()]
 
     def _require(self, ticket_id: str) -> sqlite3.Row:
@@ -279,7 +419,7 @@ class EmbeddedDesk(Desk):
             key = int(ticket_id)
         except (TypeError, ValueError):
             raise FatalError(f"no ticket {ticket_id!r} in the embedded desk") from None
-        row = self.connect().execute("SELECT * FROM tickets WHERE id = ?", (key,)).fetchone()
+        row = self._exec("SELECT * FROM tickets WHERE id = ?", (key,)).fetchone()
         if row is None:
             raise FatalError(f"no ticket {ticket_id!r} in the embedded desk")
         return row  # type: ignore[no-any-return]

@@ -4,6 +4,11 @@ Ticket events are keyed by desk ticket. ``linked`` events (from escalate) add wh
 to the ``links`` table; a ``status`` event to solved or closed composes one reply per
 customer, in the thread they wrote in, with the ticket's link, and sends it to ``replies``.
 The ``replied`` table makes a second solved event (or a redelivery) send nothing more.
+
+A ``linked`` event can arrive after the ticket's solved event (an agent solved the ticket
+before the router's link was written, or while it was retried): ``replied`` also remembers
+that the ticket's latest status is done (``SOLVED``), so the late customer is answered then;
+a later non-done status (reopened) clears it.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ if TYPE_CHECKING:
     from ..runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+SOLVED = "#solved"  # in ``replied[ticket]``: its latest status is solved or closed
 
 
 def reply_id(ticket_key: str, network: str, author_id: str) -> str:
@@ -45,17 +52,27 @@ class CloseLoop:
                                 "reply_allowed": ev.reply_allowed,
                                 "ticket_url": ev.ticket_url})
                 self.rt.tables.links[key] = targets
+                if SOLVED in self.rt.tables.replied[key]:  # linked after it was solved
+                    self.rt.count("closeloop.linked_after_solved")
+                    await self.solved(key, ev)
             return
-        if ev.kind != "status" or ev.status not in DONE_STATUSES:
+        if ev.kind != "status":
+            return
+        if ev.status not in DONE_STATUSES:
+            replied = self.rt.tables.replied[key]
+            if SOLVED in replied:  # reopened: the next link waits for the next solve
+                self.rt.tables.replied[key] = [x for x in replied if x != SOLVED]
             return
         await self.solved(key, ev)
 
     async def solved(self, key: str, ev: TicketEvent) -> None:
         targets = self.rt.tables.links[key]
+        done = set(self.rt.tables.replied[key])
+        done.add(SOLVED)
         if not targets:
             self.rt.count("closeloop.solved_without_mentions")
+            self.rt.tables.replied[key] = sorted(done)
             return
-        done = set(self.rt.tables.replied[key])
         # One reply per customer: to their latest mention on this ticket.
         latest: dict[str, dict[str, Any]] = {}
         for t in targets:

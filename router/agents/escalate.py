@@ -5,7 +5,14 @@ skipped), the desk's external id (a case's ticket is found before one is opened,
 refuse a second ticket with the same external id), and the comment's idempotency key.
 
 After acting, a ``linked`` ticket event tells the close-loop agent whom to answer when the
-ticket is solved.
+ticket is solved. The effect is recorded only once that event is in Kafka: a failure in
+between leaves the decision undone, so its redelivery (or retry) writes the event again;
+the close-loop ignores a repeated ``linked`` event.
+
+Retries have one owner per layer and a bound: a desk connector retries one verb in-process
+(bounded, with backoff); if the desk is still unavailable, the decision goes to
+``decisions-retry`` and is tried again after each of ``decision_retry_delays``; after the
+last try it goes to ``decisions-dlq`` with the reason (``router dlq replay decisions``).
 """
 
 from __future__ import annotations
@@ -13,7 +20,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
+
+from aiokafka.errors import KafkaError
 
 from connectors.desks.base import DONE_STATUSES, CommentBody, Ticket, TicketDraft
 from connectors.errors import ConnectorError, NotSupported, RetriableError
@@ -27,7 +37,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ACTS = ("open", "link", "incident", "review")
-MAX_RETRY_WAIT = 60.0
+OPENS = ("open", "incident", "review")  # verdicts whose mention opens its case's ticket
+# An effects value while a mention is being acted on (not done: a redelivery resumes it).
+PENDING = "pending:"
+MAX_RETRY_WAIT = 3600.0
 
 
 def external_id(case_key: str) -> str:
@@ -56,8 +69,12 @@ class Escalate:
             return Ticket(id=str(cached), url=desk.ticket_url(str(cached)))
         return await desk.find_by_external_id(external_id(d.case_key))
 
-    async def act(self, d: Decision) -> Ticket:
-        """Open or comment on the case's ticket; safe to repeat."""
+    async def act(self, d: Decision, *, resumed: bool = False) -> Ticket:
+        """Open or comment on the case's ticket; safe to repeat.
+
+        ``resumed``: an earlier try of this same decision may have acted already. Then a
+        ticket found for a case this mention opens is its own: nothing is added to it (the
+        customer's post is already its body) and it is not reopened."""
         desk = self.rt.desk
         m = d.mention
         ticket = await self.ticket_for_case(d)
@@ -70,13 +87,24 @@ class Escalate:
             if d.verdict == "incident":
                 self.rt.count("desk.incident_opened")
                 await self.link_earlier_reports(d, ticket)
+        elif resumed and d.verdict in OPENS:
+            self.rt.count("desk.resumed")
+            if d.verdict == "incident":
+                await self.link_earlier_reports(d, ticket)
         else:
             await desk.comment(ticket.id, CommentBody(text=comment_text(d), mention=m),
                                public=False, idempotency_key=f"mention:{m.ref}")
             self.rt.count("desk.linked")
-            status = await desk.status(ticket.id)
-            if status in DONE_STATUSES and hasattr(desk, "set_status"):
-                desk.set_status(ticket.id, "open")  # a new request reopens it
+            if not resumed and await desk.status(ticket.id) in DONE_STATUSES:
+                reopen = getattr(desk, "reopen", None)
+                if reopen is not None:
+                    await reopen(ticket.id)  # a new request reopens it
+                # Said before the link, so the close-loop does not take the new customer
+                # as answered by the earlier solve.
+                await self.write_event(TicketEvent(
+                    desk=desk.key, ticket_id=ticket.id, kind="status", status="open",
+                    ticket_url=ticket.url, at=time.time()))
+                self.rt.count("desk.reopened")
         return ticket
 
     async def link_earlier_reports(self, d: Decision, problem: Ticket) -> None:
@@ -96,44 +124,116 @@ class Escalate:
                     text=f"Earlier report of this outage: ticket {child.id} ({child.url})"),
                     public=False, idempotency_key=f"related:{case_key}")
 
-    async def handle(self, event: Any, d: Decision) -> None:
+    async def handle(self, event: Any, d: Decision, *, attempt: int = 0) -> None:
+        """Act on one decision (``attempt``: how many tries it had before this one)."""
         if d.verdict not in ACTS:
             return
         in_event(event)
         m = d.mention
-        if self.rt.tables.effects.get(m.ref):
+        done = self.rt.tables.effects.get(m.ref)
+        if done and not str(done).startswith(PENDING):
             self.rt.count("desk.skipped_redelivery")
             return
-        ticket = await self.with_retries(d)
-        if ticket is None:
+        if not done:
+            # Written (and flushed) before the desk call, so that a redelivery after a crash
+            # knows that a ticket found for this case may be this mention's own.
+            self.rt.tables.effects[m.ref] = f"{PENDING}{d.case_key or m.ref}"
+            await self.rt.app.producer.flush()
+        try:
+            ticket = await self.act(d, resumed=bool(done))
+        except RetriableError as exc:
+            await self.retry_later(event, d, attempt, f"desk unavailable: {exc}")
+            return
+        except KafkaError as exc:
+            await self.retry_later(event, d, attempt,
+                                   f"ticket event not written: {type(exc).__name__}: {exc}")
+            return
+        except ConnectorError as exc:
+            log.error("desk refused %s: %s", m.ref, exc)
+            await self.rt.dead_letter_record("decisions", message_key(event, d), d.dumps(),
+                                             f"desk refused: {exc}")
             return
         in_event(event)
         if d.case_key:
             self.rt.tables.cases[d.case_key] = ticket.id
-        self.rt.tables.effects[m.ref] = f"{self.rt.desk.key}:{ticket.id}"
         ev = TicketEvent(desk=self.rt.desk.key, ticket_id=ticket.id, kind="linked",
                          ticket_url=ticket.url, mention=m,
                          reply_allowed=d.verdict != "review" and not d.sensitive
                          and not d.hurtful, at=time.time())
-        await self.rt.topics["ticket_events"].send(key=ev.ticket_key.encode(), value=ev)
+        try:
+            await self.write_event(ev)  # in Kafka (acknowledged) before the effect is recorded
+            if attempt or done:
+                await self.late_status(ev)
+        except KafkaError as exc:
+            await self.retry_later(event, d, attempt,
+                                   f"ticket event not written: {type(exc).__name__}: {exc}")
+            return
+        except RetriableError as exc:
+            await self.retry_later(event, d, attempt, f"desk unavailable: {exc}")
+            return
+        except ConnectorError as exc:
+            log.warning("no status for %s after a late link: %s", ticket.id, exc)
+        in_event(event)
+        self.rt.tables.effects[m.ref] = f"{self.rt.desk.key}:{ticket.id}"
 
-    async def with_retries(self, d: Decision) -> Ticket | None:
-        """Act, waiting out a desk outage (bounded per wait); fatal errors go to the DLQ."""
-        delay = 1.0
-        while True:
-            try:
-                return await self.act(d)
-            except RetriableError as exc:
-                wait = min(MAX_RETRY_WAIT, exc.retry_after or delay)
-                log.warning("desk unavailable (%s); retrying in %.1fs", exc, wait)
-                self.rt.count("desk.retry")
-                await asyncio.sleep(wait)
-                delay = min(MAX_RETRY_WAIT, delay * 2)
-            except ConnectorError as exc:
-                log.error("desk refused %s: %s", d.mention.ref, exc)
-                await self.rt.dead_letter_record("decisions", d.mention.author.id,
-                                                 d.dumps(), f"desk refused: {exc}")
-                return None
+    async def write_event(self, ev: TicketEvent) -> None:
+        delivered = await self.rt.topics["ticket_events"].send(
+            key=ev.ticket_key.encode(), value=ev)
+        await delivered
+
+    async def late_status(self, linked: TicketEvent) -> None:
+        """A link written late (after a retry) may follow the ticket's solved event, which
+        found no one to answer then: say again that it is solved, so the customer is
+        answered (the close-loop answers each customer of a ticket once)."""
+        status = await self.rt.desk.status(linked.ticket_id)
+        if status in DONE_STATUSES:
+            await self.write_event(TicketEvent(
+                desk=linked.desk, ticket_id=linked.ticket_id, kind="status", status=status,
+                ticket_url=linked.ticket_url, at=time.time()))
+            self.rt.count("desk.late_link_solved")
+
+    async def retry_later(self, event: Any, d: Decision, attempt: int, reason: str) -> None:
+        """Send the decision to ``decisions-retry`` for its next try after a delay, or, after
+        the last one, to ``decisions-dlq`` with the reason."""
+        delays = self.rt.settings.decision_retry_delays
+        key = message_key(event, d)
+        if attempt >= len(delays):
+            self.rt.count("desk.gave_up")
+            await self.rt.dead_letter_record(
+                "decisions", key, d.dumps(),
+                f"{reason} (gave up after {attempt + 1} tries; "
+                "re-drive with `router dlq replay decisions`)")
+            return
+        wait = delays[attempt]
+        log.warning("%s: %s; trying again in %.0fs (retry %d of %d)",
+                    d.mention.ref, reason, wait, attempt + 1, len(delays))
+        self.rt.count("desk.retry_later")
+        sent = await self.rt.topics["decisions_retry"].send(
+            key=key.encode(), value=d,
+            headers={"attempt": str(attempt + 1).encode(),
+                     "not_before": repr(time.time() + wait).encode(),
+                     "reason": reason[:500].encode("utf-8", "replace")})
+        await sent
+
+
+def message_key(event: Any, d: Decision) -> str:
+    """The decision's Kafka key (its author), so a retry or a replay lands on the same
+    partition as the tables it writes."""
+    key = getattr(getattr(event, "message", None), "key", None)
+    if isinstance(key, bytes):
+        return key.decode("utf-8", "replace")
+    return str(key) if key else f"{d.mention.network}:{d.mention.author.id}"
+
+
+def retry_state(headers: Mapping[str, Any] | Iterable[tuple[str, Any]] | None
+                ) -> tuple[int, float]:
+    """(attempt, not_before) from a ``decisions-retry`` message's headers."""
+    items = headers.items() if isinstance(headers, Mapping) else (headers or ())
+    found = {k: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in items}
+    try:
+        return int(found.get("attempt", "1")), float(found.get("not_before", "0"))
+    except ValueError:
+        return 1, 0.0
 
 
 def register(rt: Runtime) -> None:
@@ -144,3 +244,14 @@ def register(rt: Runtime) -> None:
         async for event in stream.events():
             async with rt.guard("decisions", event):
                 await step.handle(event, event.value)
+
+    @rt.app.agent(rt.topics["decisions_retry"], name="escalate_retry", concurrency=1)
+    async def escalate_retry(stream: Any) -> None:
+        async for event in stream.events():
+            await rt.ready()
+            async with rt.guard("decisions", event):
+                attempt, not_before = retry_state(event.message.headers)
+                wait = not_before - time.time()
+                if wait > 0:  # bounded; later retries of the partition wait behind
+                    await asyncio.sleep(min(wait, MAX_RETRY_WAIT))
+                await step.handle(event, event.value, attempt=attempt)

@@ -94,3 +94,78 @@ async def test_unwritable_path_is_a_clear_error(tmp_path: Path) -> None:
     d = EmbeddedDesk(EmbeddedConfig(path=blocker / "desk.sqlite"))
     with pytest.raises(FatalError, match="ROUTER_EMBEDDED_DESK_PATH"):
         await d.setup()
+
+
+async def test_a_lone_surrogate_in_the_post_still_opens_the_ticket(desk: EmbeddedDesk) -> None:
+    m = Mention.loads(b'{"id": "7", "network": "generic", "text": "refund \\ud800 please",'
+                      b' "author": {"id": "u7", "handle": "sur\\udc00"}, "created_at": "t"}')
+    assert "\ud800" in m.text  # what JSON "\ud800" parses to: not encodable as UTF-8
+    d = TicketDraft(external_id="social-router:generic:7", subject=f"@x: {m.text}", mention=m,
+                    verdict="open", confidence=0.9, reasons=[], category="billing",
+                    priority="normal")
+    t = await desk.open(d)
+    await desk.comment(t.id, CommentBody(text=m.text), public=False, idempotency_key="k")
+    row = desk.tickets()[0]
+    assert "refund \ufffd please" in row["body"] and "\ufffd" in row["subject"]
+    assert row["requester"] == "generic:@sur\ufffd"
+    assert desk.comments(t.id)[0]["body"] == "refund \ufffd please"
+
+
+async def test_solving_writes_the_status_and_its_pending_event_together(
+        desk: EmbeddedDesk) -> None:
+    problem = await desk.open(draft("social-router:incident:outage:1"))
+    child = await desk.open(draft("social-router:generic:9"))
+    await desk.link(child.id, problem.id)
+    assert desk.pending_events() == []  # opening a ticket is the router's own doing
+    desk.solve(problem.id)
+    pending = desk.pending_events()
+    assert [(e["ticket_id"], e["status"]) for e in pending] == [
+        (problem.id, "solved"), (child.id, "solved")]
+    assert pending[0]["url"] == problem.url
+    desk.mark_sent([pending[0]["seq"]])
+    assert [e["ticket_id"] for e in desk.pending_events()] == [child.id]
+    with pytest.raises(FatalError, match="no ticket '99'"):
+        desk.solve("99")
+    assert len(desk.pending_events()) == 1  # nothing half-written for a bad id
+    assert desk.unknown_ids([problem.id, "99", "x"]) == ["99", "x"]
+
+
+async def test_the_cli_never_creates_a_desk_file(tmp_path: Path) -> None:
+    path = tmp_path / "mistyped.sqlite"
+    d = EmbeddedDesk(EmbeddedConfig(path=path), create=False)
+    with pytest.raises(FatalError, match="ROUTER_EMBEDDED_DESK_PATH"):
+        d.tickets()
+    assert not path.exists()
+
+
+async def test_a_locked_file_is_retriable_and_never_blocks_the_event_loop(
+        tmp_path: Path) -> None:
+    import sqlite3
+
+    from connectors.errors import RetriableError
+
+    path = tmp_path / "desk.sqlite"
+    d = EmbeddedDesk(EmbeddedConfig(path=path, busy_timeout_seconds=1.0))
+    await d.setup()
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")
+    ticks = 0
+
+    async def heartbeat() -> None:  # what /health needs: the loop keeps turning
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    beat = asyncio.create_task(heartbeat())
+    try:
+        with pytest.raises(RetriableError, match="locked"):
+            await d.open(draft())
+        assert ticks > 5  # the loop ran while the desk waited for the lock
+    finally:
+        beat.cancel()
+        holder.execute("ROLLBACK")
+        holder.close()
+    t = await d.open(draft())
+    assert t.id == "1"
+    await d.aclose()
