@@ -126,11 +126,18 @@ def ticket_document(draft: TicketDraft) -> Document:
         _label("Original post", _link_or_text(m.url or m.ref, m.url)),
         _label("Author", *_author_line(m)),
         _label("Posted", Text(m.created_at)),
-        _label("Verdict", Text(f"{draft.verdict} (confidence {draft.confidence:.0%})")),
+        _label("Language", Text(draft.language or "unknown")),
+        _label("Verdict", Text(draft.verdict)),
+        _label("Model scores", Text(f"P(actionable) {draft.confidence:.2f} (support can help: "
+                                    f"{draft.confidence:.0%}), P(hurtful) {draft.hurtful:.2f}")),
         _label("Category", Text(draft.category)),
         _label("Suggested priority", Text(draft.priority)),
         _label("Tags", Text(", ".join(draft.tags))),
     ]
+    if draft.sensitive:
+        blocks.append(Para((Text("Sensitive moment: ", bold=True),
+                            Text("the post speaks of a death or a disaster; answer in person, "
+                                 "the router sends no automatic reply."),)))
     reasons = [r for r in draft.reasons if r][:5]
     if reasons:
         blocks.append(Heading("Why the router escalated it", level=4))
