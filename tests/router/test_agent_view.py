@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -91,3 +92,29 @@ def test_the_ticket_shows_the_post_replied_to_from_another_author(router: Router
     assert "@olga" in body and "so much faster than before" in body
     assert "Language: de" in body
     assert "P(actionable)" in body and "confidence" not in body
+
+
+async def test_the_status_page_is_readable_and_shows_nothing_internal(tmp_path: Path) -> None:
+    """What the link in a reply opens: number, status, public updates, styled; never the
+    agent's view (verdict, scores, notes) and never markup from a comment."""
+    from connectors.desks.base import CommentBody
+    from connectors.desks.embedded import EmbeddedConfig, EmbeddedDesk
+    from router.web import _ticket_page
+
+    from ..connectors.desks.drafts import draft
+
+    desk = EmbeddedDesk(EmbeddedConfig(path=tmp_path / "desk.sqlite",
+                                       url="https://desk.example/t/{id}"))
+    await desk.setup()
+    t = await desk.open(draft("case-page"))
+    await desk.comment(t.id, CommentBody(text="internal: VIP, refund approved"), public=False,
+                       idempotency_key="n1")
+    await desk.comment(t.id, CommentBody(text="Refunded <b>today</b> & sorry!"), public=True,
+                       idempotency_key="r1")
+    desk.set_status(t.id, "solved")
+    page = _ticket_page(desk, t.id)
+    assert f"Ticket #{t.id}" in page and "Solved" in page and "<style>" in page
+    assert "Refunded &lt;b&gt;today&lt;/b&gt; &amp; sorry!" in page
+    for hidden in ("VIP", "internal", "Verdict", "P(actionable)", "My order #123"):
+        assert hidden not in page
+    assert _ticket_page(desk, "999") == ""
