@@ -1,7 +1,8 @@
 """The decision, as plain code: one mention + its scores + what we know -> one verdict.
 
 "Is it hurtful?" (if so, stop) and "Is it helpful?" (if not, why do it?). Every branch
-returns a ``Decision`` whose first reason says which rule decided it.
+returns a ``Decision`` whose first reason says which rule decided it (in words that do not
+repeat the verdict: the verdict is its own field, and a ticket shows both side by side).
 
 The state this needs (the author's cases, duplicates, the outage count) is passed in by the
 triage agent, which keeps it in Faust tables; nothing here touches Kafka or a clock.
@@ -63,10 +64,12 @@ def never_ticket(m: Mention, settings: Settings) -> str | None:
     return None
 
 
-def priority_for(m: Mention, category: str, verdict: str) -> str:
+def priority_for(m: Mention, category: str, verdict: str, *, sensitive: bool = False) -> str:
+    """The suggested priority; a sensitive moment (a death, a disaster) is never below high:
+    a grieving customer closing a relative's account must not wait behind feature requests."""
     if verdict == "incident" or category == "outage":
         return "urgent"
-    if m.author.followers >= 10_000 or category in ("account_access", "billing"):
+    if sensitive or m.author.followers >= 10_000 or category in ("account_access", "billing"):
         return "high"
     if category in ("feature_request", "how_to", "praise"):
         return "low"
@@ -120,7 +123,7 @@ def decide(m: Mention, s: Scores, settings: Settings, ctx: Context) -> Decision:
             scores=scores,
             reasons=[first, *ctx.notes, *model_reasons][:8],
             category=s.category,
-            priority=priority_for(m, s.category, verdict),
+            priority=priority_for(m, s.category, verdict, sensitive=sensitive),
             hurtful=hurtful,
             sensitive=sensitive,
             case_key=case_key,
@@ -135,7 +138,7 @@ def decide(m: Mention, s: Scores, settings: Settings, ctx: Context) -> Decision:
 
     thread_case = _thread_case(m, ctx)
     if thread_case is not None and not hurtful:
-        return out("link", "link: replies in the thread of an existing ticket",
+        return out("link", "replies in the thread of an existing ticket",
                    thread_case.case_key)
 
     if s.coverage < settings.min_coverage:
@@ -144,7 +147,7 @@ def decide(m: Mention, s: Scores, settings: Settings, ctx: Context) -> Decision:
                   f"{settings.min_coverage:.0%}): another language or jargon")
         joined = _author_case(m, ctx, settings)
         if joined is not None:
-            return out("link", f"link: {joined[1]}; {unread}", joined[0].case_key)
+            return out("link", f"{joined[1]}; {unread}", joined[0].case_key)
         return out("review", f"{unread}: a human decides, no automatic reply", m.thread_key)
 
     actionable = s.actionable >= threshold
@@ -165,10 +168,10 @@ def decide(m: Mention, s: Scores, settings: Settings, ctx: Context) -> Decision:
     joined = _author_case(m, ctx, settings)
     if joined is not None:
         case, why = joined
-        return out("link", f"link: {why}", case.case_key)
+        return out("link", why, case.case_key)
     if (s.category == "outage" and ctx.incident_key
             and ctx.outage_reports >= settings.incident_min_reports):
-        return out("incident", f"incident: {ctx.outage_reports} outage reports within "
+        return out("incident", f"{ctx.outage_reports} outage reports within "
                    f"{settings.incident_window_seconds / 60:.0f} min", ctx.incident_key)
-    return out("open", f"open: support can help ({s.actionable:.2f} >= {threshold:.2f})",
+    return out("open", f"support can help ({s.actionable:.2f} >= {threshold:.2f})",
                m.thread_key)

@@ -9,16 +9,64 @@ changelog partitions line up with the source topic's (same partition count every
   the desk ticket of each case; they make redelivered decisions harmless.
 - ``links`` and ``replied`` (close-loop, keyed by desk ticket): who to answer when a ticket
   is solved, and who has been answered.
+- ``posts`` (triage, any author): the latest posts seen, keyed ``network:id``, so a ticket's
+  thread shows the post a customer replied to, whoever wrote it (``RecentPosts``).
 """
 
 from __future__ import annotations
 
 import weakref
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
 import faust
-from faust.streams import _current_event
+from faust.streams import _current_event, current_event
+
+MAX_POSTS_PER_PARTITION = 2000
+
+
+class RecentPosts:
+    """The latest posts triage has seen, keyed ``network:id`` (bounded per partition).
+
+    Each post is written to the changelog partition of the mention being handled, and
+    evicted (oldest first) only while handling a mention of that same partition, so a
+    tombstone always lands next to the value it deletes. A worker reads the posts of the
+    partitions it holds: all of them with one worker; with several, a reply whose parent
+    was handled elsewhere shows the thread without it, as before.
+    """
+
+    def __init__(self, table: Any, limit: int = MAX_POSTS_PER_PARTITION) -> None:
+        self.table = table
+        self.limit = limit
+        self._order: dict[int, deque[str]] | None = None  # built lazily, after recovery
+
+    def _orders(self) -> dict[int, deque[str]]:
+        if self._order is None:
+            found: dict[int, list[tuple[float, str]]] = {}
+            for key, value in list(self.table.items()):
+                if isinstance(value, dict):
+                    found.setdefault(int(value.get("partition", -1)), []).append(
+                        (float(value.get("at", 0.0)), str(key)))
+            self._order = {p: deque(k for _, k in sorted(v)) for p, v in found.items()}
+        return self._order
+
+    def add(self, post: dict[str, Any], at: float) -> None:
+        """Remember ``post`` (a Mention's JSON dict); call while handling its event."""
+        event = current_event()
+        partition = event.message.partition if event is not None else -1
+        key = f"{post.get('network')}:{post.get('id')}"
+        order = self._orders().setdefault(partition, deque())
+        if self.table.get(key) is None:
+            order.append(key)
+        self.table[key] = {"post": post, "at": at, "partition": partition}
+        while len(order) > self.limit:
+            self.table.pop(order.popleft(), None)
+
+    def get(self, ref: str) -> dict[str, Any] | None:
+        """The post ``network:id``, if this worker has seen it recently."""
+        value = self.table.get(ref)
+        return value.get("post") if isinstance(value, dict) else None
 
 #: Every table's name; its changelog topic is ``<app id>-<name>-changelog``.
 TABLE_NAMES = ("authors", "effects", "cases", "links", "replied")
@@ -31,6 +79,7 @@ class Tables:
     cases: Any
     links: Any
     replied: Any
+    posts: RecentPosts
 
 
 def create_tables(app: faust.App, partitions: int) -> Tables:
@@ -44,6 +93,7 @@ def create_tables(app: faust.App, partitions: int) -> Tables:
         cases=table("cases", None),
         links=table("links", list),
         replied=table("replied", list),
+        posts=RecentPosts(table("posts", None)),
     )
 
 

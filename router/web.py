@@ -17,7 +17,6 @@ authenticated ingest endpoint for pushed mentions.
 from __future__ import annotations
 
 import hmac
-import html
 import logging
 import time
 from typing import TYPE_CHECKING, Any, cast
@@ -43,18 +42,9 @@ def _ticket_page(desk: Any, ticket_id: str) -> str:
     rows = [t for t in desk.tickets() if str(t["id"]) == ticket_id]
     if not rows:
         return ""
-    t = rows[0]
-    replies = "".join(f"<li>{html.escape(c['body'])}</li>"
-                      for c in desk.comments(ticket_id) if c["public"])
-    state = {"solved": "Solved", "closed": "Closed"}.get(t["status"], "In progress")
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'>"
-        f"<title>Ticket #{t['id']}</title></head><body>"
-        f"<h1>Ticket #{t['id']}</h1><p>Status: <b>{state}</b> ({html.escape(t['status'])})</p>"
-        + (f"<h2>Updates</h2><ul>{replies}</ul>" if replies else "")
-        + "</body></html>"
-    )
+    from .pages import ticket_page
 
+    return ticket_page(rows[0], desk.comments(ticket_id))
 
 def register(rt: Runtime) -> None:
     app = rt.app

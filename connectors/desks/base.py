@@ -55,6 +55,7 @@ class TicketDraft:
     subject: str
     mention: Mention
     verdict: str
+    # P(actionable): the model's probability that support can help (not a confidence).
     confidence: float
     reasons: Sequence[str]
     category: str
@@ -62,6 +63,9 @@ class TicketDraft:
     tags: Sequence[str] = (SOCIAL_TAG,)
     thread: Sequence[Mention] = ()
     problem: bool = False  # an incident's problem ticket
+    hurtful: float = 0.0  # P(hurtful), the model's probability that the post is hurtful
+    sensitive: bool = False  # a sensitive moment (death, disaster): no automatic reply
+    language: str = "unknown"  # the post's language as the network gave it
 
     @classmethod
     def from_decision(
@@ -92,6 +96,9 @@ class TicketDraft:
             tags=tags,
             thread=thread,
             problem=problem,
+            hurtful=float(decision.scores.get("hurtful", 0.0)),
+            sensitive=bool(decision.sensitive),
+            language=(m.lang or "").strip() or "unknown",
         )
 
 

@@ -7,7 +7,8 @@ paragraphs, a quoted post, bullet lists, links); ``render(doc, fmt)`` writes it 
 - ``markdown``: GitHub-flavoured Markdown; customer text has every ASCII punctuation
   backslash-escaped and ``@`` broken with a word joiner, so it can neither inject markup
   nor ping a GitHub user;
-- ``html``: every customer string goes through ``html.escape``;
+- ``html``: a Jinja2 template (``templates/document.html``) with autoescape, so every
+  customer string is escaped unless a change says otherwise on purpose;
 - ``adf``: an Atlassian Document Format ``dict`` (``{"version": 1, "type": "doc", ...}``).
 
 Links are emitted only for ``http``/``https`` URLs; anything else is shown as text.
@@ -22,7 +23,11 @@ import re
 import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
+
+import jinja2
+import markupsafe
 
 from router.records import Mention
 
@@ -126,11 +131,18 @@ def ticket_document(draft: TicketDraft) -> Document:
         _label("Original post", _link_or_text(m.url or m.ref, m.url)),
         _label("Author", *_author_line(m)),
         _label("Posted", Text(m.created_at)),
-        _label("Verdict", Text(f"{draft.verdict} (confidence {draft.confidence:.0%})")),
+        _label("Language", Text(draft.language or "unknown")),
+        _label("Verdict", Text(draft.verdict)),
+        _label("Model scores", Text(f"P(actionable) {draft.confidence:.2f} (support can help: "
+                                    f"{draft.confidence:.0%}), P(hurtful) {draft.hurtful:.2f}")),
         _label("Category", Text(draft.category)),
         _label("Suggested priority", Text(draft.priority)),
         _label("Tags", Text(", ".join(draft.tags))),
     ]
+    if draft.sensitive:
+        blocks.append(Para((Text("Sensitive moment: ", bold=True),
+                            Text("the post speaks of a death or a disaster; answer in person, "
+                                 "the router sends no automatic reply."),)))
     reasons = [r for r in draft.reasons if r][:5]
     if reasons:
         blocks.append(Heading("Why the router escalated it", level=4))
@@ -267,34 +279,33 @@ def to_markdown(doc: Document) -> str:
     return "\n\n".join(chunks) + "\n"
 
 
-def _html_inline(parts: Sequence[Inline]) -> str:
-    out = []
-    for p in parts:
-        if isinstance(p, Link) and (href := _safe_href(p.href)):
-            out.append(f'<a href="{html.escape(href, quote=True)}" rel="noopener noreferrer">'
-                       f"{html.escape(p.text)}</a>")
-        elif isinstance(p, Text) and p.bold:
-            out.append(f"<strong>{html.escape(p.text)}</strong>")
-        else:
-            out.append(html.escape(p.text))
-    return "".join(out)
+def _escape(value: Any) -> markupsafe.Markup:
+    """Escape as ``html.escape`` does ("&quot;" where markupsafe writes "&#34;"), so bodies
+    stay byte-identical to those written before the template; autoescape stays on."""
+    if isinstance(value, markupsafe.Markup):
+        return value  # a macro's output, already escaped
+    return markupsafe.Markup(html.escape(str(value)))  # noqa: S704 - escaped right here
+
+
+@lru_cache(maxsize=1)
+def _templates() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.PackageLoader("connectors.desks", "templates"),
+                             autoescape=True, undefined=jinja2.StrictUndefined)
+    env.finalize = _escape
+    env.globals["safe_href"] = _safe_href
+    env.tests.update({
+        "link": lambda p: isinstance(p, Link),
+        "bold": lambda p: isinstance(p, Text) and p.bold,
+        "heading": lambda b: isinstance(b, Heading),
+        "para": lambda b: isinstance(b, Para),
+        "quote": lambda b: isinstance(b, Quote),
+    })
+    return env
 
 
 def to_html(doc: Document) -> str:
-    chunks: list[str] = []
-    for b in doc.blocks:
-        if isinstance(b, Heading):
-            level = max(1, min(6, b.level))
-            chunks.append(f"<h{level}>{html.escape(b.text)}</h{level}>")
-        elif isinstance(b, Para):
-            chunks.append(f"<p>{_html_inline(b.parts)}</p>")
-        elif isinstance(b, Quote):
-            body = "<br>".join(html.escape(line) for line in b.text.splitlines() or [""])
-            chunks.append(f"<blockquote><p>{body}</p></blockquote>")
-        else:
-            items = "".join(f"<li>{_html_inline(item)}</li>" for item in b.items)
-            chunks.append(f"<ul>{items}</ul>")
-    return "\n".join(chunks)
+    """``doc`` as HTML from ``templates/document.html`` (every customer string escaped)."""
+    return _templates().get_template("document.html").render(blocks=doc.blocks)
 
 
 def _adf_inline(parts: Sequence[Inline]) -> list[dict[str, Any]]:

@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import httpx
+import httpx_sse
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -312,30 +313,29 @@ class Mastodon(SocialNetwork):
         url = base + "/api/v1/streaming/user/notification"
         client = self.api.client
         try:
-            async with client.stream("GET", url, headers=self.headers(),
-                                     timeout=httpx.Timeout(20.0, read=None)) as response:
+            async with httpx_sse.aconnect_sse(
+                    client, "GET", url, headers=self.headers(),
+                    timeout=httpx.Timeout(20.0, read=None)) as source:
+                response = source.response
                 if response.status_code != 200:
                     await response.aread()
                     from connectors.http import raise_for_response
 
                     raise_for_response(response, what="mastodon streaming")
-                event, data = "", []
-                async for line in response.aiter_lines():
-                    if line.startswith(":"):
-                        continue  # heartbeat
-                    if line.startswith("event:"):
-                        event = line[6:].strip()
-                    elif line.startswith("data:"):
-                        data.append(line[5:].lstrip())
-                    elif line == "":
-                        if event == "notification" and data:
-                            try:
-                                note = json.loads("\n".join(data))
-                            except ValueError:
-                                note = None
-                            if isinstance(note, dict):
-                                yield note
-                        event, data = "", []
+                # httpx-sse parses the stream as the SSE spec says (CR/LF/CRLF lines, a
+                # field's one optional space, multi-line data, comments as heartbeats).
+                async for sse in source.aiter_sse():
+                    if sse.event != "notification" or not sse.data:
+                        continue
+                    try:
+                        note = json.loads(sse.data)
+                    except ValueError:
+                        continue
+                    if isinstance(note, dict):
+                        yield note
+        except httpx_sse.SSEError as exc:
+            raise RetriableError(f"mastodon streaming: {safe_url(url)} is not an event "
+                                 f"stream ({exc})") from exc
         except httpx.TransportError as exc:
             raise RetriableError(f"mastodon streaming: {safe_url(url)} failed: "
                                  f"{type(exc).__name__}") from exc

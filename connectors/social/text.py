@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
 
+import regex
+
 from connectors.errors import InvalidPayload
 
 # --- HTML to text (Mastodon's ``content``) -----------------------------------------------
@@ -88,35 +90,14 @@ def find_urls(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _extends_cluster(prev: str, ch: str) -> bool:
-    cp = ord(ch)
-    if unicodedata.category(ch) in ("Mn", "Me", "Mc"):
-        return True
-    if cp == 0x200D or ord(prev) == 0x200D:  # zero-width joiner sequences
-        return True
-    if 0xFE00 <= cp <= 0xFE0F or 0xE0100 <= cp <= 0xE01EF:  # variation selectors
-        return True
-    if 0x1F3FB <= cp <= 0x1F3FF or 0xE0020 <= cp <= 0xE007F:  # skin tones, tag sequences
-        return True
-    if 0x1160 <= cp <= 0x11FF and 0x1100 <= ord(prev) <= 0x11FF:  # Hangul jamo
-        return True
-    return prev == "\r" and ch == "\n"
+_GRAPHEME = regex.compile(r"\X")
 
 
 def graphemes(text: str) -> list[str]:
-    """User-perceived characters, close to Unicode extended grapheme clusters (stdlib only):
-    combining marks, ZWJ emoji, variation selectors, skin tones, flags, Hangul jamo."""
-    out: list[str] = []
-    ri_open = False  # an unpaired regional indicator (flag half) ends the current cluster
-    for ch in text:
-        is_ri = 0x1F1E6 <= ord(ch) <= 0x1F1FF
-        if out and (_extends_cluster(out[-1][-1], ch) or (is_ri and ri_open)):
-            out[-1] += ch
-            ri_open = False if is_ri else ri_open
-            continue
-        out.append(ch)
-        ri_open = is_ri
-    return out
+    """User-perceived characters: Unicode extended grapheme clusters (UAX #29, the ``regex``
+    module's ``\\X``), as Bluesky's ``Intl.Segmenter`` counts them."""
+    clusters: list[str] = _GRAPHEME.findall(text)
+    return clusters
 
 
 def grapheme_len(text: str) -> int:

@@ -49,10 +49,15 @@ def external_id(case_key: str) -> str:
 
 
 def comment_text(d: Decision) -> str:
+    """The note a linked mention adds: who, the verdict and the rule that decided it."""
     m = d.mention
+    why = d.reasons[0] if d.reasons else ""
+    # Decisions written before reasons stopped starting with the verdict may still be in
+    # the topic; the note says the verdict once either way.
+    why = why.removeprefix(f"{d.verdict}: ")
+    said = f"{d.verdict}: {why}" if why else d.verdict
     return (f"New {m.network} post by @{m.author.handle} joined this ticket "
-            f"({d.verdict}: {d.reasons[0] if d.reasons else ''}):\n\n{m.text}\n\n"
-            f"Link: {m.url or m.ref}")
+            f"({said}):\n\n{m.text}\n\nLink: {m.url or m.ref}")
 
 
 class Escalate:

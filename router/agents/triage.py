@@ -20,7 +20,7 @@ from ..errors import BadInput
 from ..policy import Case, Context, decide, never_ticket
 from ..records import Decision, Mention
 from ..settings import Settings
-from ..tables import in_event
+from ..tables import RecentPosts, in_event
 from ..validate import parse_mention
 
 if TYPE_CHECKING:
@@ -62,17 +62,28 @@ def counts_as_outage(m: Mention, sc: Scores, s: Settings) -> bool:
             and never_ticket(m, s) is None)
 
 
-def thread_of(state: dict[str, Any], m: Mention) -> list[dict[str, Any]]:
-    """The author's earlier posts in this mention's thread (oldest first)."""
+def thread_of(state: dict[str, Any], m: Mention,
+              posts: RecentPosts | None = None) -> list[dict[str, Any]]:
+    """The thread an agent sees on this mention's ticket (oldest first): the post it
+    replies to, whoever wrote it, when the router has seen it, then the author's earlier
+    posts in the same thread."""
     replied = f"{m.network}:{m.in_reply_to}" if m.in_reply_to else None
-    return [p for p in state.get("recent", [])
-            if p.get("id") != m.id and (
-                Mention.from_data(p).thread_key in (m.thread_key, replied)
-                or f"{p.get('network')}:{p.get('id')}" == replied)]
+    own = [p for p in state.get("recent", [])
+           if p.get("id") != m.id and (
+               Mention.from_data(p).thread_key in (m.thread_key, replied)
+               or f"{p.get('network')}:{p.get('id')}" == replied)]
+    parent = posts.get(replied) if posts is not None and replied else None
+    if parent is None or any(p.get("id") == parent.get("id") for p in own):
+        return own
+    return [parent, *own]
 
 
-def remember(state: dict[str, Any], m: Mention, d: Decision) -> dict[str, Any]:
-    """The author's state after this decision (bounded in size)."""
+def remember(state: dict[str, Any], m: Mention, d: Decision,
+             posts: RecentPosts | None = None) -> dict[str, Any]:
+    """The author's state after this decision (bounded in size); the post itself also
+    goes to ``posts``, where another author's reply to it can find it."""
+    if posts is not None:
+        posts.add(m.to_json_dict(), d.decided_at)
     state = {k: (dict(v) if isinstance(v, dict) else list(v)) for k, v in state.items()}
     hashes = state.setdefault("hashes", {})
     hashes.setdefault(text_hash(m.text), m.ref)
@@ -158,8 +169,8 @@ class Triage:
                     outage = incidents.count_report(outage)
                 d = decide(m, sc, s, context_for(m, state, now, outage))
                 if d.verdict in ("open", "incident", "review"):
-                    d.thread = thread_of(state, m)
-                self.rt.tables.authors[key] = remember(state, m, d)
+                    d.thread = thread_of(state, m, self.rt.tables.posts)
+                self.rt.tables.authors[key] = remember(state, m, d, self.rt.tables.posts)
                 if counts_as_outage(m, sc, s) or d.verdict == "incident":
                     self.rt.tables.authors[OUTAGE_KEY] = incidents.after_decision(outage, d)
             self.rt.count(f"verdict.{d.verdict}")

@@ -29,7 +29,7 @@ S = Settings(own_accounts=["acmecorp"], personas=["acme_ceo"], employees=["jane_
 def test_actionable_opens_with_reasons_and_scores() -> None:
     d = decide(m(), sc(0.9), S, Context(now=NOW))
     assert d.verdict == "open"
-    assert d.reasons[0].startswith("open:") and "word 'refund' (+0.8)" in d.reasons
+    assert d.reasons[0].startswith("support can help") and "word 'refund' (+0.8)" in d.reasons
     assert d.scores["actionable"] == 0.9 and d.case_key == "generic:1"
 
 
@@ -130,3 +130,34 @@ def test_ops_move_the_coverage_floor_at_runtime() -> None:
     mention, scores = m(), sc(0.05, coverage=0.3)
     assert decide(mention, scores, S, Context(now=NOW)).verdict == "review"
     assert decide(mention, scores, lowered, Context(now=NOW)).verdict == "silent"
+
+
+def test_a_grieving_customer_is_never_low_priority() -> None:
+    """'My father passed away, how do I close his account' reads as a how-to (low) and is
+    borderline (review): the agent must still see it before the feature requests."""
+    grief = sc(0.45, sensitive=0.98, category="how_to")
+    d = decide(m("My father passed away. How do I close his account?"), grief, S,
+               Context(now=NOW))
+    assert d.verdict == "review" and d.sensitive
+    assert d.priority == "high"
+    opened = decide(m(), sc(0.9, sensitive=0.98, category="praise"), S, Context(now=NOW))
+    assert opened.verdict == "open" and opened.priority == "high"
+    outage = decide(m(), sc(0.9, sensitive=0.98, category="outage"), S, Context(now=NOW))
+    assert outage.priority == "urgent"  # at least high, not capped at high
+    assert decide(m(), sc(0.45, category="how_to"), S, Context(now=NOW)).priority == "low"
+
+
+@pytest.mark.parametrize("ctx,verdict", [
+    (Context(now=NOW, cases=[Case("generic:1", "generic:1", NOW - 60)]), "link"),
+    (Context(now=NOW, cases=[Case("generic:5", "generic:5", NOW - 60)]), "link"),
+    (Context(now=NOW, outage_reports=3, incident_key="incident:outage:7"), "incident"),
+    (Context(now=NOW), "open"),
+])
+def test_the_first_reason_does_not_repeat_the_verdict(ctx: Context, verdict: str) -> None:
+    """A ticket note shows the verdict and its reason side by side; 'link: link: ...' was
+    the reason repeating the verdict word."""
+    reply = m("still broken", id="2", in_reply_to="1", conversation_id="1")
+    d = decide(reply, sc(0.9, category="outage" if verdict == "incident" else "billing"), S,
+               ctx)
+    assert d.verdict == verdict
+    assert not d.reasons[0].lower().startswith(("link", "open", "incident")), d.reasons[0]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from connectors.desks.base import CommentBody
+from connectors.desks.base import CommentBody, TicketDraft
 from connectors.desks.render import (
     FORMATS,
     adf_text,
@@ -19,6 +19,7 @@ from connectors.desks.render import (
     render,
     ticket_document,
 )
+from router.records import Decision
 
 from .drafts import HOSTILE, draft, mention
 
@@ -53,7 +54,7 @@ def test_everything_an_agent_needs_is_there() -> None:
     text = render(ticket_document(draft("case-9")), "plain")
     for needle in ("My order #123 never arrived", "https://social.example/@ann/case-9",
                    "@ann", "Ann Example", "https://social.example/@ann", "1,234 followers",
-                   "open (confidence 87%)", "mentions an order number", "asks for help",
+                   "Verdict: open", "mentions an order number", "asks for help",
                    "delivery", "high", "social-mastodon", "Anyone else?", "@bob", "case-9"):
         assert needle in text, needle
 
@@ -120,3 +121,37 @@ def test_marker_round_trips_any_value() -> None:
 def test_unknown_format() -> None:
     with pytest.raises(ValueError):
         render(ticket_document(draft()), "rtf")
+
+
+def grief_draft() -> TicketDraft:
+    m = mention("My father passed away. How do I close his account?", id="g1")
+    m.lang = "en"
+    d = Decision(mention=m, verdict="review", reasons=["borderline: actionable 0.76 just "
+                 "under 0.80"], scores={"actionable": 0.7566, "hurtful": 0.0101,
+                 "sensitive": 0.985}, category="how_to", priority="high", sensitive=True)
+    return TicketDraft.from_decision(d, external_id="g1")
+
+
+def test_scores_are_labelled_as_what_they_are() -> None:
+    """P(actionable) 0.21 is not '21 % confidence': an agent reading 'confidence' trusts a
+    low number to mean 'the router is unsure', when it means 'support probably cannot help'."""
+    text = render(ticket_document(grief_draft()), "plain")
+    assert "confidence" not in text
+    assert "P(actionable) 0.76 (support can help: 76%)" in text
+    assert "P(hurtful) 0.01" in text
+    assert "Suggested priority: high" in text
+
+
+def test_the_language_is_on_the_ticket() -> None:
+    assert "Language: en" in render(ticket_document(grief_draft()), "plain")
+    unknown = TicketDraft.from_decision(Decision(
+        mention=mention(), verdict="open", reasons=[], scores={}, category="other",
+        priority="normal"), external_id="x")
+    assert "Language: unknown" in render(ticket_document(unknown), "plain")
+
+
+def test_a_sensitive_moment_says_so_and_that_no_reply_goes_out() -> None:
+    text = render(ticket_document(grief_draft()), "plain")
+    assert "Sensitive moment" in text and "no automatic reply" in text
+    assert "Sensitive moment" not in render(ticket_document(draft()), "plain")
+

@@ -70,6 +70,9 @@ def test_fit_prefers_dropping_what_follows_the_link() -> None:
 
 def test_graphemes_and_facets_in_bytes() -> None:
     assert grapheme_len("👩🏽‍💻 🇯🇵 e\u0301") == 5
+    # Counted as Bluesky counts them (UAX #29): a Devanagari conjunct, a Hangul syllable
+    # with a trailing consonant, Thai sara am are one each; a stray joiner joins no letters.
+    assert [grapheme_len(t) for t in ("क्षि", "\uac00\u11a8", "กำ", "a\u200db")] == [1, 1, 1, 2]
     (facet,) = link_facets(f"修理済み ✨ {LINK}")
     start = len("修理済み ✨ ".encode())
     assert facet["index"] == {"byteStart": start, "byteEnd": start + len(LINK)}

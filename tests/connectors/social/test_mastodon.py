@@ -155,6 +155,45 @@ async def test_follow_catches_up_then_streams_and_skips_duplicates() -> None:
     assert live["id"] in str(pages[-1].checkpoint)
 
 
+async def test_the_stream_is_read_as_the_sse_spec_says() -> None:
+    """CRLF line ends, fields without the optional space, a JSON notification split over
+    two data lines, and comments; each notification arrives once."""
+    import json
+
+    fake = FakeMastodon()
+    net = make(fake)
+    _, checkpoint = await drain(net, None)
+    first, second = fake.add_mention("crlf"), fake.add_mention("split")
+    for note in (first, second):
+        fake.notifications.remove(note)
+    body = json.dumps(second)
+    cut = body.index(", ")
+    fake.stream_events = [
+        ": heartbeat\r\n",
+        f"event:notification\r\ndata:{json.dumps(first)}\r\n\r\n",
+        f"event: notification\ndata: {body[:cut]},\ndata: {body[cut + 2:]}\n\n",
+    ]
+    pages = [p async for p in net.follow(checkpoint, max_connections=1, reconnect_delay=0)]
+    assert [p["id"] for page in pages for p in page.payloads] == [first["id"], second["id"]]
+
+
+async def test_a_stream_url_that_is_not_an_event_stream_is_retried_not_fatal() -> None:
+    fake = FakeMastodon()
+    inner = fake.transport()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/streaming/user/notification"):
+            return httpx.Response(200, text="<html>proxy login</html>",
+                                  headers={"content-type": "text/html"})
+        return await inner.handle_async_request(request)
+
+    net = Mastodon(make(fake).cfg, httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+                   hurtful=never_hurtful)
+    fake.add_mention("still polled")
+    pages = [p async for p in net.follow(None, max_connections=2, reconnect_delay=0)]
+    assert [len(p.payloads) for p in pages] == [1]
+
+
 # --- reply ----------------------------------------------------------------------------
 
 
