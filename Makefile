@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: install demo test bench lint broker-start broker-stop clean
+.PHONY: install demo test bench faults lint broker-start broker-stop clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ test: install
 bench: install
 	$(PY) bench/bench_pipeline.py
 	$(PY) bench/bench_classifiers.py
+
+faults: install
+	$(PY) bench/fault_harness.py
 
 lint: install
 	$(VENV)/bin/ruff check router classifiers connectors tests bench
