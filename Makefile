@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: install demo test test-deps bench lint broker-start broker-stop clean
+.PHONY: install demo test test-deps bench faults lint broker-start broker-stop clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ test: test-deps
 bench: install
 	$(PY) bench/bench_pipeline.py
 	$(PY) bench/bench_classifiers.py
+
+faults: install
+	$(PY) bench/fault_harness.py
 
 lint: install
 	$(VENV)/bin/ruff check router classifiers connectors tests bench
