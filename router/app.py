@@ -6,12 +6,14 @@ losing messages (see ``router.lifecycle``):
 - an agent that raises is not restarted past the message it was handling, and the consumer
   does not commit on the way out (Faust's default does both: ``Consumer.on_task_error``
   commits, and the supervisor restarts the agent on the next message);
-- a record that cannot be decoded freezes the offsets at once: Faust acks such a record
-  before it throws the error into the agent, so a periodic commit could pass it first.
+- a record that cannot be decoded goes to its dead-letter topic before any commit can pass
+  it (Faust acks such a record before it reports the error); if even that fails, the
+  offsets freeze and the worker stops.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -21,12 +23,19 @@ from .settings import Settings
 
 #: Called with (agent name, exception) when an agent raises; set by ``router.lifecycle``.
 CrashHandler = Callable[[str, BaseException], Awaitable[None]]
+#: Called with (exception, message) for a record a topic cannot decode; set by ``build``.
+UndecodableHandler = Callable[[Exception, Any], Awaitable[None]]
 
 
 class RouterApp(faust.App):
     """A ``faust.App`` whose crashed agent is handed to ``crash_handler``."""
 
     crash_handler: CrashHandler | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: What to do with a record a topic cannot decode, by topic name (``RouterTopic``).
+        self.undecodable: dict[str, UndecodableHandler] = {}
 
     async def _on_agent_error(self, agent: Any, exc: BaseException) -> None:
         if self.crash_handler is None:
@@ -36,19 +45,36 @@ class RouterApp(faust.App):
 
 
 class RouterTopic(faust.Topic):
-    """A topic whose undecodable record stops the worker before any commit can pass it."""
+    """A topic whose undecodable record is dead-lettered, never skipped and never replayed
+    into a crash loop.
+
+    Faust acks such a record before it reports the error, so commits are held until the
+    dead letter is written; without a dead-letter handler (or when writing it fails) the
+    offsets freeze for good and the error goes to the agent, which stops the worker.
+    """
 
     async def on_value_decode_error(self, exc: Exception, message: Any) -> None:
-        from .lifecycle import freeze_commits
-
-        freeze_commits(self.app)  # synchronously: nothing can commit after Faust's ack
-        await super().on_value_decode_error(exc, message)
+        await self._undecodable(exc, message, super().on_value_decode_error)
 
     async def on_key_decode_error(self, exc: Exception, message: Any) -> None:
-        from .lifecycle import freeze_commits
+        await self._undecodable(exc, message, super().on_key_decode_error)
 
-        freeze_commits(self.app)
-        await super().on_key_decode_error(exc, message)
+    async def _undecodable(self, exc: Exception, message: Any,
+                           fallback: Callable[[Exception, Any], Awaitable[None]]) -> None:
+        from .lifecycle import commits_held, freeze_commits
+
+        handlers: dict[str, UndecodableHandler] = getattr(self.app, "undecodable", {})
+        handler = handlers.get(message.topic)  # by name: agents read clones of the topic
+        if handler is not None:
+            async with commits_held(self.app):  # taken synchronously, before any await
+                try:
+                    await handler(exc, message)
+                    return
+                except Exception:  # noqa: BLE001 - fall back to stopping, below
+                    logging.getLogger(__name__).exception(
+                        "cannot dead-letter an undecodable record on %s", message.topic)
+        freeze_commits(self.app)  # synchronously: nothing can commit after Faust's ack
+        await fallback(exc, message)
 
 
 def create_app(settings: Settings) -> faust.App:

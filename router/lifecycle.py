@@ -13,12 +13,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
 import socket
 import sys
 import threading
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -76,6 +78,25 @@ def freeze_commits(app: AppT) -> None:
         return False
 
     consumer.commit = no_commit  # type: ignore[method-assign]
+
+
+@contextlib.asynccontextmanager
+async def commits_held(app: AppT) -> AsyncIterator[None]:
+    """No offset is committed inside this block (a record acked before it was handled
+    stays uncommitted until it is safe); afterwards commits go on, unless something froze
+    them for good meanwhile. Entering takes effect at once, before the first await."""
+    consumer = app.consumer
+    before = consumer.commit
+
+    async def held(*args: Any, **kwargs: Any) -> bool:
+        return False
+
+    consumer.commit = held  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        if consumer.commit is held:
+            consumer.commit = before  # type: ignore[method-assign]
 
 
 class RouterWorker(faust.Worker):

@@ -99,8 +99,9 @@ class Runtime:
 
     @contextlib.asynccontextmanager
     async def guard(self, source: str, event: Any) -> AsyncIterator[None]:
-        """Turn an unexpected error on one message into a dead letter, never a lost message
-        (a crashed Faust agent is restarted past the message it was handling)."""
+        """Turn an unexpected error on one message into a dead letter, so that one message's
+        bug stays its own (an error that escapes an agent stops the whole worker, see
+        ``router.lifecycle``)."""
         try:
             yield
         except Exception as exc:  # noqa: BLE001
@@ -121,15 +122,33 @@ class Runtime:
             raw, reason, source_topic=msg.topic, key=key, partition=msg.partition,
             offset=msg.offset, at=time.time()))
 
+    def undecodable_to_dlq(self, source: str) -> Any:
+        """What a topic does with a record it cannot decode: send it, as it was, to
+        ``<source>_dlq`` with the reason (raises if that fails, so the worker stops)."""
+
+        async def to_dlq(exc: Exception, message: Any) -> None:
+            key = message.key
+            raw = message.value
+            await self._dlq(source, DeadLetter.of(
+                raw if isinstance(raw, bytes) else b"",
+                f"cannot decode the record as a {source} message: {str(exc)[:300]}",
+                source_topic=message.topic,
+                key=key.decode("utf-8", "replace") if isinstance(key, bytes) else key,
+                partition=message.partition, offset=message.offset, at=time.time()),
+                strict=True)
+
+        return to_dlq
+
     async def dead_letter_record(self, source: str, key: str, raw: bytes, reason: str) -> None:
         await self._dlq(source, DeadLetter.of(
             raw, reason, source_topic=topic_specs.name(self.settings, source), key=key,
             at=time.time()))
 
-    async def _dlq(self, source: str, letter: DeadLetter) -> None:
+    async def _dlq(self, source: str, letter: DeadLetter, *, strict: bool = False) -> None:
         """Send a dead letter; if the broker refuses it, send it again without the original
         (its size and digest stay), and if that fails too, log it: one message that cannot
-        be dead-lettered must not take its batch, or the agent, down with it."""
+        be dead-lettered must not take its batch, or the agent, down with it. ``strict``
+        raises instead, for a caller that can still stop before the offset is committed."""
         self.count(f"dlq.{source}")
         log.warning("dead letter from %s: %s", source, letter.reason)
         topic = self.topics[f"{source}_dlq"]
@@ -146,6 +165,8 @@ class Runtime:
         try:
             await (await topic.send(key=(letter.key or "").encode(), value=bare))
         except Exception:  # noqa: BLE001 - see the docstring
+            if strict:
+                raise
             self.count(f"dlq_failed.{source}")
             log.exception("LOST: dead letter from %s could not be sent: topic %s partition %s "
                           "offset %s, %s bytes, sha256 %s: %s", source, letter.source_topic,
@@ -203,6 +224,10 @@ def build(settings: Settings, *, model: TriageModel | None = None, desk: Desk | 
                  health=Health(tuple(a for a in ("triage", "escalate", "closeloop", "publish")
                                      if a in settings.agents)))
     app.crash_handler = crash_handler(rt)  # type: ignore[attr-defined]
+    for key in VALUE_TYPES:
+        source = "decisions" if key == "decisions_retry" else key
+        app.undecodable[topics[key].get_topic_name()] = (  # type: ignore[attr-defined]
+            rt.undecodable_to_dlq(source))
 
     rt.prepare_args = {"model": model, "desk": desk, "output": output}
     from .agents import closeloop, escalate, publish, triage

@@ -34,6 +34,8 @@ class RouterProcess:
     prefix: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:8]}.")
     proc: subprocess.Popen[bytes] | None = None
     web_port: int = field(default_factory=free_port)
+    #: What runs in the subprocess (after ``python``): the worker, or a script around it.
+    command: list[str] = field(default_factory=lambda: ["-m", "router", "worker", "-l", "info"])
 
     @property
     def env(self) -> dict[str, str]:
@@ -74,8 +76,8 @@ class RouterProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         log = open(self.workdir / "worker.log", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "router", "worker", "-l", "info"],
-            env=self.env, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT)
+            [sys.executable, *self.command], env=self.env, cwd=self.workdir, stdout=log,
+            stderr=subprocess.STDOUT)
         log.close()
 
     def stop(self, *, kill: bool = False, timeout: float = 30) -> None:

@@ -10,6 +10,7 @@ every earlier mention gets its verdict.
 
 from __future__ import annotations
 
+import base64
 import subprocess
 import sys
 import time
@@ -19,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from kafka import KafkaAdminClient, KafkaProducer
+from kafka import KafkaAdminClient
 
 from router.broker import LocalBroker, free_port
 
@@ -123,12 +124,23 @@ def health(port: int) -> httpx.Response | None:
         return None
 
 
-def test_crashed_agent_stops_the_worker_without_committing_past_the_message(
+def wait_healthy(rp: RouterProcess, bound_s: float = 60.0) -> httpx.Response:
+    deadline = time.monotonic() + bound_s
+    ready = health(rp.web_port)
+    while (ready is None or ready.status_code != 200) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        ready = health(rp.web_port)
+    assert ready is not None and ready.status_code == 200, rp.log_text()[-3000:]
+    return ready
+
+
+def test_an_undecodable_decision_is_dead_lettered_and_the_stream_goes_on(
         kafka_bootstrap: str, tmp_path: Path) -> None:
-    """A record the escalate agent cannot read (not a decision: another version's, or a
-    producer bug) used to be logged and skipped for good while /health said 200; now the
-    worker stops, non-zero, and the record's offset is not committed, so nothing past it
-    is lost and an orchestrator restarts the worker."""
+    """A record on ``decisions`` that is not a decision (another version's, a producer bug)
+    was first skipped for good while /health said 200, then stopped the worker, which read
+    it again on every restart: a crash loop that blocked every mention behind it. Now it
+    goes to ``decisions-dlq`` as it was, with the reason, and the next mention is decided
+    and ticketed as usual."""
     rp = RouterProcess(kafka_bootstrap, tmp_path)
     rp.create_topics()
     rp.start()
@@ -136,18 +148,56 @@ def test_crashed_agent_stops_the_worker_without_committing_past_the_message(
         first = mention("ok1", "@acmesupport my parcel never arrived, order 1234", "dana")
         rp.produce("mentions", [encode(first)], [key_of(first)])
         rp.read("decisions", lambda r: any(d["mention"]["id"] == "ok1" for d in r))
-        deadline = time.monotonic() + 60
-        ready = health(rp.web_port)
-        while (ready is None or ready.status_code != 200) and time.monotonic() < deadline:
-            time.sleep(0.5)
-            ready = health(rp.web_port)
-        assert ready is not None and ready.status_code == 200
-        assert set(ready.json()["agents"]) == {"triage", "escalate", "closeloop", "publish"}
+        wait_healthy(rp)
 
-        producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
-        meta = producer.send(rp.topic("decisions"), key=b"generic:u-zed",
-                             value=b'{"not": "a decision"}').get(timeout=30)
-        producer.close()
+        rp.produce("decisions", [b'{"not": "a decision"}'], [b"generic:u-zed"])
+        letters = rp.read("decisions-dlq", lambda r: len(r) >= 1)
+        assert base64.b64decode(letters[0]["original"]) == b'{"not": "a decision"}'
+        assert letters[0]["key"] == "generic:u-zed"
+        assert "cannot decode" in letters[0]["reason"], letters[0]["reason"]
+
+        after = mention("ok2", "@acmesupport I was charged twice for order 88, please refund",
+                        "eve")
+        rp.produce("mentions", [encode(after)], [key_of(after)])
+        rp.read("ticket-events", lambda r: any(
+            (e.get("mention") or {}).get("id") == "ok2" for e in r))
+        assert rp.proc is not None and rp.proc.poll() is None, rp.log_text()[-3000:]
+        assert wait_healthy(rp).json()["ok"] is True
+    finally:
+        rp.stop()
+
+
+#: A worker whose escalate agent lets an exception escape on one mention (the guard that
+#: turns errors into dead letters is itself what failed, say): the crash path, on demand.
+ESCAPING_AGENT = """
+import contextlib, sys
+import router.runtime, router.agents.escalate as escalate
+
+@contextlib.asynccontextmanager
+async def no_guard(self, source, event):
+    yield
+
+async def boom(self, event, d, attempt=0):
+    raise RuntimeError(f"escaped on {d.mention.id}")
+
+router.runtime.Runtime.guard = no_guard
+escalate.Escalate.handle = boom
+from router.cli import main
+main(["worker", "-l", "info"])
+"""
+
+
+def test_crashed_agent_stops_the_worker_without_committing_past_the_message(
+        kafka_bootstrap: str, tmp_path: Path) -> None:
+    """An exception that escapes an agent used to be logged, and Faust restarted the agent
+    past the message (skipped for good) while /health said 200; now the worker stops,
+    non-zero, and that message's offset is not committed, so nothing past it is lost."""
+    rp = RouterProcess(kafka_bootstrap, tmp_path, command=["-c", ESCAPING_AGENT])
+    rp.create_topics()
+    rp.start()
+    try:
+        first = mention("ok1", "@acmesupport my parcel never arrived, order 1234", "dana")
+        rp.produce("mentions", [encode(first)], [key_of(first)])
         assert rp.proc is not None
         try:
             rc = rp.proc.wait(timeout=EXIT_BOUND_S)
@@ -155,12 +205,14 @@ def test_crashed_agent_stops_the_worker_without_committing_past_the_message(
             raise AssertionError("the worker kept running with a crashed agent:\n"
                                  + rp.log_text()[-3000:]) from None
         assert rc != 0
-        assert "escalate" in rp.log_text().splitlines()[-1]
+        last = rp.log_text().splitlines()[-1]
+        assert "agent escalate crashed" in last and "escaped on ok1" in last, last
+        decisions = rp.read("decisions", lambda r: len(r) >= 1)
+        assert [d["mention"]["id"] for d in decisions] == ["ok1"]
         offsets = committed(kafka_bootstrap, rp.settings.app_id)
-        past = {tp: off for tp, off in offsets.items()
-                if tp.topic == rp.topic("decisions") and tp.partition == meta.partition
-                and off > meta.offset}
-        assert past == {}, f"committed past the unhandled record at {meta.offset}: {past}"
+        on_decisions = {tp: off for tp, off in offsets.items()
+                        if tp.topic == rp.topic("decisions") and off > 0}
+        assert on_decisions == {}, f"committed past the unhandled decision: {on_decisions}"
     finally:
         rp.stop()
 
