@@ -156,26 +156,34 @@ class Triage:
                                           f"classifier failed: {type(exc).__name__}")
             return
         for (event, m), sc in zip(parsed, scores, strict=True):
-            in_event(event)
-            now = time.time()
-            key = author_key(m)
-            state = self.rt.tables.authors[key]
-            previous = state.get("decided", {}).get(m.ref)
-            if previous is not None:
-                d = self.redelivered(m, sc, previous, now)
-            else:
-                outage = incidents.window_state(self.rt.tables.authors[OUTAGE_KEY], now, s)
-                if counts_as_outage(m, sc, s):
-                    outage = incidents.count_report(outage)
-                d = decide(m, sc, s, context_for(m, state, now, outage))
-                if d.verdict in ("open", "incident", "review"):
-                    d.thread = thread_of(state, m, self.rt.tables.posts)
-                self.rt.tables.authors[key] = remember(state, m, d, self.rt.tables.posts)
-                if counts_as_outage(m, sc, s) or d.verdict == "incident":
-                    self.rt.tables.authors[OUTAGE_KEY] = incidents.after_decision(outage, d)
-            self.rt.count(f"verdict.{d.verdict}")
-            await self.rt.emit("decisions", key.encode(), d.dumps())
+            try:
+                await self.decide_one(event, m, sc, s)
+            except Exception as exc:  # noqa: BLE001 - one mention's bug stays its own
+                log.exception("cannot decide %s", m.ref)
+                await self.rt.dead_letter("mentions", event, "internal error: "
+                                          f"{type(exc).__name__}: {str(exc)[:500]}")
             self.settled.add(id(event))
+
+    async def decide_one(self, event: Any, m: Mention, sc: Scores, s: Settings) -> None:
+        in_event(event)
+        now = time.time()
+        key = author_key(m)
+        state = self.rt.tables.authors[key]
+        previous = state.get("decided", {}).get(m.ref)
+        if previous is not None:
+            d = self.redelivered(m, sc, previous, now)
+        else:
+            outage = incidents.window_state(self.rt.tables.authors[OUTAGE_KEY], now, s)
+            if counts_as_outage(m, sc, s):
+                outage = incidents.count_report(outage)
+            d = decide(m, sc, s, context_for(m, state, now, outage))
+            if d.verdict in ("open", "incident", "review"):
+                d.thread = thread_of(state, m, self.rt.tables.posts)
+            self.rt.tables.authors[key] = remember(state, m, d, self.rt.tables.posts)
+            if counts_as_outage(m, sc, s) or d.verdict == "incident":
+                self.rt.tables.authors[OUTAGE_KEY] = incidents.after_decision(outage, d)
+        self.rt.count(f"verdict.{d.verdict}")
+        await self.rt.emit("decisions", key.encode(), d.dumps())
 
     def redelivered(self, m: Mention, sc: Scores, previous: list[Any], now: float) -> Decision:
         """The same verdict again for a mention seen before (escalation is idempotent)."""

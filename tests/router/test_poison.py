@@ -114,3 +114,43 @@ def test_a_dead_letter_the_broker_refuses_is_kept_without_its_original(
     assert letter["original"] == "" and letter["truncated"] is True
     assert letter["original_size"] == len(bad)
     assert letter["original_sha256"] == hashlib.sha256(bad).hexdigest()
+
+
+#: A worker whose policy has a bug that one mention's text triggers (any bug: the point is
+#: that it stays that mention's).
+BUGGY_POLICY = """
+import router.agents.triage as triage
+real = triage.decide
+
+def decide(m, sc, s, ctx):
+    if "TRIGGER" in m.text:
+        raise ZeroDivisionError("a bug in the policy")
+    return real(m, sc, s, ctx)
+
+triage.decide = decide
+from router.cli import main
+main(["worker", "-l", "info"])
+"""
+
+
+def test_a_bug_on_one_mention_dead_letters_that_mention_only(
+        kafka_bootstrap: str, tmp_path: Any) -> None:
+    """A policy error on one mention used to send the rest of its batch, valid mentions
+    nobody had decided yet, to ``mentions-dlq`` as "internal error" too."""
+    rp = RouterProcess(kafka_bootstrap, tmp_path / "w", command=["-c", BUGGY_POLICY],
+                       extra_env={"ROUTER_BATCH_SIZE": "64", "ROUTER_BATCH_TIMEOUT": "2"})
+    rp.create_topics()
+    batch = [mention("p1", "@acmesupport my order 5 never arrived", "ida"),
+             mention("p2", "@acmesupport TRIGGER my order 6 never arrived", "ida"),
+             mention("p3", "@acmesupport my order 7 never arrived", "ida"),
+             mention("p4", "@acmesupport please refund order 8", "ida")]
+    rp.produce("mentions", [encode(m) for m in batch], [b"k"] * len(batch))
+    rp.start()
+    try:
+        letters = rp.read("mentions-dlq", lambda r: len(r) >= 1)
+        decisions = rp.read("decisions", lambda r: {"p1", "p3", "p4"} <= _ids(r))
+    finally:
+        rp.stop()
+    assert [json.loads(base64.b64decode(x["original"]))["id"] for x in letters] == ["p2"]
+    assert "internal error: ZeroDivisionError" in letters[0]["reason"]
+    assert _ids(decisions) == {"p1", "p3", "p4"}
