@@ -31,7 +31,7 @@ from tenacity import (
 from tenacity.wait import wait_base
 
 from .errors import FatalError, RetriableError, safe_url
-from .redact import Redactor, request_credentials
+from .redact import Redactor, also_scrub_logs, request_credentials
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +174,7 @@ class HttpApi:
         self.client = client
         #: Scrubs the connector's configured secrets from every error it raises.
         self.redactor = Redactor(secrets)
+        also_scrub_logs(*self.redactor.secrets)  # and from the worker's logs, any library's
         self.name = name
         self.limiter = AsyncLimiter(rate, per_seconds) if rate else None
         self.attempts = attempts

@@ -227,6 +227,14 @@ class _ScrubbingFactory:
 _install_lock = threading.Lock()
 
 
+def also_scrub_logs(*secrets: Any) -> None:
+    """If this process scrubs its logs (``scrub_logs``, as ``router worker`` does), scrub
+    these secrets too: a desk's or a network's, known only once its connector is built."""
+    factory = logging.getLogRecordFactory()
+    if isinstance(factory, _ScrubbingFactory):
+        factory.redactor.add(*secrets)
+
+
 def scrub_logs(secrets: Iterable[Any] = ()) -> Redactor:
     """Scrub every log record of this process of ``secrets``, credentials and credential
     URLs from now on (installed once; later calls add secrets). Returns its Redactor."""

@@ -25,6 +25,7 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.errors import ConnectorError
+from connectors.http import HttpApi
 from connectors.redact import scrub_logs
 
 from .desks.drafts import draft
@@ -153,6 +154,25 @@ def test_log_records_from_any_library_are_scrubbed(caplog: pytest.LogCaptureFixt
     text = "\n".join(caplog.text.splitlines() + [r.exc_text or "" for r in caplog.records])
     assert "broker:9093" in text and "send failed" in text
     assert not leaked(text), text
+
+
+def test_a_connectors_secrets_are_scrubbed_from_the_workers_logs_once_it_is_built(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The worker scrubs its settings' secrets from every log line; a desk's or a network's
+    token (its own ``ROUTER_<KEY>_*`` settings) was not among them, so a library logging a
+    failed request with it (or a traceback quoting it) wrote it to the worker's log."""
+    saved = logging.getLogRecordFactory()
+    lib = logging.getLogger("httpx")
+    try:
+        scrub_logs([])  # what ``router worker`` installs first
+        caplog.set_level(logging.INFO)
+        lib.info("before: Authorization: Token %s", "MARKERnotyetknown")
+        HttpApi(httpx.AsyncClient(), name="zendesk", secrets=[SecretStr(MARKER)])
+        lib.info("upstream echoed %s in its answer", MARKER)
+    finally:
+        logging.setLogRecordFactory(saved)
+    assert "upstream echoed" in caplog.text
+    assert not leaked(caplog.text), caplog.text
 
 
 class _EchoDesk(BaseHTTPRequestHandler):
