@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from connectors.desks.base import Ticket
-
 from .errors import BadInput, BrokerError
 from .ingest import to_message
-from .records import DeadLetter, TicketEvent
+from .records import DeadLetter
 from .settings import Settings
 from .topics import SPECS, name
 from .validate import parse_mention
@@ -284,36 +281,3 @@ def read_to_end(settings: Settings, topic_key: str, *, timeout_s: float = 10.0) 
             from exc
     finally:
         consumer.close()
-
-
-def release_replies(settings: Settings, *, timeout_s: float = 10.0) -> int:
-    """Send the replies held in ``replies-dlq`` (kill switch, quiet hours, a failed post)
-    back to ``replies``; the publisher checks them again and posts each id at most once."""
-    held: dict[str, bytes] = {}
-    for msg in read_to_end(settings, "replies_dlq", timeout_s=timeout_s):
-        letter = DeadLetter.loads(msg.value)
-        if letter.truncated:  # only the head of it was kept: nothing to send again
-            continue
-        held[letter.key or ""] = base64.b64decode(letter.original)
-    p = producer(settings)
-    try:
-        for reply_id, raw in held.items():
-            p.send(name(settings, "replies"), key=reply_id.encode(), value=raw)
-        p.flush(timeout=60)
-    finally:
-        p.close()
-    return len(held)
-
-
-def send_ticket_events(settings: Settings, desk: str, tickets: Iterable[Ticket]) -> None:
-    """Tell the router that these tickets changed status (what a desk webhook does)."""
-    p = producer(settings)
-    try:
-        for t in tickets:
-            ev = TicketEvent(desk=desk, ticket_id=t.id, kind="status", status=t.status,
-                             ticket_url=t.url, at=time.time())
-            p.send(name(settings, "ticket_events"), key=ev.ticket_key.encode(),
-                   value=ev.dumps())
-        p.flush(timeout=60)
-    finally:
-        p.close()
