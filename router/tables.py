@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import weakref
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import faust
@@ -68,10 +68,6 @@ class RecentPosts:
         value = self.table.get(ref)
         return value.get("post") if isinstance(value, dict) else None
 
-#: Every table's name; its changelog topic is ``<app id>-<name>-changelog``.
-TABLE_NAMES = ("authors", "effects", "cases", "links", "replied")
-
-
 @dataclass
 class Tables:
     authors: Any
@@ -80,6 +76,11 @@ class Tables:
     links: Any
     replied: Any
     posts: RecentPosts
+
+
+#: Every table's name; its changelog topic is ``<app id>-<name>-changelog`` (``router
+#: topics`` creates them, so none is found missing at start).
+TABLE_NAMES = tuple(f.name for f in fields(Tables))
 
 
 def create_tables(app: faust.App, partitions: int) -> Tables:
