@@ -3,14 +3,16 @@ mentions, reading a topic until a condition holds (bounded in time)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,3 +162,26 @@ def encode(obj: dict[str, Any]) -> bytes:
 
 def key_of(obj: dict[str, Any]) -> bytes:
     return f"{obj['network']}:{obj['author']['id']}".encode()
+
+
+@contextlib.contextmanager
+def running(rp: RouterProcess) -> Iterator[RouterProcess]:
+    """``rp`` with its topics created and its worker started, stopped on the way out."""
+    rp.create_topics()
+    rp.start()
+    try:
+        yield rp
+    finally:
+        rp.stop()
+
+
+def tickets(rp: RouterProcess) -> list[dict[str, Any]]:
+    """The embedded desk's tickets, each with its number of comments."""
+    path = rp.workdir / "desk.sqlite"
+    if not path.exists():
+        return []
+    with sqlite3.connect(path, timeout=30) as db:
+        db.row_factory = sqlite3.Row
+        rows = db.execute("SELECT t.*, (SELECT COUNT(*) FROM comments c WHERE "
+                          "c.ticket_id = t.id) AS comments FROM tickets t ORDER BY id")
+        return [dict(r) for r in rows.fetchall()]

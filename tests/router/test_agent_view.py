@@ -3,7 +3,6 @@ real broker) the thread, which shows the post the customer replied to whoever wr
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +13,7 @@ import pytest
 from router.agents.escalate import comment_text
 from router.records import Author, Decision, Mention
 
-from .stream import RouterProcess, encode, key_of, mention
+from .stream import RouterProcess, encode, key_of, mention, running, tickets
 
 
 def decision(verdict: str, reason: str) -> Decision:
@@ -44,25 +43,12 @@ def test_a_linked_note_without_reasons_says_the_verdict() -> None:
 # --- on the real broker --------------------------------------------------------------------
 
 
-def tickets(rp: RouterProcess) -> list[dict[str, Any]]:
-    path = rp.workdir / "desk.sqlite"
-    if not path.exists():
-        return []
-    with sqlite3.connect(path) as db:
-        db.row_factory = sqlite3.Row
-        return [dict(r) for r in db.execute("SELECT * FROM tickets ORDER BY id").fetchall()]
-
-
 @pytest.fixture(scope="module")
 def router(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
            ) -> Iterator[RouterProcess]:
     rp = RouterProcess(kafka_bootstrap, tmp_path_factory.mktemp("agentview"))
-    rp.create_topics()
-    rp.start()
-    try:
+    with running(rp):
         yield rp
-    finally:
-        rp.stop()
 
 
 @pytest.mark.kafka

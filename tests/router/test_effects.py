@@ -31,7 +31,7 @@ from kafka.admin import ConfigResource, ConfigResourceType
 
 from router.broker import free_port
 
-from .stream import RouterProcess, encode, key_of, mention
+from .stream import RouterProcess, encode, key_of, mention, running, tickets
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -44,12 +44,8 @@ def router(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
     rp = RouterProcess(kafka_bootstrap, tmp_path_factory.mktemp("effects"), extra_env={
         "ROUTER_DECISION_RETRY_DELAYS": ",".join(["2"] * 15),
         "ROUTER_DESK_POLL_SECONDS": "1"})
-    rp.create_topics()
-    rp.start()
-    try:
+    with running(rp):
         yield rp
-    finally:
-        rp.stop()
 
 
 def send(rp: RouterProcess, *mentions: dict[str, Any]) -> None:
@@ -59,17 +55,6 @@ def send(rp: RouterProcess, *mentions: dict[str, Any]) -> None:
 def request(mid: str, handle: str) -> dict[str, Any]:
     return mention(mid, f"@acmesupport I was charged twice for order {mid}, please refund "
                    "the duplicate charge on my card", handle)
-
-
-def tickets(rp: RouterProcess) -> list[dict[str, Any]]:
-    path = rp.workdir / "desk.sqlite"
-    if not path.exists():
-        return []
-    with sqlite3.connect(path, timeout=30) as db:
-        db.row_factory = sqlite3.Row
-        rows = db.execute("SELECT t.*, (SELECT COUNT(*) FROM comments c WHERE "
-                          "c.ticket_id = t.id) AS comments FROM tickets t ORDER BY id")
-        return [dict(r) for r in rows.fetchall()]
 
 
 def ticket_of(rp: RouterProcess, handle: str, timeout: float = 90.0) -> dict[str, Any]:

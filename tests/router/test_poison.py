@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 
-from .stream import RouterProcess, encode, key_of, mention
+from .stream import RouterProcess, encode, key_of, mention, running
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -24,12 +24,8 @@ def router(kafka_bootstrap: str, tmp_path: Any) -> Iterator[RouterProcess]:
     # A large batch so that the poison shares its batch with valid mentions.
     rp = RouterProcess(kafka_bootstrap, tmp_path / "w",
                        extra_env={"ROUTER_BATCH_SIZE": "64", "ROUTER_BATCH_TIMEOUT": "2"})
-    rp.create_topics()
-    rp.start()
-    try:
+    with running(rp):
         yield rp
-    finally:
-        rp.stop()
 
 
 def _ids(records: list[dict[str, Any]]) -> set[str]:

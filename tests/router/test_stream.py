@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,20 +20,9 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
-from .stream import RouterProcess, encode, key_of, mention
+from .stream import RouterProcess, encode, key_of, mention, running, tickets
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
-
-
-def tickets(rp: RouterProcess) -> list[dict[str, Any]]:
-    path = rp.workdir / "desk.sqlite"
-    if not path.exists():
-        return []
-    with sqlite3.connect(path) as db:
-        db.row_factory = sqlite3.Row
-        rows = db.execute("SELECT t.*, (SELECT COUNT(*) FROM comments c WHERE "
-                          "c.ticket_id = t.id) AS comments FROM tickets t ORDER BY id")
-        return [dict(r) for r in rows.fetchall()]
 
 
 def wait_for(pred: Any, timeout: float = 60.0, what: str = "condition") -> Any:
@@ -58,12 +46,8 @@ def router(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
                        extra_env={"ROUTER_INGEST_TOKEN": INGEST_TOKEN,
                                   "ROUTER_WEBHOOK_SECRET": "whsec-test",
                                   "ROUTER_OWN_ACCOUNTS": "acmecorp,acmesupport"})
-    rp.create_topics()
-    rp.start()
-    try:
+    with running(rp):
         yield rp
-    finally:
-        rp.stop()
 
 
 INGEST_TOKEN = "ingest-token-for-tests"
