@@ -44,6 +44,10 @@ VALUE_TYPES: dict[str, Any] = {
 }
 
 
+#: The agents whose running ``/health`` reports (``escalate_retry`` comes with ``escalate``).
+AGENTS = ("triage", "escalate", "escalate_retry", "closeloop", "publish")
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -221,8 +225,7 @@ def build(settings: Settings, *, model: TriageModel | None = None, desk: Desk | 
                                     partitions=settings.partitions)
     rt = Runtime(settings=settings, app=app, topics=topics,
                  tables=create_tables(app, settings.partitions), control=Control(settings),
-                 health=Health(tuple(a for a in ("triage", "escalate", "closeloop", "publish")
-                                     if a in settings.agents)))
+                 health=Health(tuple(a for a in AGENTS if a.split("_")[0] in settings.agents)))
     app.crash_handler = crash_handler(rt)  # type: ignore[attr-defined]
     for key in VALUE_TYPES:
         source = "decisions" if key == "decisions_retry" else key

@@ -253,7 +253,6 @@ def register(rt: Runtime) -> None:
     @rt.app.agent(rt.topics["decisions_retry"], name="escalate_retry", concurrency=1)
     async def escalate_retry(stream: Any) -> None:
         async for event in stream.events():
-            await rt.ready()
             async with rt.guard("decisions", event):
                 attempt, not_before = retry_state(event.message.headers)
                 wait = not_before - time.time()

@@ -224,11 +224,11 @@ def test_health_is_503_naming_the_agent_until_every_agent_runs(tmp_path: Path) -
     rt = build(load_settings(data_dir=tmp_path, app_id="router-health-test"))
     status, body = rt.health.status(rt.app)  # not started: nothing runs yet
     assert status == 503
-    assert body["agents"] == dict.fromkeys(("triage", "escalate", "closeloop", "publish"),
-                                           "not running")
-    rt.health.down["escalate"] = "ValueDecodeError: not a decision"
+    assert body["agents"] == dict.fromkeys(
+        ("triage", "escalate", "escalate_retry", "closeloop", "publish"), "not running")
+    rt.health.down["escalate_retry"] = "RuntimeError: escaped"
     status, body = rt.health.status(rt.app)
-    assert status == 503 and body["agents"]["escalate"].startswith("crashed: ValueDecode")
+    assert status == 503 and body["agents"]["escalate_retry"] == "crashed: RuntimeError: escaped"
 
 
 def test_topics_creates_the_tables_changelogs_and_fausts_leader_topic(
