@@ -58,16 +58,25 @@ def checkpoint_key(source: str) -> str:
     return f"dlq-replayed:{source}"
 
 
-def replay(settings: Settings, source: str, *, everything: bool = False) -> int:
-    """Send the letters not replayed yet back to ``source``; returns how many."""
+@dataclass(frozen=True)
+class Replayed:
+    sent: int
+    partial: list[str]  # refs of letters that keep only part of their original: not sent
+
+
+def replay(settings: Settings, source: str, *, everything: bool = False) -> Replayed:
+    """Send the letters not replayed yet back to ``source`` (a letter that kept only part
+    of its original, a message too large, is not sent: it would only fail again)."""
     from .control import publish, read_all
     from .replay import producer
 
     key = checkpoint_key(source)
     done: dict[str, int] = {} if everything else dict(read_all(settings).get(key) or {})
-    todo = [x for x in letters(settings, source) if x.offset >= done.get(str(x.partition), 0)]
-    if not todo:
-        return 0
+    due = [x for x in letters(settings, source) if x.offset >= done.get(str(x.partition), 0)]
+    partial = [x.ref for x in due if x.letter.truncated]
+    todo = [x for x in due if not x.letter.truncated]
+    if not due:
+        return Replayed(0, [])
     p = producer(settings)
     try:
         futures = [p.send(name(settings, SOURCES[source]),
@@ -78,10 +87,10 @@ def replay(settings: Settings, source: str, *, everything: bool = False) -> int:
             f.get(timeout=60)
     finally:
         p.close()
-    for x in todo:
+    for x in due:
         done[str(x.partition)] = max(done.get(str(x.partition), 0), x.offset + 1)
     publish(settings, key, done, by="router dlq replay")
-    return len(todo)
+    return Replayed(len(todo), partial)
 
 
 def _settings() -> Settings:
@@ -142,7 +151,10 @@ def show_cmd(topic: str, ref: str) -> None:
               help="Replay every letter again, not only those not replayed yet.")
 def replay_cmd(topic: str, everything: bool) -> None:
     """Send dead letters back to their topic (each once; the effects stay idempotent)."""
-    n = replay(_settings(), topic, everything=everything)
-    click.echo(f"replayed {n} dead letters to {topic}" if n else
-               f"nothing to replay from {topic} (every letter was replayed already; "
+    done = replay(_settings(), topic, everything=everything)
+    if done.partial:
+        click.echo(f"not replayed: {len(done.partial)} letters keep only part of their "
+                   f"original (too large for the router): {', '.join(done.partial[:10])}")
+    click.echo(f"replayed {done.sent} dead letters to {topic}" if done.sent or done.partial
+               else f"nothing to replay from {topic} (every letter was replayed already; "
                "--all replays them again)")

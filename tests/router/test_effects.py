@@ -267,6 +267,31 @@ def test_dead_decisions_are_replayed_once_and_open_one_ticket(router: RouterProc
     assert [(t["id"], t["comments"]) for t in mine] == [(ticket["id"], 0)]
 
 
+def test_dlq_replay_sends_whole_letters_only_and_says_which_it_kept(
+        kafka_bootstrap: str, tmp_path: Path) -> None:
+    """A letter that kept only the head of a message too large for the router used to be
+    replayed as that head (a broken mention, dead-lettered again) without a word."""
+    rp = RouterProcess(kafka_bootstrap, tmp_path)  # no worker: only what replay sends
+    rp.create_topics()
+    whole = encode(mention("w1", "@acmesupport my order 9 never arrived", "wes"))
+    head = b'{"id": "h1", "text": "' + b"x" * 100
+    letters = [
+        {"source_topic": "mentions", "reason": "message too large", "key": "k",
+         "original": base64.b64encode(head).decode(), "truncated": True,
+         "original_size": 900_000, "at": time.time()},
+        {"source_topic": "mentions", "reason": "desk down", "key": "k",
+         "original": base64.b64encode(whole).decode(), "at": time.time() + 1},
+    ]
+    rp.produce("mentions-dlq", [encode(x) for x in letters], [b"k", b"k"])
+    out = rp.cli("dlq", "replay", "mentions")
+    assert out.returncode == 0, out.stderr
+    assert "not replayed: 1 letters keep only part of their original" in out.stdout
+    assert "replayed 1 dead letters to mentions" in out.stdout
+    assert [m["id"] for m in rp.read("mentions", lambda r: len(r) >= 1)] == ["w1"]
+    again = rp.cli("dlq", "replay", "mentions")
+    assert "nothing to replay" in again.stdout, again.stdout
+
+
 def test_release_says_the_truth(kafka_bootstrap: str, tmp_path: Path) -> None:
     rp = RouterProcess(kafka_bootstrap, tmp_path)  # no worker: nothing posts or holds
     rp.create_topics()
