@@ -61,8 +61,10 @@ def all_topics(settings: Settings) -> list[tuple[str, TopicSpec]]:
 
 
 def shown_bootstrap(settings: Settings) -> str:
-    """The bootstrap servers as printed: without any user:password@ part."""
-    return ",".join(s.rpartition("@")[2] for s in settings.kafka_bootstrap.split(","))
+    """The bootstrap servers as printed: any ``user:password@`` part as ``***@``."""
+    from connectors.redact import mask_url
+
+    return mask_url(settings.kafka_bootstrap)
 
 
 def unreachable(settings: Settings) -> BrokerError:
@@ -72,8 +74,8 @@ def unreachable(settings: Settings) -> BrokerError:
 
 def addresses(settings: Settings) -> list[tuple[str, int]]:
     out = []
-    for server in shown_bootstrap(settings).split(","):
-        server = server.strip().rpartition("://")[2]
+    for server in settings.kafka_bootstrap.split(","):
+        server = server.strip().rpartition("://")[2].rpartition("@")[2]
         host, _, port = server.rpartition(":")
         try:
             out.append((host.strip("[]") or "localhost", int(port)))
