@@ -178,6 +178,13 @@ def desk_solve_kafka_down(ctx: Ctx, res: Result, dl: Deadline) -> None:
     ctx.kafka.stop()
     rc, out = w.cli("desk", "solve", tid, timeout=60)
     ctx.kafka.restart_start()
+    if not w.alive():
+        # Kafka was away longer than the session timeout: the worker stopped non-zero, by
+        # design, for an orchestrator to start it again. Be that orchestrator.
+        if "lost Kafka at" not in w.log_text():
+            res.problem("the worker exited without saying it lost Kafka")
+        w.start()
+        w.wait_healthy(dl)
     status = {str(t["id"]): t["status"] for t in w.tickets()}.get(tid)
     if status not in ("solved", "closed"):
         if rc == 0:
