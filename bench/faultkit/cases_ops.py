@@ -178,7 +178,9 @@ def desk_solve_kafka_down(ctx: Ctx, res: Result, dl: Deadline) -> None:
     ctx.kafka.stop()
     rc, out = w.cli("desk", "solve", tid, timeout=60)
     ctx.kafka.restart_start()
-    if not w.alive():
+    # The worker may be on its way out (it stops after ROUTER_SESSION_TIMEOUT without Kafka,
+    # and a stop takes seconds): wait until it is either healthy again or gone.
+    if not w.wait_healthy(dl, 60) and not w.alive():
         # Kafka was away longer than the session timeout: the worker stopped non-zero, by
         # design, for an orchestrator to start it again. Be that orchestrator.
         if "lost Kafka at" not in w.log_text():
