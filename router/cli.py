@@ -361,11 +361,12 @@ def connectors() -> None:
                 continue
             click.echo(f"  {key:<11} {getattr(cls, 'title', '') or cls.__name__}")
             rows = _connector_settings(cls)
+            width = max((len(r[0]) for r in rows), default=0)
             for env, default, secret, description in sorted(rows, key=lambda r: r[1] != ""):
                 mark = "*" if default == "" else " "
                 flag = "secret" if secret else ""
                 tail = f" [default: {default}]" if default else ""
-                click.echo(f"    {mark} {env:<38} {flag:<6} {description}{tail}")
+                click.echo(f"    {mark} {env:<{width}} {flag:<6} {description}{tail}")
 
 
 def _connector_settings(cls: Any) -> list[tuple[str, str, bool, str]]:
