@@ -104,14 +104,21 @@ def run_demo(*, keep: bool = False) -> None:
         sample = resources.files("router") / "sample" / "mentions.jsonl"
         lines = [json.loads(x) for x in sample.read_text(encoding="utf-8").splitlines() if x]
         bad = resources.files("router") / "sample" / "bad-mentions.jsonl"
-        say(f"Replaying {len(lines)} sample mentions and "
-            f"{len(bad.read_text().splitlines())} malformed ones")
-        from .replay import replay_file
+        bad_lines = [x for x in bad.read_bytes().splitlines() if x.strip()]
+        say(f"Replaying {len(lines)} sample mentions, and {len(bad_lines)} malformed ones "
+            "sent as-is (as a faulty producer would)")
+        from .replay import producer, replay_file
 
         with resources.as_file(sample) as p:
             replay_file(settings, p)
-        with resources.as_file(bad) as p:
-            replay_file(settings, p)
+        # `router replay` would refuse these before sending; sent raw, they show what the
+        # worker does with bad input from a producer it does not control.
+        raw = producer(settings)
+        try:
+            for x in bad_lines:
+                raw.send(settings.topic("mentions"), value=x).get(timeout=30)
+        finally:
+            raw.close()
 
         decisions = _read_topic(broker.bootstrap, settings.topic("decisions"),
                                 lambda r: len(r) >= len(lines), 180, settings.partitions)
@@ -119,7 +126,11 @@ def run_demo(*, keep: bool = False) -> None:
             raise click.ClickException(
                 f"only {len(decisions)}/{len(lines)} decisions; see {DEMO_DIR}/worker.log")
         dlq = _read_topic(broker.bootstrap, settings.topic("mentions-dlq"),
-                          lambda r: len(r) >= 3, 30, settings.partitions)
+                          lambda r: len(r) >= len(bad_lines), 60, settings.partitions)
+        if len(dlq) < len(bad_lines):
+            raise click.ClickException(
+                f"only {len(dlq)}/{len(bad_lines)} malformed mentions reached the dead-letter "
+                f"topic; see {DEMO_DIR}/worker.log")
         counts = Counter(d["verdict"] for d in decisions)
         say("Verdicts: " + ", ".join(f"{v} {n}" for v, n in counts.most_common()))
         for d in decisions:
