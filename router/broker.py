@@ -122,6 +122,9 @@ class LocalBroker:
     controller_port: int = 19093
     partitions: int = 4
     heap: str = "512m"
+    #: The address the broker gives clients (advertised.listeners); default: where it listens.
+    #: Tests set another to reproduce a broker that advertises an address clients cannot reach.
+    advertised: str | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -144,7 +147,7 @@ class LocalBroker:
                 f"controller.quorum.bootstrap.servers=127.0.0.1:{self.controller_port}",
                 f"listeners=PLAINTEXT://127.0.0.1:{self.port},"
                 f"CONTROLLER://127.0.0.1:{self.controller_port}",
-                f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                f"advertised.listeners=PLAINTEXT://{self.advertised or self.bootstrap}",
                 "controller.listener.names=CONTROLLER",
                 "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
                 f"log.dirs={self.data_dir / 'logs'}",
@@ -213,12 +216,21 @@ class LocalBroker:
                 raise BrokerError(
                     f"the Kafka broker exited with {proc2.returncode}; see {self.log_file}"
                 )
-            if port_open("127.0.0.1", self.port) and _serves(self.bootstrap):
+            if port_open("127.0.0.1", self.port) and self._serves():
                 return
             time.sleep(0.5)
         self.stop()
         raise BrokerError(f"the Kafka broker did not serve within {timeout:.0f}s; "
                           f"see {self.log_file}")
+
+    def _serves(self) -> bool:
+        if self.advertised in (None, self.bootstrap):
+            return _serves(self.bootstrap)
+        # Clients that follow the advertised address cannot reach this broker: ask it for
+        # metadata only.
+        from .topics import advertised_brokers
+
+        return bool(advertised_brokers(self.bootstrap, timeout_s=3.0))
 
     def format_storage(self, cluster_id: str) -> None:
         """Format the data folder for a new single-node cluster named ``cluster_id``."""

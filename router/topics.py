@@ -84,20 +84,63 @@ def addresses(settings: Settings) -> list[tuple[str, int]]:
     return out
 
 
+def advertised_brokers(bootstrap: str, *, timeout_s: float = 5.0) -> list[tuple[str, int]] | None:
+    """The brokers' addresses as Kafka hands them to clients (its ``advertised.listeners``),
+    read with one metadata request to ``bootstrap``; None when that request does not succeed
+    (for instance a listener that wants credentials this plain probe does not send)."""
+    import asyncio
+
+    from aiokafka.client import AIOKafkaClient
+
+    async def probe() -> list[tuple[str, int]]:
+        client = AIOKafkaClient(bootstrap_servers=bootstrap, client_id="router-probe",
+                                request_timeout_ms=int(timeout_s * 1000))
+        try:
+            await asyncio.wait_for(client.bootstrap(), timeout_s)
+            return [(b.host, b.port) for b in client.cluster.brokers()]
+        finally:
+            await client.close()
+
+    try:
+        return asyncio.run(probe())
+    except Exception:  # noqa: BLE001 - any failure: no answer to read
+        return None
+
+
+def connects(host: str, port: int, timeout_s: float = 1.0) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=timeout_s).close()
+    except OSError:
+        return False
+    return True
+
+
+def advertised_unreachable(settings: Settings, brokers: list[tuple[str, int]]) -> BrokerError:
+    shown = ", ".join(f"{h}:{p}" for h, p in brokers)
+    return BrokerError(
+        f"Kafka at {shown_bootstrap(settings)} answers, but it sends clients to {shown}, "
+        "which this machine cannot reach: set the brokers' advertised.listeners to an "
+        "address reachable from here")
+
+
 def check_reachable(settings: Settings, *, bound_s: float = REACH_BOUND_S) -> None:
-    """Return once one bootstrap server accepts a connection; BrokerError after ``bound_s``."""
+    """Return once one bootstrap server accepts a connection and the brokers it hands out
+    (``advertised.listeners``) do too; BrokerError naming which is not, after ``bound_s``."""
+    _check_bootstrap(settings, bound_s=bound_s)
+    brokers = advertised_brokers(settings.kafka_bootstrap)
+    if brokers and not any(connects(h, p) for h, p in brokers):
+        raise advertised_unreachable(settings, brokers)
+
+
+def _check_bootstrap(settings: Settings, *, bound_s: float) -> None:
     found = addresses(settings)
     if not found:
         raise BrokerError(f"ROUTER_KAFKA_BOOTSTRAP={shown_bootstrap(settings)!r} is not "
                           "host:port[,host:port]: fix KAFKA_BOOTSTRAP")
     deadline = time.monotonic() + bound_s
     while True:
-        for host, port in found:
-            try:
-                socket.create_connection((host, port), timeout=1.0).close()
-                return
-            except OSError:
-                continue
+        if any(connects(host, port) for host, port in found):
+            return
         if time.monotonic() >= deadline:
             raise unreachable(settings)
         time.sleep(0.25)

@@ -117,6 +117,37 @@ def test_no_broker_is_one_line_naming_the_address_and_the_fix(tmp_path: Path) ->
                        "`router broker start` or set KAFKA_BOOTSTRAP"], out
 
 
+def test_a_broker_that_advertises_an_unreachable_address_is_named_not_called_down(
+        tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
+    """Kafka's commonest misconfiguration: the bootstrap address answers, but the brokers
+    hand clients an ``advertised.listeners`` address they cannot reach. `router worker` and
+    `router topics` said "cannot reach Kafka ...: start it" about a running broker after 30 s;
+    each must say at once which address is handed out and what to fix."""
+    closed = free_port()  # what the broker advertises; nothing listens there
+    broker = LocalBroker(tmp_path_factory.mktemp("kafka-advertised"), port=free_port(),
+                         controller_port=free_port(), partitions=4,
+                         advertised=f"127.0.0.1:{closed}")
+    broker.start()
+    try:
+        rp = RouterProcess(broker.bootstrap, tmp_path)
+        rp.workdir.mkdir(parents=True, exist_ok=True)
+        for cmd in ("worker", "topics"):
+            try:
+                done = subprocess.run(  # noqa: S603
+                    [sys.executable, "-m", "router", cmd], env=rp.env, cwd=rp.workdir,
+                    capture_output=True, text=True, timeout=25)
+            except subprocess.TimeoutExpired:
+                raise AssertionError(f"router {cmd} waited in silence") from None
+            out = lines(done.stdout + done.stderr)
+            assert done.returncode != 0
+            assert out == [f"Error: Kafka at {broker.bootstrap} answers, but it sends clients "
+                           f"to 127.0.0.1:{closed}, which this machine cannot reach: set the "
+                           "brokers' advertised.listeners to an address reachable from "
+                           "here"], out
+    finally:
+        broker.stop()
+
+
 def health(port: int) -> httpx.Response | None:
     try:
         return httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
