@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         for case in cases:
             res = run_case(case, kafka, tmp, args.quick)
             results.append(res)
-            note = f"n/a: {res.na}" if res.na else "; ".join(res.problems)
+            note = f"n/a: {res.na}" if res.na else "; ".join(res.problems + res.notes)
             print(row(res.name, [getattr(res, c) for c in COLUMNS], res.verdict,
                       res.seconds, note[:160]), flush=True)
     except KeyboardInterrupt:

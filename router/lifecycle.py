@@ -29,7 +29,7 @@ from faust.types import AppT
 
 from .errors import RouterError, SettingsError
 from .topics import addresses, shown_bootstrap
-from .watchdog import KafkaWatch, install_repeat_filter
+from .watchdog import KafkaWatch, StallWatch, install_repeat_filter
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -41,6 +41,10 @@ STOP_BOUND_S = 30.0
 #: Without Kafka, Faust's orderly stop waits on the broker; give it less time.
 KAFKA_LOST_STOP_BOUND_S = 10.0
 EXIT_CRASHED = 70  # EX_SOFTWARE
+#: The topic each agent reads.
+AGENT_TOPICS = {"triage": "mentions", "escalate": "decisions",
+                "escalate_retry": "decisions_retry", "closeloop": "ticket_events",
+                "publish": "replies"}
 
 
 @dataclass
@@ -109,12 +113,23 @@ class RouterWorker(faust.Worker):
     failure: str | None = None
     watch: KafkaWatch | None = None
     kafka_shown: str = ""
+    stall: StallWatch | None = None
+    stall_topics: set[str] = set()
+    busy: Any = None  # topic name -> messages being handled (``Runtime.busy``)
 
     async def on_first_start(self) -> None:
         await super().on_first_start()  # logging is set up here
         install_repeat_filter()
         if self.watch is not None:
             self.add_future(self.watch.run(self.kafka_lost))
+        if self.stall is not None:
+            busy = self.busy
+            self.add_future(self.stall.run(self.app, self.stall_topics,
+                                           lambda topic: busy[topic] > 0, self.stalled))
+
+    def stalled(self, what: str) -> None:
+        self.fail(f"stalled: {what}; stopping so that a restart reads it again "
+                  "(ROUTER_STALL_SECONDS sets the wait)")
 
     def kafka_lost(self, seconds: float) -> None:
         freeze_commits(self.app)
@@ -181,6 +196,12 @@ def start_worker(rt: Runtime, *, loglevel: str) -> None:
     worker.kafka_shown = shown_bootstrap(rt.settings)
     worker.watch = rt.health.kafka = KafkaWatch(addresses(rt.settings),
                                                 bound=rt.settings.session_timeout)
+    if rt.settings.stall_seconds > 0:
+        worker.stall = StallWatch(bound=rt.settings.stall_seconds,
+                                  every=min(5.0, max(rt.settings.stall_seconds / 4, 0.5)))
+        worker.stall_topics = {rt.topics[AGENT_TOPICS[a]].get_topic_name()
+                               for a in rt.health.agents if a in AGENT_TOPICS}
+        worker.busy = rt.busy
     rt.app.crash_handler = crash_handler(rt, worker)  # type: ignore[attr-defined]
     try:
         worker.execute_from_commandline()

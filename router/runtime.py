@@ -13,7 +13,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +60,8 @@ class Runtime:
     desk: Desk = field(init=False)
     output: ReplyOutput = field(init=False)
     counters: Counter[str] = field(default_factory=Counter)
+    #: Messages an agent is handling right now, per topic (``router.watchdog.StallWatch``).
+    busy: Counter[str] = field(default_factory=Counter)
     started_at: float = field(default_factory=time.time)
     prepare_args: dict[str, Any] = field(default_factory=dict)
     _ready: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -106,13 +108,23 @@ class Runtime:
         """Turn an unexpected error on one message into a dead letter, so that one message's
         bug stays its own (an error that escapes an agent stops the whole worker, see
         ``router.lifecycle``)."""
+        with self.working(event.message.topic):
+            try:
+                yield
+            except Exception as exc:  # noqa: BLE001
+                log.exception("%s: unexpected error", source)
+                raw = event.value.dumps() if hasattr(event.value, "dumps") else event.value
+                await self.dead_letter(source, event,
+                                       f"internal error: {type(exc).__name__}: {exc}", raw=raw)
+
+    @contextlib.contextmanager
+    def working(self, topic: str) -> Iterator[None]:
+        """An agent is handling a message of ``topic`` (its wait is not a stall)."""
+        self.busy[topic] += 1
         try:
             yield
-        except Exception as exc:  # noqa: BLE001
-            log.exception("%s: unexpected error", source)
-            raw = event.value.dumps() if hasattr(event.value, "dumps") else event.value
-            await self.dead_letter(source, event,
-                                   f"internal error: {type(exc).__name__}: {exc}", raw=raw)
+        finally:
+            self.busy[topic] -= 1
 
     async def dead_letter(self, source: str, event: Any, reason: str, *,
                           raw: bytes | None = None) -> None:

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
         30.0, ge=6, le=300, description="Seconds before the group gives a silent worker's "
         "partitions to the others (Kafka consumer session timeout).",
     )
+    stall_seconds: float = Field(
+        60.0, ge=0, le=3600, description="Seconds a partition may keep messages waiting "
+        "while the agent that reads it sits idle before the worker stops (non-zero) to be "
+        "restarted and read them again (0: never).",
+    )
     data_dir: Path = Field(Path("var"), description="Where the worker keeps local state.")
     web_host: str = Field("127.0.0.1", description="Address the worker's web server binds.")
     web_port: int = Field(6066, ge=0, le=65535, description="Port of the worker's web server.")

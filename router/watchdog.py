@@ -21,6 +21,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 #: The loggers that repeat themselves when Kafka is away.
 NOISY = ("aiokafka", "aiokafka.client", "aiokafka.cluster", "aiokafka.conn",
@@ -100,3 +101,71 @@ class KafkaWatch:
                 on_lost(self.down_for())
                 return
             await asyncio.sleep(self.every)
+
+
+@dataclass
+class StallWatch:
+    """A partition whose messages wait while the agent that reads it sits idle.
+
+    Faust can leave an assigned partition unread after a rebalance (seen here after a
+    ``kill -9``: one partition's ticket event was never handled, so its customer was never
+    answered, until the worker happened to restart; faust-streaming#629 is one such report):
+    nothing fails, ``/health`` stays 200, and the committed offset never moves again. A
+    restart reads the partition again from its committed offset. So: every ``every``
+    seconds, for each partition of the agents' topics, if Kafka holds messages past the
+    committed offset, the offset has not moved, and the agent is not busy with a message,
+    that idle time adds up; past ``bound`` seconds the worker stops, non-zero, naming the
+    partition, for its orchestrator to start it again. Time an agent spends on a message (a
+    slow desk, a retry waiting its turn, a network's rate limit) does not count.
+    """
+
+    bound: float
+    every: float = 5.0
+    _seen: dict[Any, tuple[int | None, float]] = field(default_factory=dict)
+
+    def observe(self, tp: Any, committed: int | None, end: int, earliest: int,
+                busy: bool) -> float:
+        """Seconds ``tp`` has kept messages waiting with its agent idle (0: it moves)."""
+        start = max(committed or 0, earliest)
+        last = self._seen.get(tp)
+        if end <= start or last is None or last[0] != committed:
+            self._seen[tp] = (committed, 0.0)
+            return 0.0
+        waited = last[1] + (0.0 if busy else self.every)
+        self._seen[tp] = (committed, waited)
+        return waited
+
+    def reset(self) -> None:
+        self._seen.clear()
+
+    async def run(self, app: Any, topics: set[str], busy: Callable[[str], bool],
+                  on_stalled: Callable[[str], None]) -> None:
+        """Check forever; call ``on_stalled(what)`` once, for the first stalled partition."""
+        while True:
+            await asyncio.sleep(self.every)
+            if app.rebalancing or getattr(app, "in_recovery", False):
+                self.reset()
+                continue
+            consumer = app.consumer
+            tps = sorted((tp for tp in consumer.assignment() if tp.topic in topics),
+                         key=lambda tp: (tp.topic, tp.partition))
+            if not tps:
+                continue
+            try:
+                ends = await asyncio.wait_for(consumer.highwaters(*tps), 10.0)
+                firsts = await asyncio.wait_for(consumer.earliest_offsets(*tps), 10.0)
+            except Exception:  # noqa: BLE001 - Kafka away or rebalancing: KafkaWatch's part
+                self.reset()
+                continue
+            committed = consumer._committed_offset  # noqa: SLF001 - Faust's own record
+            for tp in tps:
+                if ends.get(tp) is None:
+                    continue
+                c = committed.get(tp)
+                waited = self.observe(tp, c, ends[tp], firsts.get(tp) or 0, busy(tp.topic))
+                if waited >= self.bound:
+                    at = max(c or 0, firsts.get(tp) or 0)
+                    on_stalled(f"partition {tp.partition} of {tp.topic} has kept "
+                               f"{ends[tp] - at} message(s) waiting at offset {at} for "
+                               f"{waited:.0f} s while its agent sat idle")
+                    return

@@ -58,6 +58,13 @@ def test_topics_are_created_before_workers_and_workers_share_the_desk() -> None:
     assert services["router"]["command"][:2] == ["router", "worker"]
 
 
+def test_a_worker_that_stops_non_zero_is_started_again() -> None:
+    """The worker stops non-zero, by design, when it cannot go on safely (README: "When the
+    worker stops on its own"); without a restart policy compose would leave it down."""
+    assert compose()["services"]["router"].get("restart") in ("unless-stopped", "always",
+                                                              "on-failure")
+
+
 def test_image_installs_the_package_with_its_console_script() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     for part in ("router", "classifiers", "connectors"):

@@ -99,7 +99,7 @@ def _solve(res: Result, w: Worker, ids: list[str]) -> None:
 def worker_kill9(ctx: Ctx, res: Result, dl: Deadline) -> None:
     """kill -9 of the worker while tickets open and while solved tickets are answered."""
     # A killed member holds its partitions until its session times out: keep that short.
-    w = ctx.worker(ROUTER_SESSION_TIMEOUT="10")
+    w = ctx.worker(orchestrated=True, ROUTER_SESSION_TIMEOUT="10", ROUTER_STALL_SECONDS="15")
     if not boot(res, w, dl):
         return
     ms = customers("k9", 10 if ctx.quick else 24)
@@ -121,11 +121,18 @@ def worker_kill9(ctx: Ctx, res: Result, dl: Deadline) -> None:
     _solve(res, w, second)
     wait_replies(res, w, list(ids), dl, 45)
     count_tickets(res, w, want)
+    restarted(res, w)
+
+
+def restarted(res: Result, w: Worker) -> None:
+    """Say why the orchestrator had to start the worker again, if it did."""
+    for why in w.restarts:
+        res.notes.append(f"restarted by the orchestrator after: {why}")
 
 
 def broker_restart(ctx: Ctx, res: Result, dl: Deadline) -> None:
     """The broker restarts while tickets open, and again while solved ones are answered."""
-    w = ctx.worker()
+    w = ctx.worker(orchestrated=True, ROUTER_STALL_SECONDS="15")
     if not boot(res, w, dl):
         return
     ms = customers("br", 10 if ctx.quick else 24)
@@ -148,6 +155,7 @@ def broker_restart(ctx: Ctx, res: Result, dl: Deadline) -> None:
     _solve(res, w, second)
     wait_replies(res, w, list(ids), dl, 60)
     count_tickets(res, w, want)
+    restarted(res, w)
 
 
 # --- the desk CLI -------------------------------------------------------------------------

@@ -28,8 +28,9 @@ class Ctx:
     tmp: Path
     quick: bool = False
 
-    def worker(self, name: str = "w", **env: str) -> Worker:
-        return Worker(self.kafka, self.tmp / name, extra_env=dict(env))
+    def worker(self, name: str = "w", *, orchestrated: bool = False, **env: str) -> Worker:
+        return Worker(self.kafka, self.tmp / name, extra_env=dict(env),
+                      orchestrated=orchestrated)
 
 
 def boot(res: Result, w: Worker, dl: Deadline, *, topics: bool = True) -> bool:

@@ -15,6 +15,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
@@ -68,6 +69,7 @@ class Result:
     secrets: int = 0
     http_500: int = 0
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # worth saying, not a failure
     na: str | None = None
     seconds: float = 0.0
 
@@ -200,9 +202,27 @@ class Worker:
     prefix: str = field(default_factory=lambda: f"h{uuid.uuid4().hex[:8]}.")
     web_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    #: Start the worker again when it exits non-zero on its own, as an orchestrator does
+    #: (compose's ``restart: unless-stopped``); each restart's reason is kept.
+    orchestrated: bool = False
+    restarts: list[str] = field(default_factory=list)
+    _stopping: bool = False
+    _supervisor: threading.Thread | None = None
 
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
+
+    def _supervise(self) -> None:
+        while True:
+            time.sleep(0.5)
+            proc = self.proc
+            if self._stopping or proc is None or proc.poll() in (None, 0):
+                continue
+            if self._stopping or self.proc is not proc:
+                continue
+            last = (self.log_text().strip().splitlines() or ["(no log)"])[-1]
+            self.restarts.append(last[:200])
+            self.start()
 
     @property
     def env(self) -> dict[str, str]:
@@ -232,6 +252,10 @@ class Worker:
 
     # --- the process ---
     def start(self, env: dict[str, str] | None = None) -> None:
+        self._stopping = False
+        if self.orchestrated and self._supervisor is None:
+            self._supervisor = threading.Thread(target=self._supervise, daemon=True)
+            self._supervisor.start()
         log = open(self.workdir / "worker.log", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "router", "worker", "-l", "info"],
@@ -244,6 +268,7 @@ class Worker:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self, *, kill: bool = False, timeout: float = 20) -> int | None:
+        self._stopping = True
         if self.proc is None:
             return None
         if self.proc.poll() is None:

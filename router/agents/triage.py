@@ -204,7 +204,8 @@ def register(rt: Runtime) -> None:
                                                within=rt.settings.batch_timeout):
             batch = list(events)
             try:
-                await step.handle(batch)
+                with rt.working(rt.topics["mentions"].get_topic_name()):
+                    await step.handle(batch)
             except Exception as exc:  # noqa: BLE001 - never lose a batch to a bug
                 log.exception("triage failed on a batch of %d", len(batch))
                 for event in batch:
