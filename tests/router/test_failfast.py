@@ -103,18 +103,23 @@ def test_bad_setting_stops_the_worker_before_it_consumes_and_loses_nothing(
 def test_no_broker_is_one_line_naming_the_address_and_the_fix(tmp_path: Path) -> None:
     port = free_port()  # nothing listens there
     rp = RouterProcess(f"127.0.0.1:{port}", tmp_path)
-    rp.workdir.mkdir(parents=True, exist_ok=True)
     for cmd in ("worker", "topics"):
-        try:
-            done = subprocess.run(  # noqa: S603
-                [sys.executable, "-m", "router", cmd], env=rp.env, cwd=rp.workdir,
-                capture_output=True, text=True, timeout=25)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"router {cmd} waited in silence for a broker") from None
-        out = lines(done.stdout + done.stderr)
-        assert done.returncode != 0
-        assert out == [f"Error: cannot reach Kafka at 127.0.0.1:{port}: start it with "
-                       "`router broker start` or set KAFKA_BOOTSTRAP"], out
+        assert failed_in_one_line(rp, cmd) == [
+            f"Error: cannot reach Kafka at 127.0.0.1:{port}: start it with "
+            "`router broker start` or set KAFKA_BOOTSTRAP"]
+
+
+def failed_in_one_line(rp: RouterProcess, cmd: str) -> list[str]:
+    """``router <cmd>``'s output, once it has exited non-zero (within 25 s)."""
+    rp.workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        done = subprocess.run(  # noqa: S603
+            [sys.executable, "-m", "router", cmd], env=rp.env, cwd=rp.workdir,
+            capture_output=True, text=True, timeout=25)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"router {cmd} waited in silence") from None
+    assert done.returncode != 0, done.stdout + done.stderr
+    return lines(done.stdout + done.stderr)
 
 
 def test_a_broker_that_advertises_an_unreachable_address_is_named_not_called_down(
@@ -130,20 +135,11 @@ def test_a_broker_that_advertises_an_unreachable_address_is_named_not_called_dow
     broker.start()
     try:
         rp = RouterProcess(broker.bootstrap, tmp_path)
-        rp.workdir.mkdir(parents=True, exist_ok=True)
         for cmd in ("worker", "topics"):
-            try:
-                done = subprocess.run(  # noqa: S603
-                    [sys.executable, "-m", "router", cmd], env=rp.env, cwd=rp.workdir,
-                    capture_output=True, text=True, timeout=25)
-            except subprocess.TimeoutExpired:
-                raise AssertionError(f"router {cmd} waited in silence") from None
-            out = lines(done.stdout + done.stderr)
-            assert done.returncode != 0
-            assert out == [f"Error: Kafka at {broker.bootstrap} answers, but it sends clients "
-                           f"to 127.0.0.1:{closed}, which this machine cannot reach: set the "
-                           "brokers' advertised.listeners to an address reachable from "
-                           "here"], out
+            assert failed_in_one_line(rp, cmd) == [
+                f"Error: Kafka at {broker.bootstrap} answers, but it sends clients to "
+                f"127.0.0.1:{closed}, which this machine cannot reach: set the brokers' "
+                "advertised.listeners to an address reachable from here"]
     finally:
         broker.stop()
 
