@@ -271,6 +271,14 @@ def get_int(obj: Any, path: str, *, where: str, default: int = 0) -> int:
     return int(value)
 
 
+def utc_stamp(when: datetime) -> str:
+    """``YYYY-MM-DDTHH:MM:SSZ`` in UTC, the year always four digits (``strftime("%Y")``
+    writes the year 999 as ``999``)."""
+    w = when.astimezone(UTC)
+    return (f"{w.year:04d}-{w.month:02d}-{w.day:02d}T"
+            f"{w.hour:02d}:{w.minute:02d}:{w.second:02d}Z")
+
+
 def iso_time(value: Any, *, where: str, field: str) -> str:
     """An ISO 8601 timestamp or epoch seconds, as ``YYYY-MM-DDTHH:MM:SSZ`` (UTC)."""
     try:
@@ -284,7 +292,7 @@ def iso_time(value: Any, *, where: str, field: str) -> str:
                 when = when.replace(tzinfo=UTC)
         else:
             raise ValueError(f"got {_typename(value)}")
-        return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return utc_stamp(when)
     except (ValueError, OverflowError, OSError) as exc:
         raise InvalidPayload(f"{where}: field '{field}' is not a valid time ({exc})") from exc
 

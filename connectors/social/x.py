@@ -37,7 +37,17 @@ from router.records import Author, Mention, Reply
 from .base import Page, Posted
 from .common import PostingConfig, SocialNetwork, dump_checkpoint, load_checkpoint
 from .generic import lang_tag
-from .text import as_list, as_map, clean_text, get, get_id, get_str, iso_time, x_length
+from .text import (
+    as_list,
+    as_map,
+    clean_text,
+    get,
+    get_id,
+    get_str,
+    iso_time,
+    utc_stamp,
+    x_length,
+)
 
 TWEET_FIELDS = ("created_at,author_id,conversation_id,in_reply_to_user_id,lang,"
                 "referenced_tweets,entities,attachments,edit_history_tweet_ids,note_tweet")
@@ -64,7 +74,7 @@ def snowflake_time(post_id: str) -> str | None:
     """The creation time encoded in an X id (when ``created_at`` was not requested)."""
     try:
         ms = (int(post_id) >> 22) + TWITTER_EPOCH_MS
-        return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return utc_stamp(datetime.fromtimestamp(ms / 1000, UTC))
     except (ValueError, OverflowError, OSError):
         return None
 

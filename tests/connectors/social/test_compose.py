@@ -105,3 +105,13 @@ def test_sqlite_ledger_survives_a_restart(tmp_path: Path) -> None:
     assert second.get("r") == Posted(id="9", url="u")
     assert second.begin("crashed") is True
     second.close()
+
+
+def test_a_time_before_the_year_1000_keeps_its_four_digit_year() -> None:
+    """Found by the mutation fuzz (test_garbage): strftime wrote the year 999 as '999', so a
+    mention's created_at broke its own YYYY-MM-DDTHH:MM:SSZ form."""
+    from connectors.social.text import iso_time
+
+    assert iso_time(-30_610_224_001, where="t", field="created_at") == "0999-12-31T23:59:59Z"
+    assert iso_time("0999-12-31T23:59:59Z", where="t", field="created_at") == \
+        "0999-12-31T23:59:59Z"
