@@ -9,7 +9,9 @@ the tables' changelogs (``<app id>-<table>-changelog``, compacted) and Faust's l
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import threading
 import time
 from dataclasses import dataclass
 
@@ -101,10 +103,16 @@ def advertised_brokers(bootstrap: str, *, timeout_s: float = 5.0) -> list[tuple[
         finally:
             await client.close()
 
-    try:
-        return asyncio.run(probe())
-    except Exception:  # noqa: BLE001 - any failure: no answer to read
-        return None
+    found: list[list[tuple[str, int]]] = []
+
+    def run() -> None:  # in a thread of its own: callers may be inside an event loop
+        with contextlib.suppress(Exception):  # any failure: no answer to read
+            found.append(asyncio.run(probe()))
+
+    thread = threading.Thread(target=run, name="router-kafka-probe", daemon=True)
+    thread.start()
+    thread.join(timeout_s + 5.0)
+    return found[0] if found else None
 
 
 def connects(host: str, port: int, timeout_s: float = 1.0) -> bool:
