@@ -32,6 +32,7 @@ from router.broker import LocalBroker, free_port
 ROOT = Path(__file__).resolve().parents[2]
 PARTITIONS = 4
 _PROCS: list[subprocess.Popen[bytes]] = []
+_CASE = 0  # bumped by kill_all(): a worker's orchestrator lives within one case
 
 
 class CaseTimeout(Exception):
@@ -90,7 +91,10 @@ def register(proc: subprocess.Popen[bytes]) -> None:
 
 
 def kill_all() -> None:
-    """Kill every process the harness started that still runs (workers, CLI runs)."""
+    """Kill every process the harness started that still runs (workers, CLI runs); the
+    workers' orchestrators end with them."""
+    global _CASE
+    _CASE += 1
     for proc in _PROCS:
         if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -212,10 +216,12 @@ class Worker:
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
 
-    def _supervise(self) -> None:
-        while True:
+    def _supervise(self, case: int) -> None:
+        while _CASE == case:
             time.sleep(0.5)
             proc = self.proc
+            if _CASE != case:
+                return
             if self._stopping or proc is None or proc.poll() in (None, 0):
                 continue
             if self._stopping or self.proc is not proc:
@@ -254,7 +260,8 @@ class Worker:
     def start(self, env: dict[str, str] | None = None) -> None:
         self._stopping = False
         if self.orchestrated and self._supervisor is None:
-            self._supervisor = threading.Thread(target=self._supervise, daemon=True)
+            self._supervisor = threading.Thread(target=self._supervise, args=(_CASE,),
+                                                daemon=True)
             self._supervisor.start()
         log = open(self.workdir / "worker.log", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
