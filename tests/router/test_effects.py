@@ -193,7 +193,10 @@ def test_solve_while_kafka_is_down_answers_once_kafka_is_back(router: RouterProc
     down = f"127.0.0.1:{free_port()}"  # nothing listens there: Kafka is down for the CLI
     out = cli(router, "desk", "solve", str(t["id"]), ROUTER_KAFKA_BOOTSTRAP=down)
     assert out.returncode == 0, out.stderr
-    assert "cannot reach Kafka" in out.stderr and "outbox" in out.stderr
+    if out.stderr:  # the CLI could not send the event: it says where it waits
+        assert "cannot reach Kafka" in out.stderr and "outbox" in out.stderr, out.stderr
+    # else the worker's outbox drain (every second here) sent it before the CLI tried, as
+    # seen once on CI: then there is nothing to report, and the customer is answered anyway
     assert "Traceback" not in out.stderr
     assert [x["status"] for x in tickets(router) if x["id"] == t["id"]] == ["solved"]
     # The worker (which reaches Kafka) sends the event from the desk's outbox.
