@@ -107,10 +107,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def port_open(host: str, port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex((host, port)) == 0
+def port_open(host: str, port: int, timeout_s: float = 0.5) -> bool:
+    """Whether ``host:port`` accepts a TCP connection (any address family)."""
+    try:
+        socket.create_connection((host, port), timeout=timeout_s).close()
+    except OSError:
+        return False
+    return True
 
 
 @dataclass

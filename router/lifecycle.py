@@ -41,10 +41,6 @@ STOP_BOUND_S = 30.0
 #: Without Kafka, Faust's orderly stop waits on the broker; give it less time.
 KAFKA_LOST_STOP_BOUND_S = 10.0
 EXIT_CRASHED = 70  # EX_SOFTWARE
-#: The topic each agent reads.
-AGENT_TOPICS = {"triage": "mentions", "escalate": "decisions",
-                "escalate_retry": "decisions_retry", "closeloop": "ticket_events",
-                "publish": "replies"}
 
 
 @dataclass
@@ -114,8 +110,6 @@ class RouterWorker(faust.Worker):
     watch: KafkaWatch | None = None
     kafka_shown: str = ""
     stall: StallWatch | None = None
-    stall_topics: set[str] = set()
-    busy: Any = None  # topic name -> messages being handled (``Runtime.busy``)
 
     async def on_first_start(self) -> None:
         await super().on_first_start()  # logging is set up here
@@ -123,9 +117,7 @@ class RouterWorker(faust.Worker):
         if self.watch is not None:
             self.add_future(self.watch.run(self.kafka_lost))
         if self.stall is not None:
-            busy = self.busy
-            self.add_future(self.stall.run(self.app, self.stall_topics,
-                                           lambda topic: busy[topic] > 0, self.stalled))
+            self.add_future(self.stall.run(self.app, self.stalled))
 
     def stalled(self, what: str) -> None:
         self.fail(f"stalled: {what}; stopping so that a restart reads it again "
@@ -197,11 +189,12 @@ def start_worker(rt: Runtime, *, loglevel: str) -> None:
     worker.watch = rt.health.kafka = KafkaWatch(addresses(rt.settings),
                                                 bound=rt.settings.session_timeout)
     if rt.settings.stall_seconds > 0:
-        worker.stall = StallWatch(bound=rt.settings.stall_seconds,
-                                  every=min(5.0, max(rt.settings.stall_seconds / 4, 0.5)))
-        worker.stall_topics = {rt.topics[AGENT_TOPICS[a]].get_topic_name()
-                               for a in rt.health.agents if a in AGENT_TOPICS}
-        worker.busy = rt.busy
+        busy = rt.busy
+        worker.stall = StallWatch(
+            bound=rt.settings.stall_seconds,
+            topics={agent.channel.get_topic_name() for agent in rt.app.agents.values()},
+            busy=lambda topic: busy[topic] > 0,
+            every=min(5.0, max(rt.settings.stall_seconds / 4, 0.5)))
     rt.app.crash_handler = crash_handler(rt, worker)  # type: ignore[attr-defined]
     try:
         worker.execute_from_commandline()

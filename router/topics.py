@@ -10,11 +10,11 @@ the tables' changelogs (``<app id>-<table>-changelog``, compacted) and Faust's l
 from __future__ import annotations
 
 import contextlib
-import socket
 import threading
 import time
 from dataclasses import dataclass
 
+from .broker import port_open
 from .errors import BrokerError
 from .settings import Settings
 
@@ -115,14 +115,6 @@ def advertised_brokers(bootstrap: str, *, timeout_s: float = 5.0) -> list[tuple[
     return found[0] if found else None
 
 
-def connects(host: str, port: int, timeout_s: float = 1.0) -> bool:
-    try:
-        socket.create_connection((host, port), timeout=timeout_s).close()
-    except OSError:
-        return False
-    return True
-
-
 def advertised_unreachable(settings: Settings, brokers: list[tuple[str, int]]) -> BrokerError:
     shown = ", ".join(f"{h}:{p}" for h, p in brokers)
     return BrokerError(
@@ -136,7 +128,7 @@ def check_reachable(settings: Settings, *, bound_s: float = REACH_BOUND_S) -> No
     (``advertised.listeners``) do too; BrokerError naming which is not, after ``bound_s``."""
     _check_bootstrap(settings, bound_s=bound_s)
     brokers = advertised_brokers(settings.kafka_bootstrap)
-    if brokers and not any(connects(h, p) for h, p in brokers):
+    if brokers and not any(port_open(h, p, 1.0) for h, p in brokers):
         raise advertised_unreachable(settings, brokers)
 
 
@@ -147,7 +139,7 @@ def _check_bootstrap(settings: Settings, *, bound_s: float) -> None:
                           "host:port[,host:port]: fix KAFKA_BOOTSTRAP")
     deadline = time.monotonic() + bound_s
     while True:
-        if any(connects(host, port) for host, port in found):
+        if any(port_open(host, port, 1.0) for host, port in found):
             return
         if time.monotonic() >= deadline:
             raise unreachable(settings)

@@ -120,6 +120,8 @@ class StallWatch:
     """
 
     bound: float
+    topics: set[str]  # the topics the worker's agents read
+    busy: Callable[[str], bool]  # is an agent handling a message of this topic now?
     every: float = 5.0
     _seen: dict[Any, tuple[int | None, float]] = field(default_factory=dict)
 
@@ -138,8 +140,7 @@ class StallWatch:
     def reset(self) -> None:
         self._seen.clear()
 
-    async def run(self, app: Any, topics: set[str], busy: Callable[[str], bool],
-                  on_stalled: Callable[[str], None]) -> None:
+    async def run(self, app: Any, on_stalled: Callable[[str], None]) -> None:
         """Check forever; call ``on_stalled(what)`` once, for the first stalled partition."""
         while True:
             await asyncio.sleep(self.every)
@@ -147,7 +148,7 @@ class StallWatch:
                 self.reset()
                 continue
             consumer = app.consumer
-            tps = sorted((tp for tp in consumer.assignment() if tp.topic in topics),
+            tps = sorted((tp for tp in consumer.assignment() if tp.topic in self.topics),
                          key=lambda tp: (tp.topic, tp.partition))
             if not tps:
                 continue
@@ -162,7 +163,8 @@ class StallWatch:
                 if ends.get(tp) is None:
                     continue
                 c = committed.get(tp)
-                waited = self.observe(tp, c, ends[tp], firsts.get(tp) or 0, busy(tp.topic))
+                waited = self.observe(tp, c, ends[tp], firsts.get(tp) or 0,
+                                      self.busy(tp.topic))
                 if waited >= self.bound:
                     at = max(c or 0, firsts.get(tp) or 0)
                     on_stalled(f"partition {tp.partition} of {tp.topic} has kept "

@@ -176,7 +176,9 @@ def desk_solve_bad_id(ctx: Ctx, res: Result, dl: Deadline) -> None:
 def desk_solve_kafka_down(ctx: Ctx, res: Result, dl: Deadline) -> None:
     """`router desk solve A` with Kafka down: either nothing changes (and it says so), or
     A is solved and its customer is answered once Kafka is back."""
-    w = ctx.worker()
+    # Kafka stays away longer than the session timeout: the worker stops non-zero, by
+    # design, and the orchestrator starts it again.
+    w = ctx.worker(orchestrated=True)
     if not boot(res, w, dl):
         return
     ids = open_tickets(res, w, customers("dsk", 2), dl)
@@ -186,15 +188,10 @@ def desk_solve_kafka_down(ctx: Ctx, res: Result, dl: Deadline) -> None:
     ctx.kafka.stop()
     rc, out = w.cli("desk", "solve", tid, timeout=60)
     ctx.kafka.restart_start()
-    # The worker may be on its way out (it stops after ROUTER_SESSION_TIMEOUT without Kafka,
-    # and a stop takes seconds): wait until it is either healthy again or gone.
-    if not w.wait_healthy(dl, 60) and not w.alive():
-        # Kafka was away longer than the session timeout: the worker stopped non-zero, by
-        # design, for an orchestrator to start it again. Be that orchestrator.
-        if "lost Kafka at" not in w.log_text():
-            res.problem("the worker exited without saying it lost Kafka")
-        w.start()
-        w.wait_healthy(dl)
+    wait_until(lambda: w.health(2.0) is not None, dl, 90)  # through a restart, if any
+    if any("lost Kafka at" not in why for why in w.restarts):
+        res.problem(f"the worker stopped for another reason: {w.restarts}")
+    restarted(res, w)
     status = {str(t["id"]): t["status"] for t in w.tickets()}.get(tid)
     if status not in ("solved", "closed"):
         if rc == 0:

@@ -220,11 +220,7 @@ class Worker:
         while _CASE == case:
             time.sleep(0.5)
             proc = self.proc
-            if _CASE != case:
-                return
-            if self._stopping or proc is None or proc.poll() in (None, 0):
-                continue
-            if self._stopping or self.proc is not proc:
+            if _CASE != case or self._stopping or proc is None or proc.poll() in (None, 0):
                 continue
             last = (self.log_text().strip().splitlines() or ["(no log)"])[-1]
             self.restarts.append(last[:200])
