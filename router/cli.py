@@ -45,8 +45,9 @@ class RouterGroup(click.Group):
         except click.UsageError as exc:
             if args and exc.message.startswith("No such command"):
                 close = difflib.get_close_matches(args[0], self.list_commands(ctx), n=1)
-                if close:
-                    exc.message += f" Did you mean {close[0]}?"
+                if close:  # a new error: click 8.5 makes ``message`` final
+                    raise click.UsageError(f"{exc.message} Did you mean {close[0]}?",
+                                           exc.ctx) from None
             raise
 
     def invoke(self, ctx: click.Context) -> Any:
