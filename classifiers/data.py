@@ -8,6 +8,7 @@ yes/no) and optionally a category column; ``read_labelled`` says what is wrong i
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,24 @@ def read_complaints(shared: Path) -> Labelled:
     with open(shared / "complaints" / "complaints-data.csv", encoding="utf-8", newline="") as f:
         for row in csv.reader(f):
             out.add(row[1], int(row[2]), group=row[3])
+    return out
+
+
+ACTIONABLE_LABELS = Path(__file__).with_name("eval") / "actionable.tsv"
+
+
+def text_key(text: str) -> str:
+    """The key a labelled row is known by: its text's SHA-1, first 12 hex digits."""
+    return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()[:12]
+
+
+def read_actionable_labels(path: Path = ACTIONABLE_LABELS) -> dict[str, int]:
+    """key -> the project's actionable label of a complaints row (``eval/ACTIONABLE.md``)."""
+    out: dict[str, int] = {}
+    for line in path.read_text("utf-8").splitlines():
+        if line and not line.startswith("#"):
+            _, key, _, _, final = line.split("\t")
+            out[key] = int(final)
     return out
 
 

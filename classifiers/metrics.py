@@ -69,3 +69,64 @@ def best_macro_f1_threshold(y: Numbers, p: Numbers) -> float:
     grid = np.round(np.arange(0.05, 0.951, 0.01), 2)
     rows = threshold_table(y, p, grid)
     return float(max(rows, key=lambda r: (r["macro_f1"], -abs(r["threshold"] - 0.5)))["threshold"])
+
+
+REVIEW_BUDGET = 0.03  # at most 3% of general traffic goes to a person
+# the band is chosen on the training rows' general posts to a stricter 2%: general traffic
+# the model never saw (the evaluation's hate val) sends more to review than the rows it chose on
+REVIEW_TARGET_ON_TRAINING = 0.02
+MARGINS = tuple(round(m, 2) for m in np.arange(0.0, 0.201, 0.02))
+
+
+def route(
+    actionable: Numbers, hurtful: Numbers, praise: Numbers, op: dict[str, Any], margin: float
+) -> np.ndarray:
+    """The verdict the router's policy gives on the model's scores alone: "open", "review"
+    or "silent" per post (``router.policy.decide`` without the author's history, threads
+    or outage waves; a test keeps the two in step)."""
+    pa = np.asarray(actionable, dtype=float)
+    hurt = np.asarray(hurtful, dtype=float) >= float(op["hurtful"])
+    act = pa >= float(op["actionable"])
+    border = ~act & (pa >= float(op["actionable"]) - margin)
+    review = (hurt & (act | border)) | (~hurt & border & ~np.asarray(praise, dtype=bool))
+    return np.where(review, "review", np.where(act & ~hurt, "open", "silent"))
+
+
+def choose_review_margin(
+    actionable: Numbers, hurtful: Numbers, praise: Numbers, op: dict[str, Any],
+    budget: float = REVIEW_TARGET_ON_TRAINING,
+) -> float:
+    """The widest borderline band that sends at most ``budget`` of these general posts to
+    review (0 when even none does)."""
+    best = 0.0
+    for margin in MARGINS:
+        verdicts = route(actionable, hurtful, praise, op, margin)
+        if float(np.mean(verdicts == "review")) <= budget:
+            best = margin
+    return best
+
+
+def routing_table(
+    labels: Numbers, verdicts: np.ndarray, general: Numbers | None = None
+) -> dict[str, Any]:
+    """What ops would see: recall (actionable posts opened or sent to a person), false
+    alarms (non-actionable posts opened or reviewed), the review share, and on general
+    traffic the share acted on."""
+    y = np.asarray(labels, dtype=int)
+    acted = verdicts != "silent"
+    pos, neg = y == 1, y == 0
+    row: dict[str, Any] = {
+        "n": int(len(y)),
+        "positives": int(pos.sum()),
+        "recall": round(float(acted[pos].mean()), 4) if pos.any() else None,
+        "recall_ticket": round(float((verdicts[pos] == "open").mean()), 4) if pos.any() else None,
+        "false_alarm": round(float(acted[neg].mean()), 4) if neg.any() else None,
+        "review_share": round(float((verdicts == "review").mean()), 4) if len(y) else None,
+    }
+    if general is not None:
+        g = np.asarray(general, dtype=bool)
+        row["general_n"] = int(g.sum())
+        review = verdicts[g] == "review"
+        row["general_review"] = round(float(review.mean()), 4) if g.any() else None
+        row["general_acted"] = round(float(acted[g].mean()), 4) if g.any() else None
+    return row

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, NamedTuple
 from unicodedata import east_asian_width
 
@@ -30,6 +31,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from classifiers.actionable import RULES
 from classifiers.api import CATEGORIES, Scores
+from classifiers.semantic import SemanticHead, StaticEncoder, logit, phrase
 from classifiers.sensitive import load_sensitive, sensitive_score
 from classifiers.tokens import DENSE, TokenFeatures, TokenTable, dense_columns, tokens
 
@@ -172,6 +174,7 @@ class SocialTriageModel:
         operating_point: dict[str, Any],
         card: dict[str, Any],
         category_rules: bool = False,
+        semantic: SemanticHead | None = None,
     ) -> None:
         self.features = features
         self.actionable_head = actionable
@@ -182,6 +185,9 @@ class SocialTriageModel:
         # a matching keyword rule (``classifiers.actionable.RULES``) decides the category
         # before the head: on for the shipped model, off for a company's own categories
         self.category_rules = category_rules
+        # the MiniLM half of the actionable judgement (``classifiers.semantic``); its files
+        # sit beside the artifact and are attached by ``classifiers.store.load``
+        self.semantic = semantic
 
     # -- the TriageModel protocol -----------------------------------------------------------
     def score(self, texts: Sequence[str]) -> list[Scores]:
@@ -214,7 +220,21 @@ class SocialTriageModel:
     def __setstate__(self, state: dict[str, Any]) -> None:
         # artifacts saved before caches were left out may still carry some: drop them
         self.category_rules = False  # artifacts from before the flag
+        self.semantic = None  # artifacts from before the semantic half
         self.__dict__.update({k: v for k, v in state.items() if not k.startswith("_")})
+
+    def attach(self, folder: Path) -> None:
+        """Load the semantic half's files from ``folder`` (checked by the caller)."""
+        if self.semantic is not None:
+            self._encoder = StaticEncoder(folder)
+            self._folder = folder
+
+    def encoder(self) -> StaticEncoder:
+        enc: StaticEncoder | None = self.__dict__.get("_encoder")
+        if enc is None:
+            raise RuntimeError("the semantic half was not attached (load it with "
+                               "classifiers.store.load)")
+        return enc
 
     def _score_one_safely(self, text: object) -> Scores:
         try:
@@ -346,6 +366,11 @@ class SocialTriageModel:
         counts, margins, z, ids = self._margins(texts)
         table = self.table()
         p_act = self.actionable_head.proba_from_margin(margins[:, 0])
+        p_sem: np.ndarray | None = None
+        if self.semantic is not None:
+            sem_logit = self.semantic.logit(self.encoder().encode(texts))
+            p_sem = 1.0 / (1.0 + np.exp(-np.clip(sem_logit, -30.0, 30.0)))
+            p_act = self.semantic.combine(logit(p_act), sem_logit)
         p_hurt = self.hurtful_head.proba_from_margin(margins[:, 1])
         p_cat = self.category_head.proba_from_margin(margins[:, 2:])
         classes = self.category_head.classes_
@@ -395,6 +420,8 @@ class SocialTriageModel:
             else:
                 verdict = "support can help" if sign[i] > 0 else "nothing for support"
                 reasons = [f"no single strong word; letter patterns suggest {verdict}"]
+            if p_sem is not None:
+                reasons.append(phrase(float(p_sem[i]), sign[i] > 0))
             if near[i]:
                 hlo, hhi = h_ptr[i], min(h_ptr[i + 1], h_ptr[i] + 2)
                 words = ", ".join(

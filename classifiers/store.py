@@ -7,7 +7,9 @@ refuses, with a ``router.errors.ModelError`` that says how to rebuild, when:
 
 - the sidecar or the artifact is missing;
 - the file's sha256 differs from the sidecar's (a changed or swapped file);
-- it was built with another scikit-learn version (or another numpy major version).
+- it was built with another scikit-learn version (or another numpy major version);
+- a file of its semantic half (``classifiers.semantic``: the MiniLM tokenizer and vector
+  table beside it) is missing or differs from the sha256 in the sidecar.
 
 Only trusted artifacts are unpickled: the package's own ``artifacts/`` directory, or a path
 the user names explicitly (``--model PATH``). A pickle can run code, so never point this at
@@ -19,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import shutil
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -67,12 +70,22 @@ def save(model: Any, path: Path, card: dict[str, Any]) -> Path:
     """Write ``path`` (joblib) and its JSON sidecar; returns the joblib path."""
     path.parent.mkdir(parents=True, exist_ok=True)
     joblib.dump(model, path, compress=3)
+    semantic: dict[str, str] = {}
+    if getattr(model, "semantic", None) is not None:
+        from classifiers.semantic import FILES, sha256  # noqa: PLC0415
+
+        source = model.__dict__.get("_folder")
+        for name in FILES:
+            if source is not None and Path(source).resolve() != path.parent.resolve():
+                shutil.copyfile(Path(source) / name, path.parent / name)
+            semantic[name] = sha256(path.parent / name)
     sidecar = {
         "format": FORMAT,
         "artifact": path.name,
         "sha256": _sha256(path),
         "versions": library_versions(),
         "operating_point": getattr(model, "operating_point", {}),
+        "semantic_files": semantic,
         "card": card,
     }
     sidecar_path(path).write_text(json.dumps(sidecar, indent=2, sort_keys=True) + "\n", "utf-8")
@@ -128,8 +141,18 @@ def load(path: Path | str | None = None) -> Any:
     target = artifacts_dir() / f"{DEFAULT_NAME}.joblib" if path is None else Path(path)
     if target.is_dir():
         target = target / f"{DEFAULT_NAME}.joblib"
-    check(target)
+    meta = check(target)
     try:
-        return joblib.load(target)
+        model = joblib.load(target)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad artifact
         raise ModelError(f"could not load {target} ({exc}); {_how(target)}") from exc
+    if getattr(model, "semantic", None) is not None:
+        from classifiers.semantic import check_files  # noqa: PLC0415
+
+        check_files(target.parent, meta.get("semantic_files") or {}, _how(target))
+        try:
+            model.attach(target.parent)
+        except Exception as exc:  # noqa: BLE001 - a bad tokenizer or table is a bad artifact
+            raise ModelError(f"could not load the semantic half of {target} ({exc}); "
+                             f"{_how(target)}") from exc
+    return model

@@ -26,12 +26,14 @@ from classifiers.data import Labelled
 from classifiers.metrics import best_macro_f1_threshold, choose_threshold
 from classifiers.model import LinearHead, SocialTriageModel, SoftmaxHead
 from classifiers.seed_examples import SEED_EXAMPLES
+from classifiers.semantic import SemanticHead, StaticEncoder, fit_head, logit
 from classifiers.tokens import tokens
 
 Progress = Callable[[str], None]
 ACTIONABLE_C = 4.0  # for a company's own rows (``train_on``), where there may be few
 C_GRID = (0.5, 1.0, 2.0, 4.0, 8.0)
 CATEGORY_C = 4.0
+SEMANTIC_C = 16.0  # chosen on the training rows' out-of-fold ranking (bench/study_semantic.py)
 
 
 def _quiet(_: str) -> None:
@@ -80,6 +82,28 @@ def fit_binary(X: Any, y: np.ndarray, C: float, folds: int = 3) -> LinearHead:  
     return LinearHead(coef, head.intercept, head.a, head.c)
 
 
+def fit_semantic(
+    encoder: StaticEncoder, texts: list[str], y: np.ndarray, linear_oof: np.ndarray,
+    folds: int = 5,
+) -> tuple[SemanticHead, np.ndarray]:
+    """The semantic head and its stacking with the linear head; returns it and the stacked
+    out-of-fold P(actionable) (same folds as ``oof_proba``)."""
+    vectors = encoder.encode(texts)
+    cv = StratifiedKFold(folds, shuffle=True, random_state=0)
+    sem_oof = np.zeros(len(y))
+    for train, test in cv.split(vectors, y):
+        sem_oof[test] = fit_head(vectors[train], y[train], SEMANTIC_C).predict_proba(
+            vectors[test])[:, 1]
+    stack_x = np.c_[logit(linear_oof), logit(sem_oof)]
+    stacker = LogisticRegression(max_iter=1000).fit(stack_x, y)
+    head = fit_head(vectors, y, SEMANTIC_C)
+    semantic = SemanticHead(
+        head.coef_[0], float(head.intercept_[0]),
+        (float(stacker.coef_[0][0]), float(stacker.coef_[0][1]), float(stacker.intercept_[0])),
+    )
+    return semantic, np.asarray(stacker.predict_proba(stack_x)[:, 1], dtype=np.float64)
+
+
 def fit_category(X: Any, texts: list[str], labels: list[int], categories: list[str]) -> SoftmaxHead:  # noqa: N803
     """Multinomial head on the rows with a category and, when some rows have none, the
     actionable ones of those with a weak keyword label (a non-actionable row without a
@@ -112,6 +136,7 @@ def fit_triage(
     progress: Progress = _quiet,
     max_fpr: float = 0.05,
     category_rules: bool = True,
+    encoder: StaticEncoder | None = None,
 ) -> SocialTriageModel:
     """Fit the whole model; ``card`` receives the out-of-fold figures and thresholds."""
     progress("features")
@@ -126,6 +151,11 @@ def fit_triage(
     pa = oof_proba(Xa, ya, ca)
     progress("actionable: fit")
     act = fit_binary(Xa, ya, ca)
+    semantic = None
+    if encoder is not None:
+        progress("actionable: semantic head, stacked out-of-fold")
+        card.setdefault("oof", {})["linear_actionable_proba"] = pa
+        semantic, pa = fit_semantic(encoder, actionable.texts, ya, pa)
     progress("hurtful: C by 3-fold CV")
     ch = choose_c(Xh, yh)
     progress(f"hurtful: out-of-fold (C={ch})")
@@ -141,10 +171,13 @@ def fit_triage(
         "max_fpr": max_fpr,
     }
     card["C"] = {"actionable": ca, "hurtful": ch, "category": CATEGORY_C}
+    if semantic is not None:
+        card["C"]["semantic"] = SEMANTIC_C
     card.setdefault("oof", {})["actionable_proba"] = pa
     card["oof"]["hurtful_proba"] = ph
     # most rows have only weak (keyword) category labels: the rules themselves go first
-    return SocialTriageModel(feats, act, hurt, cat, op, {}, category_rules=category_rules)
+    return SocialTriageModel(feats, act, hurt, cat, op, {}, category_rules=category_rules,
+                             semantic=semantic)
 
 
 def train_on(
@@ -162,6 +195,10 @@ def train_on(
     p = oof_proba(X, y, ACTIONABLE_C, folds=max(folds, 2))
     progress("actionable: fit")
     act = fit_binary(X, y, ACTIONABLE_C, folds=max(min(folds, 3), 2))
+    semantic = None
+    if base.semantic is not None:
+        progress("actionable: semantic head")
+        semantic, p = fit_semantic(base.encoder(), data.texts, y, p, folds=max(folds, 2))
     category = base.category_head
     if any(data.categories):
         progress("category")
@@ -172,5 +209,7 @@ def train_on(
     # the company's own categories are theirs to define: no keyword rule overrides them
     rules = base.category_rules and not any(data.categories)
     model = SocialTriageModel(base.features, act, base.hurtful_head, category, op, {},
-                              category_rules=rules)
+                              category_rules=rules, semantic=semantic)
+    if semantic is not None:
+        model.attach(base.__dict__["_folder"])
     return model, p

@@ -151,7 +151,7 @@ def decide(m: Mention, s: Scores, settings: Settings, ctx: Context) -> Decision:
         return out("review", f"{unread}: a human decides, no automatic reply", m.thread_key)
 
     actionable = s.actionable >= threshold
-    borderline = not actionable and s.actionable >= threshold - settings.review_margin
+    borderline = not actionable and s.actionable >= threshold - settings.review_band
     if hurtful:
         if actionable or borderline:
             return out("review", f"hurtful ({s.hurtful:.2f}) but support may help "

@@ -123,9 +123,11 @@ class Settings(BaseSettings):
         description="Below this share of known words the model cannot read the mention "
         "(another language, jargon): a human reviews it. 0 turns this off.",
     )
-    review_margin: float = Field(
-        0.1, ge=0, le=0.5,
-        description="Actionable scores within this margin below the threshold go to review.",
+    review_margin: float | None = Field(
+        None, ge=0, le=0.5,
+        description="Actionable scores within this margin below the threshold go to review "
+        "(unset: the band chosen for the loaded model, on its card, to keep review within "
+        "3% of general traffic).",
     )
     author_link_hours: float = Field(
         72.0, ge=0, description="A customer's new mention joins their open case this long."
@@ -253,6 +255,10 @@ class Settings(BaseSettings):
         return 0.5 if self.actionable_threshold is None else self.actionable_threshold
 
     @property
+    def review_band(self) -> float:
+        return 0.1 if self.review_margin is None else self.review_margin
+
+    @property
     def hurtful_cut(self) -> float:
         return 0.5 if self.hurtful_threshold is None else self.hurtful_threshold
 
@@ -263,6 +269,8 @@ class Settings(BaseSettings):
             update["actionable_threshold"] = float(operating_point["actionable"])
         if self.hurtful_threshold is None and "hurtful" in operating_point:
             update["hurtful_threshold"] = float(operating_point["hurtful"])
+        if self.review_margin is None and "review_margin" in operating_point:
+            update["review_margin"] = float(operating_point["review_margin"])
         return self.model_copy(update=update) if update else self
 
 

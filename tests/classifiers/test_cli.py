@@ -85,6 +85,11 @@ def test_evaluate_per_category_suggests_thresholds_the_router_accepts(tmp_path: 
 
     data = tmp_path / "holdout.csv"
     rows = labelled_rows(copies=4, seed=3)
+    # this company does not count half of its billing posts as actionable: billing needs a
+    # threshold of its own
+    billing = [r for r in rows if r["category"] == "billing" and r["label"] == "1"]
+    for r in billing[::2]:
+        r["label"] = "0"
     with open(data, "w", encoding="utf-8", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=["text", "label", "category"])
         writer.writeheader()

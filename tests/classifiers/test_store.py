@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 
 import classifiers
+from classifiers.semantic import FILES
 from classifiers.store import artifacts_dir, check, load
 from router.errors import ModelError
 
 
 @pytest.fixture
 def copy(tmp_path: Path) -> Path:
-    for name in ("triage.joblib", "triage.json"):
+    for name in ("triage.joblib", "triage.json", *FILES):
         shutil.copy(artifacts_dir() / name, tmp_path / name)
     return tmp_path / "triage.joblib"
 
@@ -63,3 +64,46 @@ def test_missing_sidecar_is_refused(copy: Path) -> None:
 def test_missing_artifact_names_the_fix(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="router train"):
         load(tmp_path / "nothing.joblib")
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_a_changed_semantic_file_is_refused_before_it_is_read(copy: Path, name: str) -> None:
+    path = copy.parent / name
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte in the middle of the weights/tokenizer
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match=f"{name} does not match the sha256") as err:
+        load(copy)
+    assert "classifiers.build" in str(err.value) or "router train" in str(err.value)
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_a_missing_semantic_file_is_refused(copy: Path, name: str) -> None:
+    (copy.parent / name).unlink()
+    with pytest.raises(ModelError, match=f"{name} is missing"):
+        load(copy)
+
+
+def test_a_model_saved_elsewhere_carries_its_semantic_files(copy: Path, tmp_path: Path) -> None:
+    from classifiers.store import save  # noqa: PLC0415
+
+    model = load(copy)
+    target = tmp_path / "elsewhere" / "triage.joblib"
+    save(model, target, model.card)
+    again = load(target)
+    text = ["is there a phone number where I can talk to a rep"]
+    assert again.score(text)[0].actionable == pytest.approx(model.score(text)[0].actionable)
+
+
+def test_loading_and_scoring_touch_no_network(copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket  # noqa: PLC0415
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"network touched: {args}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    model = load(copy)
+    assert model.semantic is not None
+    assert model.score(["my parcel never arrived, can you help?"])[0].actionable > 0.5
