@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.sparse import csr_matrix
 
 from router.errors import ModelError
 
@@ -102,9 +103,11 @@ class StaticEncoder:
         if lens.sum() == 0:
             return out
         ids = np.fromiter((i for e in encs for i in e.ids), dtype=np.int64, count=int(lens.sum()))
-        rows = np.repeat(np.arange(len(clipped)), lens)
-        w = self.weights[ids]
-        np.add.at(out, rows, self.table[ids] * w[:, None])
+        indptr = np.zeros(len(clipped) + 1, dtype=np.int64)
+        np.cumsum(lens, out=indptr[1:])
+        pieces = csr_matrix((self.weights[ids], ids, indptr),
+                            shape=(len(clipped), self.table.shape[0]))
+        out = np.asarray(pieces @ self.table, dtype=np.float32)
         norm = np.linalg.norm(out, axis=1, keepdims=True)
         np.divide(out, norm, out=out, where=norm > 0)
         return out

@@ -99,6 +99,16 @@ def _author_case(m: Mention, ctx: Context, settings: Settings) -> tuple[Case, st
     return best
 
 
+def _versus(score: float, cut: float) -> tuple[str, str]:
+    """Both numbers with as many decimals (2 to 4) as it takes to tell them apart, so that
+    a reason never reads "0.50 just under 0.50"."""
+    for digits in (2, 3, 4):
+        a, b = f"{score:.{digits}f}", f"{cut:.{digits}f}"
+        if a != b:
+            break
+    return a, b
+
+
 def decide(m: Mention, s: Scores, settings: Settings, ctx: Context) -> Decision:
     """The one verdict for this mention, with its reasons (pure; no I/O)."""
     threshold = settings.threshold_for(s.category)
@@ -161,9 +171,11 @@ def decide(m: Mention, s: Scores, settings: Settings, ctx: Context) -> Decision:
                    "we stay out")
     if not actionable:
         if borderline and s.category != "praise":
-            return out("review", f"borderline: actionable {s.actionable:.2f} just under "
-                       f"{threshold:.2f}", m.thread_key)
-        return out("silent", f"not actionable: {s.actionable:.2f} < {threshold:.2f}")
+            score, cut = _versus(s.actionable, threshold)
+            return out("review", f"borderline: actionable {score} just under {cut}",
+                       m.thread_key)
+        score, cut = _versus(s.actionable, threshold)
+        return out("silent", f"not actionable: {score} < {cut}")
 
     joined = _author_case(m, ctx, settings)
     if joined is not None:
@@ -173,5 +185,5 @@ def decide(m: Mention, s: Scores, settings: Settings, ctx: Context) -> Decision:
             and ctx.outage_reports >= settings.incident_min_reports):
         return out("incident", f"{ctx.outage_reports} outage reports within "
                    f"{settings.incident_window_seconds / 60:.0f} min", ctx.incident_key)
-    return out("open", f"support can help ({s.actionable:.2f} >= {threshold:.2f})",
-               m.thread_key)
+    score, cut = _versus(s.actionable, threshold)
+    return out("open", f"support can help ({score} >= {cut})", m.thread_key)

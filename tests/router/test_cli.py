@@ -57,11 +57,11 @@ def test_classify_writes_one_decision_per_line_with_scores_and_reasons(tmp_path:
 def test_threshold_override_changes_the_verdict_without_retraining() -> None:
     line = encode(mention("1", "@acmesupport I was charged twice for my order, please refund"))
     strict = run("classify", input_=line.decode(),
-                 env={"ROUTER_ACTIONABLE_THRESHOLD": "0.999", "ROUTER_REVIEW_MARGIN": "0"})
+                 env={"ROUTER_ACTIONABLE_THRESHOLD": "1", "ROUTER_REVIEW_MARGIN": "0"})
     assert strict.returncode == 0, strict.stderr
     assert json.loads(strict.stdout)["verdict"] == "silent"
     per_category = run("classify", input_=line.decode(), env={
-        "ROUTER_ACTIONABLE_THRESHOLD": "0.999", "ROUTER_REVIEW_MARGIN": "0",
+        "ROUTER_ACTIONABLE_THRESHOLD": "1", "ROUTER_REVIEW_MARGIN": "0",
         "ROUTER_CATEGORY_THRESHOLDS": json.dumps({c: 0.01 for c in (
             "outage", "account_access", "billing", "order_delivery", "product_defect",
             "how_to", "feature_request", "praise", "other")})})

@@ -161,3 +161,14 @@ def test_the_first_reason_does_not_repeat_the_verdict(ctx: Context, verdict: str
                ctx)
     assert d.verdict == verdict
     assert not d.reasons[0].lower().startswith(("link", "open", "incident")), d.reasons[0]
+
+
+def test_a_score_just_under_the_threshold_never_reads_as_equal_to_it() -> None:
+    settings = Settings(actionable_threshold=0.5, review_margin=0.1)
+    d = decide(m(), sc(0.4975), settings, Context(now=NOW))
+    assert d.verdict == "review"
+    assert d.reasons[0] == "borderline: actionable 0.497 just under 0.500", d.reasons
+    d = decide(m(), sc(0.50004), settings, Context(now=NOW))
+    assert d.verdict == "open" and d.reasons[0] == "support can help (0.5000 >= 0.5000)"
+    assert decide(m(), sc(0.8), settings, Context(now=NOW)).reasons[0] == (
+        "support can help (0.80 >= 0.50)")

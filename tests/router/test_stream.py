@@ -343,7 +343,8 @@ def test_threshold_changed_at_runtime_applies_to_the_next_mentions(
 
 def test_a_new_ticket_shows_the_authors_earlier_posts_in_the_thread(
         router: RouterProcess) -> None:
-    hello = mention("tt1", "@acmesupport hello there, quick question for you", "nia")
+    # a greeting that asks nothing stays silent ("quick question for you" is a request now)
+    hello = mention("tt1", "@acmesupport good morning from a sunny Lisbon", "nia")
     send(router, hello)
     router.read("decisions", lambda r: "tt1" in by_id(r))
     problem = mention("tt2", "@acmesupport my order 4471 arrived broken, the screen is "
@@ -355,4 +356,4 @@ def test_a_new_ticket_shows_the_authors_earlier_posts_in_the_thread(
     ticket = wait_for(lambda: [t for t in tickets(router) if t["requester"] == "generic:@nia"],
                       what="nia's ticket")[0]
     assert "my order 4471 arrived broken" in ticket["body"]
-    assert "hello there, quick question" in ticket["body"]  # the thread, for the agent
+    assert "good morning from a sunny Lisbon" in ticket["body"]  # the thread, for the agent
