@@ -166,7 +166,9 @@ class EmbeddedDesk(Desk):
             db.row_factory = sqlite3.Row
             db.execute(f"PRAGMA busy_timeout={int(self.cfg.busy_timeout_seconds * 1000)}")
             db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(SCHEMA)
+            # one transaction: another process opening the file meanwhile sees all of the
+            # schema or none of it (it once saw "tickets" without "comments")
+            db.executescript(f"BEGIN IMMEDIATE;\n{SCHEMA}COMMIT;\n")
             self._db = db
         return self._db
 

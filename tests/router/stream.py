@@ -182,6 +182,11 @@ def tickets(rp: RouterProcess) -> list[dict[str, Any]]:
         return []
     with sqlite3.connect(path, timeout=30) as db:
         db.row_factory = sqlite3.Row
-        rows = db.execute("SELECT t.*, (SELECT COUNT(*) FROM comments c WHERE "
-                          "c.ticket_id = t.id) AS comments FROM tickets t ORDER BY id")
+        try:
+            rows = db.execute("SELECT t.*, (SELECT COUNT(*) FROM comments c WHERE "
+                              "c.ticket_id = t.id) AS comments FROM tickets t ORDER BY id")
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):  # the worker has created the file, not yet
+                return []                    # its schema (one transaction, all at once)
+            raise
         return [dict(r) for r in rows.fetchall()]
