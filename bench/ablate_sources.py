@@ -5,10 +5,11 @@ in the repository is left alone) once per variant, each leaving one source out o
 and prints the evaluation set's figures at each variant's own operating point:
 
 - ``shipped``: everything;
-- ``corpus_labels``: the complaints rows with the corpus's complaint label instead of the
-  project's actionable label;
+- ``corpus_labels``: the complaints training rows with the corpus's complaint label instead
+  of the project's actionable label (the evaluation keeps the project's labels);
 - ``no_general_negatives``: without the 3,000 TweetEval general tweets as not actionable;
-- ``no_own_examples``: without the project's own examples (``classifiers.seed_examples``);
+- ``no_own_examples``: without the project's first examples (``classifiers.seed_examples``);
+- ``no_brand_examples``: without its posts addressed to brands (``classifiers.seed_brand``);
 - ``no_ibm``: without the IBM first turns in training (they stay in the evaluation).
 
     pip install -e '.[train]'
@@ -33,22 +34,32 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import classifiers.build as build_module  # noqa: E402
 from classifiers.data import Labelled, read_complaints, text_key  # noqa: E402
 
-VARIANTS = ("shipped", "corpus_labels", "no_general_negatives", "no_own_examples", "no_ibm")
+VARIANTS = ("shipped", "corpus_labels", "no_general_negatives", "no_own_examples",
+            "no_brand_examples", "no_ibm")
 
 
 @contextmanager
 def variant(name: str, shared: Path) -> Iterator[None]:
     patches: list[Any] = [mock.patch("classifiers.card.write_card", lambda card, path: path)]
-    if name == "corpus_labels":
-        corpus = {text_key(t): y for t, y in zip(read_complaints(shared).texts,
-                                                 read_complaints(shared).labels, strict=True)}
-        patches.append(mock.patch.object(build_module, "read_actionable_labels",
-                                         lambda: corpus))
+    if name == "corpus_labels":  # training rows only: the evaluation keeps the project's labels
+        texts = read_complaints(shared)
+        corpus = {text_key(t): y for t, y in zip(texts.texts, texts.labels, strict=True)}
+        real_split = build_module.split_shared
+
+        def corpus_split(shared: Path) -> dict[str, Labelled]:
+            parts = real_split(shared)
+            parts["complaints_train"] = build_module.relabelled(parts["complaints_train"], corpus)
+            return parts
+
+        patches.append(mock.patch.object(build_module, "split_shared", corpus_split))
     elif name == "no_general_negatives":
         patches.append(mock.patch.object(build_module, "general_negatives",
                                          lambda general, n=0: Labelled()))
     elif name == "no_own_examples":
         patches.append(mock.patch.object(build_module, "seed_labelled",
+                                         lambda column: Labelled()))
+    elif name == "no_brand_examples":
+        patches.append(mock.patch.object(build_module, "brand_labelled",
                                          lambda column: Labelled()))
     elif name == "no_ibm":
         real = build_module.split_shared

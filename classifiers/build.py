@@ -52,6 +52,7 @@ from classifiers.metrics import (
     routing_table,
     threshold_table,
 )
+from classifiers.seed_brand import BRAND_EXAMPLES
 from classifiers.semantic import StaticEncoder
 from classifiers.store import REBUILD_SHIPPED, artifacts_dir, library_versions, save
 from classifiers.train import fit_triage, seed_labelled
@@ -136,6 +137,15 @@ def general_negatives(general: Labelled, n: int = GENERAL_NEGATIVES) -> Labelled
     return out
 
 
+def brand_labelled(column: int) -> Labelled:
+    """The project's posts addressed to brands (``classifiers.seed_brand``), labelled by
+    column (2 actionable, 3 hurtful)."""
+    out = Labelled()
+    for row in BRAND_EXAMPLES:
+        out.add(row[0], int(row[column]), row[1], "seed")
+    return out
+
+
 def semantic_encoder(out: Path, corpus: list[str]) -> StaticEncoder:
     """Distil MiniLM's per-piece vectors into ``out`` (beside the artifact) and open them."""
     out.mkdir(parents=True, exist_ok=True)
@@ -165,6 +175,13 @@ def evaluation(model: Any, parts: dict[str, Labelled], shared: Path) -> dict[str
     for name in ("complaints", "ibm", "general"):
         m = source == name
         out[name] = routing_table(y[m], verdicts[m], is_general[m])
+    # the hardest negatives: posts addressed to a brand with nothing for support to do
+    brand = (source == "complaints") & ~is_general & (y == 0)
+    out["brand_directed_non_actionable"] = {
+        "n": int(brand.sum()),
+        "opened": round(float((verdicts[brand] == "open").mean()), 4),
+        "reviewed": round(float((verdicts[brand] == "review").mean()), 4),
+    }
     linear = copy.copy(model)
     linear.semantic = None
     pl = np.asarray([s.actionable for s in linear.score(texts)])
@@ -193,9 +210,10 @@ def evaluation(model: Any, parts: dict[str, Labelled], shared: Path) -> dict[str
 def build(shared: Path, out: Path, protocols: bool = False) -> dict[str, Any]:
     parts = split_shared(shared)
     actionable = Labelled().extend(parts["complaints_train"]).extend(parts["ibm_train"])
-    actionable = without_handles(actionable.extend(seed_labelled(2)))
+    actionable = without_handles(actionable.extend(seed_labelled(2)).extend(brand_labelled(2)))
     actionable.extend(general_negatives(parts["offensive_train"]))
     hurtful = Labelled().extend(parts["offensive_train"]).extend(seed_labelled(3))
+    hurtful.extend(brand_labelled(3))
     print(".. semantic: MiniLM per-piece vectors", flush=True)
     encoder = semantic_encoder(out, actionable.texts + hurtful.texts)
     card: dict[str, Any] = {}

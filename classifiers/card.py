@@ -63,7 +63,7 @@ def render(card: dict[str, Any]) -> str:
                   "non-actionable posts opened or sent to a person; general review: the share "
                   "of general traffic (hate val and the corpus's random tweets) a person "
                   "reads.", ""]
-        for name in ("all", "complaints", "ibm", "general"):
+        for name in ("all", "complaints", "ibm", "general", "brand_directed_non_actionable"):
             r = ev.get(name)
             if r:
                 lines += [f"- {name}: " + ", ".join(f"{k} {v}" for k, v in r.items())]

@@ -67,8 +67,8 @@ def test_praise_and_chatter_stay_silent(model: SocialTriageModel) -> None:
 
 
 @pytest.mark.xfail(strict=True, reason="known: an opinion addressed to the brand (its ads, "
-                   "prices) still opens a ticket too often: 18.6% of the evaluation set's "
-                   "brand-directed non-actionable posts (MODEL_CARD.md)")
+                   "prices) still reaches a ticket or a person too often: 40% of the "
+                   "evaluation set's 88 brand-directed non-actionable posts (MODEL_CARD.md)")
 def test_an_opinion_about_an_advert_stays_silent(model: SocialTriageModel) -> None:
     assert verdicts(model, ["just saw your new advert on tv, very funny"]) == ["silent"]
 
