@@ -23,7 +23,6 @@ file before anything is read.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,6 +31,7 @@ from typing import Any
 import numpy as np
 from scipy.sparse import csr_matrix
 
+from classifiers.store import sha256
 from router.errors import ModelError
 
 TOKENIZER_FILE = "minilm-tokenizer.json"
@@ -48,14 +48,6 @@ SOURCE = {
 MAX_CHARS = 2000  # a post's first 2,000 characters carry its meaning; 1 MB of text must not
 SIF = 1e-3  # weight of a piece: SIF / (SIF + its frequency)
 _HANDLE = re.compile(r"@\w+")  # a handle says who is addressed, not what is asked
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def check_files(folder: Path, expected: dict[str, str], how: str) -> None:

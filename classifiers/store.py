@@ -54,7 +54,8 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def _sha256(path: Path) -> str:
+def sha256(path: Path) -> str:
+    """The file's SHA-256, hex (read in 1 MB chunks)."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -72,7 +73,7 @@ def save(model: Any, path: Path, card: dict[str, Any]) -> Path:
     joblib.dump(model, path, compress=3)
     semantic: dict[str, str] = {}
     if getattr(model, "semantic", None) is not None:
-        from classifiers.semantic import FILES, sha256  # noqa: PLC0415
+        from classifiers.semantic import FILES  # noqa: PLC0415
 
         source = model.__dict__.get("_folder")
         for name in FILES:
@@ -82,7 +83,7 @@ def save(model: Any, path: Path, card: dict[str, Any]) -> Path:
     sidecar = {
         "format": FORMAT,
         "artifact": path.name,
-        "sha256": _sha256(path),
+        "sha256": sha256(path),
         "versions": library_versions(),
         "operating_point": getattr(model, "operating_point", {}),
         "semantic_files": semantic,
@@ -128,7 +129,7 @@ def check(path: Path) -> dict[str, Any]:
             f"{path.name} was built with numpy {built.get('numpy')} but {now['numpy']} is "
             f"installed; {_how(path)}"
         )
-    if _sha256(path) != meta.get("sha256"):
+    if sha256(path) != meta.get("sha256"):
         raise ModelError(
             f"{path.name} does not match the sha256 in {sidecar_path(path).name} "
             f"(changed or replaced); {_how(path)}"
