@@ -140,10 +140,7 @@ def general_negatives(general: Labelled, n: int = GENERAL_NEGATIVES) -> Labelled
 def brand_labelled(column: int) -> Labelled:
     """The project's posts addressed to brands (``classifiers.seed_brand``), labelled by
     column (2 actionable, 3 hurtful)."""
-    out = Labelled()
-    for row in BRAND_EXAMPLES:
-        out.add(row[0], int(row[column]), row[1], "seed")
-    return out
+    return seed_labelled(column, BRAND_EXAMPLES)
 
 
 def semantic_encoder(out: Path, corpus: list[str]) -> StaticEncoder:
@@ -192,17 +189,17 @@ def evaluation(model: Any, parts: dict[str, Labelled], shared: Path) -> dict[str
                                   round(float(np.interp(0.05, fpr, tpr)), 4)}
     from classifiers.protocols import labelled_categories  # noqa: PLC0415
 
+    # the hand-categorised rows are held-out rows scored above: their verdicts, by category
     cat_texts, gold, _ = labelled_categories(shared)
     labels = read_actionable_labels()
-    keep = [i for i, t in enumerate(cat_texts) if labels.get(text_key(t), 1) == 1]
-    cs = model.score([cat_texts[i] for i in keep])
-    cv = route([s.actionable for s in cs], [s.hurtful for s in cs],
-               [s.category == "praise" for s in cs], op, float(op["review_margin"]))
+    verdict_of = dict(zip(texts, verdicts, strict=True))
+    acted: dict[str, list[bool]] = {}
+    for text, category in zip(cat_texts, gold, strict=True):
+        if labels.get(text_key(text), 1) == 1:  # IBM rows have no key there: all actionable
+            acted.setdefault(category, []).append(verdict_of[text] != "silent")
     out["recall_per_category"] = {
-        c: {"n": int(sum(gold[i] == c for i in keep)),
-            "recall": round(float(np.mean([cv[k] != "silent" for k, i in enumerate(keep)
-                                           if gold[i] == c])), 3)}
-        for c in sorted({gold[i] for i in keep})
+        c: {"n": len(hits), "recall": round(float(np.mean(hits)), 3)}
+        for c, hits in sorted(acted.items())
     }
     return out
 

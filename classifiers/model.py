@@ -369,8 +369,8 @@ class SocialTriageModel:
         p_sem: np.ndarray | None = None
         if self.semantic is not None:
             sem_logit = self.semantic.logit(self.encoder().encode(texts))
-            p_sem = 1.0 / (1.0 + np.exp(-np.clip(sem_logit, -30.0, 30.0)))
-            p_act = self.semantic.combine(logit(p_act), sem_logit)
+            p_sem = _sigmoid(sem_logit)
+            p_act = _sigmoid(self.semantic.combine(logit(p_act), sem_logit))
         p_hurt = self.hurtful_head.proba_from_margin(margins[:, 1])
         p_cat = self.category_head.proba_from_margin(margins[:, 2:])
         classes = self.category_head.classes_

@@ -122,7 +122,6 @@ def with_semantic(texts: list[str], y: np.ndarray, cv: StratifiedKFold) -> dict[
     from classifiers.store import artifacts_dir  # noqa: PLC0415
 
     vectors = StaticEncoder(artifacts_dir()).encode(texts)
-    start = time.perf_counter()
     runs: dict[str, list[float]] = {"linear_c4": [], "semantic": [], "linear_plus_semantic": []}
     pooled = {k: np.zeros(len(y)) for k in runs}
     for train, test in cv.split(texts, y):
@@ -137,8 +136,7 @@ def with_semantic(texts: list[str], y: np.ndarray, cv: StratifiedKFold) -> dict[
     for name, scores in runs.items():
         out[name] = {"macro_f1_mean": round(float(np.mean(scores)), 4),
                      "macro_f1_std": round(float(np.std(scores)), 4),
-                     "roc_auc_pooled": round(float(roc_auc_score(y, pooled[name])), 4),
-                     "seconds": round(time.perf_counter() - start, 1)}
+                     "roc_auc_pooled": round(float(roc_auc_score(y, pooled[name])), 4)}
         print(name, out[name], flush=True)
     return out
 

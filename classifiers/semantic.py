@@ -76,9 +76,6 @@ class StaticEncoder:
         # row 0 of the stored table is the SIF weight of each piece, the rest its vector
         self.weights = stored[0].astype(np.float32)
         self.table = stored[1:].T.astype(np.float32)  # (vocab, dims)
-        self.special = frozenset(
-            self.tokenizer.token_to_id(t) for t in ("[CLS]", "[SEP]", "[PAD]", "[UNK]")
-        )
 
     @property
     def dims(self) -> int:
@@ -118,9 +115,9 @@ class SemanticHead:
         return np.asarray(vectors @ self.coef + self.intercept, dtype=np.float64)
 
     def combine(self, linear_logit: np.ndarray, semantic_logit: np.ndarray) -> np.ndarray:
+        """The stacked logit (the model turns it into P)."""
         w_lin, w_sem, bias = self.stack
-        z = w_lin * linear_logit + w_sem * semantic_logit + bias
-        return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0))), dtype=np.float64)
+        return np.asarray(w_lin * linear_logit + w_sem * semantic_logit + bias)
 
 
 def logit(p: np.ndarray) -> np.ndarray:

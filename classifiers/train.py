@@ -12,7 +12,7 @@ a category column, category) heads and operating point on the company's rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -121,10 +121,11 @@ def fit_category(X: Any, texts: list[str], labels: list[int], categories: list[s
     return SoftmaxHead(coef, head.intercept_, head.classes_)
 
 
-def seed_labelled(column: int) -> Labelled:
+def seed_labelled(column: int, rows: Sequence[tuple[str, str, int, int, int]] = SEED_EXAMPLES
+                  ) -> Labelled:
     """The project's own examples, labelled by column (2 actionable, 3 hurtful)."""
     out = Labelled()
-    for row in SEED_EXAMPLES:
+    for row in rows:
         out.add(row[0], int(row[column]), row[1], "seed")
     return out
 
@@ -154,7 +155,6 @@ def fit_triage(
     semantic = None
     if encoder is not None:
         progress("actionable: semantic head, stacked out-of-fold")
-        card.setdefault("oof", {})["linear_actionable_proba"] = pa
         semantic, pa = fit_semantic(encoder, actionable.texts, ya, pa)
     progress("hurtful: C by 3-fold CV")
     ch = choose_c(Xh, yh)

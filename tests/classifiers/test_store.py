@@ -107,3 +107,23 @@ def test_loading_and_scoring_touch_no_network(copy: Path, monkeypatch: pytest.Mo
     model = load(copy)
     assert model.semantic is not None
     assert model.score(["my parcel never arrived, can you help?"])[0].actionable > 0.5
+
+
+def test_a_process_with_no_network_at_all_loads_and_scores(copy: Path) -> None:
+    """The in-process check above sees Python's sockets only; the tokenizer is Rust. In a
+    network namespace of its own (no interface but a down loopback), nothing can be fetched
+    by anyone: the model must still load and score."""
+    import shutil as sh  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    if sh.which("unshare") is None or subprocess.run(
+            ["unshare", "-rn", "true"], capture_output=True).returncode != 0:
+        pytest.skip("unshare -rn (a user and network namespace) is not allowed here")
+    code = ("import classifiers; m = classifiers.load(%r); "
+            "s = m.score(['is there a number I can call about my bill'])[0]; "
+            "assert m.semantic is not None; print(round(s.actionable, 3))" % str(copy))
+    done = subprocess.run(["unshare", "-rn", sys.executable, "-c", code],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert 0.0 <= float(done.stdout.strip()) <= 1.0
