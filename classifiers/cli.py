@@ -28,7 +28,7 @@ def _read(path: Path, text_column: str, label_column: str, category_column: str 
 
 def _load(model_path: Path | None) -> Any:
     import classifiers  # noqa: PLC0415
-    from router.errors import ModelError  # noqa: PLC0415
+    from vocab.errors import ModelError  # noqa: PLC0415
 
     try:
         return classifiers.load_default() if model_path is None else classifiers.load(model_path)

@@ -32,7 +32,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 
 from classifiers.store import sha256
-from router.errors import ModelError
+from vocab.errors import ModelError
 
 TOKENIZER_FILE = "minilm-tokenizer.json"
 TABLE_FILE = "minilm-static.npy"

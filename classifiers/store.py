@@ -3,7 +3,7 @@
 An artifact is two files side by side: ``NAME.joblib`` (the pickled model) and ``NAME.json``
 (the sidecar: format, sha256 of the joblib file, the library versions it was built with,
 the operating point and the model card's numbers). ``load`` reads the sidecar first and
-refuses, with a ``router.errors.ModelError`` that says how to rebuild, when:
+refuses, with a ``vocab.errors.ModelError`` that says how to rebuild, when:
 
 - the sidecar or the artifact is missing;
 - the file's sha256 differs from the sidecar's (a changed or swapped file);
@@ -31,7 +31,7 @@ import numpy as np
 import scipy
 import sklearn
 
-from router.errors import ModelError
+from vocab.errors import ModelError
 
 FORMAT = 1
 DEFAULT_NAME = "triage"

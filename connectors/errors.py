@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import httpx
 
-from router.errors import RouterError
+from vocab.errors import RouterError
 
 
 class ConnectorError(RouterError):

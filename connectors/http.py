@@ -30,8 +30,9 @@ from tenacity import (
 )
 from tenacity.wait import wait_base
 
+from vocab.redact import Redactor, also_scrub_logs, request_credentials
+
 from .errors import FatalError, RetriableError, safe_url
-from .redact import Redactor, also_scrub_logs, request_credentials
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from router.errors import SettingsError
+from vocab.errors import SettingsError
 
 DESK_GROUP = "escalation_router.desks"
 NETWORK_GROUP = "escalation_router.networks"

@@ -21,7 +21,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import BrokerError
+from vocab.errors import BrokerError
 
 # Kafka 4.1: KRaft only (no ZooKeeper), Java 17, the current stable line; faust-streaming
 # (aiokafka >= 0.13) and kafka-python 3 both speak its protocol versions.

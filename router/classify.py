@@ -13,12 +13,13 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from classifiers.api import TriageModel
+from vocab.errors import BadInput
+from vocab.records import Decision, Mention
+from vocab.verdicts import Verdict
 
 from . import incidents
 from .agents.triage import author_key, context_for, counts_as_outage, remember
-from .errors import BadInput
 from .policy import decide
-from .records import Decision, Mention
 from .settings import Settings
 from .validate import parse_mention
 
@@ -66,7 +67,7 @@ def classify_lines(lines: Iterable[bytes], settings: Settings, model: TriageMode
             state = states.get(key, {})
             d = decide(item, sc, settings, context_for(item, state, now, outage))
             states[key] = remember(state, item, d)
-            if counted or d.verdict == "incident":
+            if counted or d.verdict is Verdict.INCIDENT:
                 outage = incidents.after_decision(outage, d)
             wave["state"] = outage
             yield decision_json(d)

@@ -15,7 +15,8 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
-from .errors import RouterError, SettingsError
+from vocab.errors import RouterError, SettingsError
+
 from .settings import Settings, load_settings, validation_message
 
 
@@ -64,7 +65,7 @@ class RouterGroup(click.Group):
 
             if not isinstance(exc, KafkaError):
                 raise
-            from connectors.redact import mask_url
+            from vocab.redact import mask_url
 
             # One line, and a password in the bootstrap URL stays out of it.
             raise click.ClickException(
@@ -95,7 +96,7 @@ def worker(loglevel: str) -> None:
     from .topics import ensure_topics
 
     settings = settings_or_exit()
-    from connectors.redact import scrub_logs, secret_values
+    from vocab.redact import scrub_logs, secret_values
 
     scrub_logs(secret_values(settings))  # Kafka's and Faust's messages too
     check_web_port(settings.web_host, settings.web_port)
@@ -259,7 +260,8 @@ def desk_solve(ticket_ids: tuple[str, ...], status: str) -> None:
 
     Each status change is saved with its ticket event in the desk's outbox; the events go
     to Kafka now, or, if Kafka is down, from a running worker (or the next solve)."""
-    from .errors import BrokerError
+    from vocab.errors import BrokerError
+
     from .outbox import send_pending
 
     settings = settings_or_exit()

@@ -166,7 +166,8 @@ def held_replies(settings: Settings, *, timeout_s: float = 10.0) -> dict[str, by
     """
     import base64
 
-    from .records import DeadLetter
+    from vocab.records import DeadLetter
+
     from .replay import read_to_end
 
     held: dict[str, tuple[int, bytes]] = {}

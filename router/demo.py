@@ -22,9 +22,14 @@ from typing import Any
 
 import click
 
+from vocab.verdicts import Verdict
+
 from .broker import LocalBroker, free_port
 
 DEMO_DIR = Path("var/demo")
+# A verdict without a colour here (a new one) prints plain.
+COLOURS = {Verdict.SILENT: "white", Verdict.OPEN: "green", Verdict.LINK: "cyan",
+           Verdict.INCIDENT: "red", Verdict.REVIEW: "yellow"}
 # The sample company's handles (router/sample/mentions.jsonl): the demo's own settings,
 # never the router's defaults, which silence nobody.
 DEMO_ACCOUNTS = {
@@ -135,8 +140,7 @@ def run_demo(*, keep: bool = False) -> None:
         say("Verdicts: " + ", ".join(f"{v} {n}" for v, n in counts.most_common()))
         for d in decisions:
             m = d["mention"]
-            colour = {"silent": "white", "open": "green", "link": "cyan",
-                      "incident": "red", "review": "yellow"}[d["verdict"]]
+            colour = COLOURS.get(d["verdict"], "white")
             click.echo(click.style(f"    {d['verdict']:<8}", fg=colour)
                        + f" @{m['author']['handle']:<14} {m['text'][:60]!r}")
             click.echo(f"             why: {d['reasons'][0]}")
@@ -148,7 +152,7 @@ def run_demo(*, keep: bool = False) -> None:
 
         desk = EmbeddedDesk(EmbeddedConfig(path=settings.embedded_desk_path,
                                            url=settings.embedded_desk_url))
-        acted = sum(counts[v] for v in ("open", "link", "incident", "review"))
+        acted = sum(n for v, n in counts.items() if Verdict(v).acts)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             tickets = desk.tickets()

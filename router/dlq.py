@@ -41,7 +41,8 @@ class Letter:
 
 def letters(settings: Settings, source: str) -> list[Letter]:
     """Every dead letter of ``source`` now in its dead-letter topic, oldest first."""
-    from .records import DeadLetter
+    from vocab.records import DeadLetter
+
     from .replay import read_to_end
 
     out = []

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .records import Decision
+from vocab.records import Decision
+from vocab.verdicts import Verdict
+
 from .settings import Settings
 
 MAX_REPORTS = 100
@@ -39,8 +41,8 @@ def incident_key(state: dict[str, Any]) -> str:
 def after_decision(state: dict[str, Any], d: Decision) -> dict[str, Any]:
     """Remember an outage report's own case, or that the incident is now open."""
     state = dict(state, reports=list(state.get("reports", [])))
-    if d.verdict == "open" and d.category == "outage" and d.case_key:
+    if d.verdict is Verdict.OPEN and d.category == "outage" and d.case_key:
         state["reports"] = (state["reports"] + [d.case_key])[-MAX_REPORTS:]
-    elif d.verdict == "incident":
+    elif d.verdict is Verdict.INCIDENT:
         state["incident_open"] = True
     return state

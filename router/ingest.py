@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from connectors.errors import InvalidPayload
 from connectors.registry import network_class
-
-from .errors import BadInput, SettingsError
+from vocab.errors import BadInput, SettingsError
 
 if TYPE_CHECKING:
     from .runtime import Runtime

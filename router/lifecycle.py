@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 import faust
 from faust.types import AppT
 
-from .errors import RouterError, SettingsError
+from vocab.errors import RouterError, SettingsError
+
 from .topics import addresses, shown_bootstrap
 from .watchdog import KafkaWatch, StallWatch, install_repeat_filter
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from connectors.registry import network_class
 from connectors.social.base import Network, Posted
+from vocab.records import Reply
 
-from .records import Reply
 from .settings import Settings
 
 

@@ -14,8 +14,9 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from .errors import BrokerError
-from .records import TicketEvent
+from vocab.errors import BrokerError
+from vocab.records import TicketEvent
+
 from .topics import name
 
 if TYPE_CHECKING:

@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from connectors.social.base import Posted
-
-from .records import Reply
+from vocab.records import Reply
 
 
 class ReplyOutput(Protocol):

@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from classifiers.api import Scores
+from vocab.records import Decision, Mention
+from vocab.verdicts import Verdict
 
-from .records import Decision, Mention
 from .settings import Settings
 
 HOUR = 3600.0
@@ -64,10 +65,10 @@ def never_ticket(m: Mention, settings: Settings) -> str | None:
     return None
 
 
-def priority_for(m: Mention, category: str, verdict: str, *, sensitive: bool = False) -> str:
+def priority_for(m: Mention, category: str, verdict: Verdict, *, sensitive: bool = False) -> str:
     """The suggested priority; a sensitive moment (a death, a disaster) is never below high:
     a grieving customer closing a relative's account must not wait behind feature requests."""
-    if verdict == "incident" or category == "outage":
+    if verdict is Verdict.INCIDENT or category == "outage":
         return "urgent"
     if sensitive or m.author.followers >= 10_000 or category in ("account_access", "billing"):
         return "high"
@@ -123,9 +124,9 @@ def decide(m: Mention, s: Scores, settings: Settings, ctx: Context) -> Decision:
     sensitive = s.sensitive >= settings.sensitive_threshold
     model_reasons = list(s.reasons)
 
-    def out(verdict: str, first: str, case_key: str | None = None) -> Decision:
+    def out(verdict: Verdict, first: str, case_key: str | None = None) -> Decision:
         related = (list(ctx.earlier_reports)
-                   if verdict == "incident" and not ctx.incident_open else [])
+                   if verdict is Verdict.INCIDENT and not ctx.incident_open else [])
         return Decision(
             related=related,
             mention=m,
@@ -142,13 +143,13 @@ def decide(m: Mention, s: Scores, settings: Settings, ctx: Context) -> Decision:
 
     blocked = never_ticket(m, settings)
     if blocked:
-        return out("silent", f"never a ticket: {blocked}")
+        return out(Verdict.SILENT, f"never a ticket: {blocked}")
     if ctx.duplicate_of:
-        return out("silent", f"exact duplicate of {ctx.duplicate_of}")
+        return out(Verdict.SILENT, f"exact duplicate of {ctx.duplicate_of}")
 
     thread_case = _thread_case(m, ctx)
     if thread_case is not None and not hurtful:
-        return out("link", "replies in the thread of an existing ticket",
+        return out(Verdict.LINK, "replies in the thread of an existing ticket",
                    thread_case.case_key)
 
     if s.coverage < settings.min_coverage:
@@ -157,33 +158,33 @@ def decide(m: Mention, s: Scores, settings: Settings, ctx: Context) -> Decision:
                   f"{settings.min_coverage:.0%}): another language or jargon")
         joined = _author_case(m, ctx, settings)
         if joined is not None:
-            return out("link", f"{joined[1]}; {unread}", joined[0].case_key)
-        return out("review", f"{unread}: a human decides, no automatic reply", m.thread_key)
+            return out(Verdict.LINK, f"{joined[1]}; {unread}", joined[0].case_key)
+        return out(Verdict.REVIEW, f"{unread}: a human decides, no automatic reply", m.thread_key)
 
     actionable = s.actionable >= threshold
     borderline = not actionable and s.actionable >= threshold - settings.review_band
     if hurtful:
         if actionable or borderline:
-            return out("review", f"hurtful ({s.hurtful:.2f}) but support may help "
+            return out(Verdict.REVIEW, f"hurtful ({s.hurtful:.2f}) but support may help "
                        f"({s.actionable:.2f}): a human decides, no automatic reply",
                        m.thread_key)
-        return out("silent", f"hurtful ({s.hurtful:.2f}) and nothing support can do: "
+        return out(Verdict.SILENT, f"hurtful ({s.hurtful:.2f}) and nothing support can do: "
                    "we stay out")
     if not actionable:
         if borderline and s.category != "praise":
             score, cut = _versus(s.actionable, threshold)
-            return out("review", f"borderline: actionable {score} just under {cut}",
+            return out(Verdict.REVIEW, f"borderline: actionable {score} just under {cut}",
                        m.thread_key)
         score, cut = _versus(s.actionable, threshold)
-        return out("silent", f"not actionable: {score} < {cut}")
+        return out(Verdict.SILENT, f"not actionable: {score} < {cut}")
 
     joined = _author_case(m, ctx, settings)
     if joined is not None:
         case, why = joined
-        return out("link", why, case.case_key)
+        return out(Verdict.LINK, why, case.case_key)
     if (s.category == "outage" and ctx.incident_key
             and ctx.outage_reports >= settings.incident_min_reports):
-        return out("incident", f"{ctx.outage_reports} outage reports within "
+        return out(Verdict.INCIDENT, f"{ctx.outage_reports} outage reports within "
                    f"{settings.incident_window_seconds / 60:.0f} min", ctx.incident_key)
     score, cut = _versus(s.actionable, threshold)
-    return out("open", f"support can help ({score} >= {cut})", m.thread_key)
+    return out(Verdict.OPEN, f"support can help ({score} >= {cut})", m.thread_key)

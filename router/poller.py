@@ -15,8 +15,8 @@ import time
 from typing import TYPE_CHECKING
 
 from connectors.errors import ConnectorError
+from vocab.records import TicketEvent
 
-from .records import TicketEvent
 from .topics import name
 
 if TYPE_CHECKING:

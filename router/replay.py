@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .errors import BadInput, BrokerError
+from vocab.errors import BadInput, BrokerError
+from vocab.records import DeadLetter
+
 from .ingest import to_message
-from .records import DeadLetter
 from .settings import Settings
 from .topics import SPECS, name
 from .validate import parse_mention

@@ -8,8 +8,8 @@ never cut; X counts links as 23) are the social connectors' (``connectors.social
 from __future__ import annotations
 
 from connectors.social.compose import compose_reply
+from vocab.records import Mention
 
-from .records import Mention
 from .settings import Settings
 
 

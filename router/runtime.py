@@ -23,14 +23,14 @@ from pydantic import ValidationError
 from classifiers.api import TriageModel
 from connectors.desks.base import Desk
 from connectors.registry import desk_class
+from vocab.errors import RouterError, SettingsError
+from vocab.records import DeadLetter, Decision, Mention, Reply, TicketEvent
 
 from . import topics as topic_specs
 from .app import create_app
 from .control import Control
-from .errors import RouterError, SettingsError
 from .lifecycle import Health, crash_handler
 from .outputs import FileOutput, ReplyOutput
-from .records import DeadLetter, Decision, Mention, Reply, TicketEvent
 from .settings import Settings
 from .tables import Tables, create_tables
 

@@ -17,7 +17,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 
-from .errors import SettingsError
+from vocab.errors import SettingsError
 
 ENV_PREFIX = "ROUTER_"
 

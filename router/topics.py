@@ -14,8 +14,9 @@ import threading
 import time
 from dataclasses import dataclass
 
+from vocab.errors import BrokerError
+
 from .broker import port_open
-from .errors import BrokerError
 from .settings import Settings
 
 #: How long ``router worker`` and ``router topics`` wait for the broker to answer at all.
@@ -64,7 +65,7 @@ def all_topics(settings: Settings) -> list[tuple[str, TopicSpec]]:
 
 def shown_bootstrap(settings: Settings) -> str:
     """The bootstrap servers as printed: any ``user:password@`` part as ``***@``."""
-    from connectors.redact import mask_url
+    from vocab.redact import mask_url
 
     return mask_url(settings.kafka_bootstrap)
 

@@ -31,8 +31,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from .errors import BadInput
-from .records import SCHEMA_VERSION, Author, Mention
+from vocab.errors import BadInput
+from vocab.records import SCHEMA_VERSION, Author, Mention
 
 MAX_FOLLOWERS = 2**63 - 1
 MAX_QUOTED = 60  # characters of a refused value quoted back in a reason

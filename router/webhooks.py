@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.desks.webhooks import ReplayCache, Seen, WebhookRejected, parse_event, verify
+from vocab.records import TicketEvent
 
-from .records import TicketEvent
 from .settings import Settings
 from .topics import name
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from connectors.base import Connector, ConnectorConfig
-from router.records import Decision, Mention
+from vocab.records import Decision, Mention
 
 # The router's normalized ticket statuses; each desk maps its own onto these.
 STATUSES = ("new", "open", "pending", "solved", "closed")

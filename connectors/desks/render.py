@@ -29,7 +29,7 @@ from typing import Any
 import jinja2
 import markupsafe
 
-from router.records import Mention
+from vocab.records import Mention
 
 from .base import CommentBody, TicketDraft
 

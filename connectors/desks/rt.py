@@ -42,9 +42,10 @@ import httpx
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from vocab.redact import secret_values
+
 from ..errors import ConfigError, FatalError
 from ..http import HttpApi, retry_step
-from ..redact import secret_values
 from .base import ChangePage, CommentBody, Desk, DeskConfig, Ticket, TicketChange, TicketDraft
 from .render import comment_document, render, ticket_document
 

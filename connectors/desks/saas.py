@@ -34,9 +34,10 @@ from typing import Any, ClassVar, TypeVar
 import httpx
 from pydantic import Field, SecretStr
 
+from vocab.redact import secret_values
+
 from ..errors import ConfigError, FatalError, RetriableError
 from ..http import HttpApi, retry_step
-from ..redact import secret_values
 from .base import CommentBody, Desk, DeskConfig, Ticket, TicketDraft
 from .render import comment_document, render, ticket_document
 

@@ -48,7 +48,7 @@ from typing import Any
 
 from cachetools import TLRUCache
 
-from router.errors import RouterError
+from vocab.errors import RouterError
 
 from .base import STATUSES, TicketChange
 from .render import find_marker

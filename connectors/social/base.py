@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from connectors.base import Connector, ConnectorConfig
-from router.records import Mention, Reply
+from vocab.records import Mention, Reply
 
 
 @dataclass(frozen=True)

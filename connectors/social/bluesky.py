@@ -38,7 +38,7 @@ from connectors.errors import (
     RetriableError,
     SkippableError,
 )
-from router.records import Author, Mention, Reply
+from vocab.records import Author, Mention, Reply
 
 from .base import Page, Posted
 from .common import PostingConfig, SocialNetwork, dump_checkpoint, load_checkpoint

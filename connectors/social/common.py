@@ -34,8 +34,8 @@ from pydantic import Field, SecretStr
 
 from connectors.errors import ConfigError, FatalError, RetriableError, SkippableError
 from connectors.http import HttpApi
-from connectors.redact import secret_values
-from router.records import Reply
+from vocab.records import Reply
+from vocab.redact import secret_values
 
 from .base import Network, NetworkConfig, Posted
 from .compose import compose_reply, fit_text

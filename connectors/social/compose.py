@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from connectors.errors import ConnectorError, InvalidPayload
-from router.records import Mention
+from vocab.records import Mention
 
 from .text import grapheme_len, mastodon_length, shorten, x_length
 

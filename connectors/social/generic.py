@@ -1,5 +1,5 @@
 """The generic JSON form: any source (a webhook, a replay file, a test) that already speaks
-the router's ``Mention`` shape (see ``router/records.py``)::
+the router's ``Mention`` shape (see ``vocab/records.py``)::
 
     {"id": "1", "network": "generic", "text": "...", "author": {"id": "u1", "handle": "ann"},
      "created_at": "2026-11-23T10:00:00Z"}
@@ -23,7 +23,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from connectors.errors import ConfigError, InvalidPayload, NotSupported
-from router.records import SCHEMA_VERSION, Author, Mention, Reply
+from vocab.records import SCHEMA_VERSION, Author, Mention, Reply
 
 from .base import Posted
 from .common import PostingConfig, SocialNetwork

@@ -32,7 +32,7 @@ from pydantic_settings import SettingsConfigDict
 
 from connectors.errors import ConfigError, FatalError, InvalidPayload, SkippableError
 from connectors.http import raise_for_response
-from router.records import Author, Mention, Reply
+from vocab.records import Author, Mention, Reply
 
 from .base import Page, Posted
 from .common import PostingConfig, SocialNetwork, dump_checkpoint, load_checkpoint

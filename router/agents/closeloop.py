@@ -19,8 +19,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from connectors.desks.base import DONE_STATUSES
+from vocab.records import Mention, Reply, TicketEvent
 
-from ..records import Mention, Reply, TicketEvent
 from ..tables import in_event
 
 if TYPE_CHECKING:

@@ -27,8 +27,9 @@ from aiokafka.errors import KafkaError
 
 from connectors.desks.base import DONE_STATUSES, CommentBody, Ticket, TicketDraft
 from connectors.errors import ConnectorError, NotSupported, RetriableError
+from vocab.records import Decision, Mention, TicketEvent
+from vocab.verdicts import Verdict
 
-from ..records import Decision, Mention, TicketEvent
 from ..tables import in_event
 
 if TYPE_CHECKING:
@@ -36,8 +37,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ACTS = ("open", "link", "incident", "review")
-OPENS = ("open", "incident", "review")  # verdicts whose mention opens its case's ticket
 # An effects value while a mention is being acted on (not done: a redelivery resumes it).
 PENDING = "pending:"
 MAX_RETRY_WAIT = 3600.0
@@ -89,12 +88,12 @@ class Escalate:
                 thread=[Mention.from_data(p) for p in d.thread])
             ticket = await desk.open(draft)
             self.rt.count("desk.opened")
-            if d.verdict == "incident":
+            if d.verdict is Verdict.INCIDENT:
                 self.rt.count("desk.incident_opened")
                 await self.link_earlier_reports(d, ticket)
-        elif resumed and d.verdict in OPENS:
+        elif resumed and d.verdict.opens:
             self.rt.count("desk.resumed")
-            if d.verdict == "incident":
+            if d.verdict is Verdict.INCIDENT:
                 await self.link_earlier_reports(d, ticket)
         else:
             await desk.comment(ticket.id, CommentBody(text=comment_text(d), mention=m),
@@ -131,7 +130,7 @@ class Escalate:
 
     async def handle(self, event: Any, d: Decision, *, attempt: int = 0) -> None:
         """Act on one decision (``attempt``: how many tries it had before this one)."""
-        if d.verdict not in ACTS:
+        if not d.verdict.acts:
             return
         in_event(event)
         m = d.mention
@@ -163,7 +162,7 @@ class Escalate:
             self.rt.tables.cases[d.case_key] = ticket.id
         ev = TicketEvent(desk=self.rt.desk.key, ticket_id=ticket.id, kind="linked",
                          ticket_url=ticket.url, mention=m,
-                         reply_allowed=d.verdict != "review" and not d.sensitive
+                         reply_allowed=d.verdict.may_reply and not d.sensitive
                          and not d.hurtful, at=time.time())
         try:
             await self.write_event(ev)  # in Kafka (acknowledged) before the effect is recorded

@@ -12,8 +12,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from connectors.errors import ConnectorError
-
-from ..records import Reply
+from vocab.records import Reply
 
 if TYPE_CHECKING:
     from ..runtime import Runtime

@@ -14,11 +14,12 @@ import unicodedata
 from typing import TYPE_CHECKING, Any
 
 from classifiers.api import Scores
+from vocab.errors import BadInput
+from vocab.records import Decision, Mention
+from vocab.verdicts import Verdict
 
 from .. import incidents
-from ..errors import BadInput
 from ..policy import Case, Context, decide, never_ticket
-from ..records import Decision, Mention
 from ..settings import Settings
 from ..tables import RecentPosts, in_event
 from ..validate import parse_mention
@@ -96,13 +97,13 @@ def remember(state: dict[str, Any], m: Mention, d: Decision,
     decided[m.ref] = [d.verdict, d.case_key]
     while len(decided) > MAX_DECIDED:
         decided.pop(next(iter(decided)))
-    if d.verdict in ("open", "incident", "review") and d.case_key:
+    if d.verdict.opens and d.case_key:
         cases = state.setdefault("cases", [])
         if not any(c["case_key"] == d.case_key for c in cases):
             cases.append({"case_key": d.case_key, "thread_key": m.thread_key,
                           "opened_at": d.decided_at, "solved_at": None})
         state["cases"] = cases[-MAX_CASES:]
-    elif d.verdict == "link" and d.case_key:
+    elif d.verdict is Verdict.LINK and d.case_key:
         # A reply in another thread that joined the case: its thread now leads there too.
         cases = state.setdefault("cases", [])
         if not any(c["thread_key"] == m.thread_key for c in cases):
@@ -177,10 +178,10 @@ class Triage:
             if counts_as_outage(m, sc, s):
                 outage = incidents.count_report(outage)
             d = decide(m, sc, s, context_for(m, state, now, outage))
-            if d.verdict in ("open", "incident", "review"):
+            if d.verdict.opens:
                 d.thread = thread_of(state, m, self.rt.tables.posts)
             self.rt.tables.authors[key] = remember(state, m, d, self.rt.tables.posts)
-            if counts_as_outage(m, sc, s) or d.verdict == "incident":
+            if counts_as_outage(m, sc, s) or d.verdict is Verdict.INCIDENT:
                 self.rt.tables.authors[OUTAGE_KEY] = incidents.after_decision(outage, d)
         self.rt.count(f"verdict.{d.verdict}")
         await self.rt.emit("decisions", key.encode(), d.dumps())

@@ -14,8 +14,8 @@ from classifiers.api import Scores
 from classifiers.metrics import route
 from classifiers.model import SocialTriageModel
 from router.policy import Context, decide
-from router.records import Author, Mention
 from router.settings import Settings
+from vocab.records import Author, Mention
 
 NOW = 1_800_000_000.0
 

@@ -11,7 +11,7 @@ import pytest
 import classifiers
 from classifiers.semantic import FILES
 from classifiers.store import artifacts_dir, check, load
-from router.errors import ModelError
+from vocab.errors import ModelError
 
 
 @pytest.fixture

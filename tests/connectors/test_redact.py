@@ -11,8 +11,8 @@ import pytest
 from pydantic import BaseModel, SecretStr
 
 from connectors.http import raise_for_response
-from connectors.redact import Redactor, mask_url, request_credentials, scrub, secret_values
 from router.settings import Settings
+from vocab.redact import Redactor, mask_url, request_credentials, scrub, secret_values
 
 SECRET = "s3cr3t/with+odd=chars&\"quote"
 

@@ -26,7 +26,7 @@ from pydantic import SecretStr
 
 from connectors.errors import ConnectorError
 from connectors.http import HttpApi
-from connectors.redact import scrub_logs
+from vocab.redact import scrub_logs
 
 from .desks.drafts import draft
 from .desks.harness import discover

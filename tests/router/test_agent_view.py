@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from router.agents.escalate import comment_text
-from router.records import Author, Decision, Mention
+from vocab.records import Author, Decision, Mention
 
 from .stream import RouterProcess, encode, key_of, mention, running, tickets
 

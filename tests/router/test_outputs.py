@@ -16,8 +16,8 @@ from router.agents.publish import Publish
 from router.control import KILL_SWITCH, Control
 from router.network_output import NetworkOutput
 from router.outputs import FileOutput
-from router.records import Reply
 from router.settings import Settings
+from vocab.records import Reply
 
 from ..connectors.social.fakes import FakeMastodon
 

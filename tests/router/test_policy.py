@@ -6,8 +6,8 @@ import pytest
 
 from classifiers.api import Scores
 from router.policy import Case, Context, decide
-from router.records import Author, Mention
 from router.settings import Settings
+from vocab.records import Author, Mention
 
 NOW = 1_800_000_000.0
 

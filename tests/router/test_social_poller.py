@@ -9,8 +9,8 @@ import json
 import httpx
 
 from connectors.social.mastodon import Mastodon, MastodonConfig
-from router.records import Mention
 from router.social_poller import poll_network
+from vocab.records import Mention
 
 from ..connectors.social.fakes import FakeMastodon
 

@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from router.cli import main
-from router.errors import BadInput
-from router.records import Author, Mention
 from router.validate import mention_schema, parse_mention
+from vocab.errors import BadInput
+from vocab.records import Author, Mention
 
 ROOT = Path(__file__).resolve().parents[2]
 

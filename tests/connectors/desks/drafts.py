@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from connectors.desks.base import TicketDraft
-from router.records import Author, Mention
+from vocab.records import Author, Mention
 
 HOSTILE = '<script>alert("x")</script> **bold** [click](javascript:alert(1)) @octocat & co'
 

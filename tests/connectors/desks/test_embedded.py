@@ -10,7 +10,7 @@ import pytest
 from connectors.desks.base import CommentBody, TicketDraft
 from connectors.desks.embedded import EmbeddedConfig, EmbeddedDesk
 from connectors.errors import FatalError
-from router.records import Author, Mention
+from vocab.records import Author, Mention
 
 
 def draft(ext: str = "social-router:generic:1", handle: str = "ann") -> TicketDraft:

@@ -19,7 +19,7 @@ from connectors.desks.render import (
     render,
     ticket_document,
 )
-from router.records import Decision
+from vocab.records import Decision
 
 from .drafts import HOSTILE, draft, mention
 

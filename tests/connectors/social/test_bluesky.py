@@ -7,7 +7,7 @@ import pytest
 
 from connectors.errors import ConfigError, InvalidPayload, SkippableError
 from connectors.social.bluesky import Bluesky, BlueskyConfig, expand_links, tid_for
-from router.records import Reply
+from vocab.records import Reply
 
 from .conftest import load, never_hurtful
 from .fakes import TID_RE, FakeBluesky

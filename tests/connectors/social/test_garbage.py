@@ -21,7 +21,7 @@ from connectors.social.generic import Generic, GenericConfig
 from connectors.social.mastodon import Mastodon, MastodonConfig
 from connectors.social.reddit import Reddit, RedditConfig
 from connectors.social.x import X, XConfig
-from router.records import Mention
+from vocab.records import Mention
 
 from .conftest import PAYLOADS
 

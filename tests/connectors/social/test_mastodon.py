@@ -7,7 +7,7 @@ from connectors.errors import ConfigError, FatalError, InvalidPayload, Skippable
 from connectors.social.common import ReplyRefused
 from connectors.social.ledger import MemoryLedger
 from connectors.social.mastodon import Mastodon, MastodonConfig
-from router.records import Reply
+from vocab.records import Reply
 
 from .conftest import load, never_hurtful
 from .fakes import FakeMastodon, sse

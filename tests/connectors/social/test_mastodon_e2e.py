@@ -18,7 +18,7 @@ import pytest
 
 from connectors.social.ledger import SqliteLedger
 from connectors.social.mastodon import Mastodon, MastodonConfig
-from router.records import Reply
+from vocab.records import Reply
 
 from .conftest import never_hurtful
 

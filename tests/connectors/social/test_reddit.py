@@ -5,7 +5,7 @@ import pytest
 
 from connectors.errors import ConfigError, InvalidPayload, SkippableError
 from connectors.social.reddit import Reddit, RedditConfig
-from router.records import Reply
+from vocab.records import Reply
 
 from .conftest import load, never_hurtful
 from .fakes import FakeReddit

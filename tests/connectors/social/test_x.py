@@ -9,7 +9,7 @@ from connectors.errors import ConfigError, InvalidPayload, SkippableError
 from connectors.social.ledger import MemoryLedger
 from connectors.social.text import x_length
 from connectors.social.x import X, XConfig, snowflake_time
-from router.records import Reply
+from vocab.records import Reply
 
 from .conftest import load, never_hurtful
 from .fakes import FakeX

@@ -19,7 +19,7 @@ class RouterError(Exception):
     """
 
     def __init__(self, *args: object) -> None:
-        from connectors.redact import mask_url
+        from vocab.redact import mask_url
 
         super().__init__(*(mask_url(a) if isinstance(a, str) else a for a in args))
 

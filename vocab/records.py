@@ -16,16 +16,23 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from typing import Any
+from typing import Any, Literal
 
 import faust
 
+from vocab.verdicts import Verdict
+
 SCHEMA_VERSION = 1
 
-VERDICTS = ("silent", "open", "link", "incident", "review")
+#: What happened to a ticket: a mention was linked to it, or its status changed.
+TicketEventKind = Literal["linked", "status"]
+
+# Faust writes each record's namespace on the wire ("__faust": {"ns": ...}); these records
+# were published as ``router.records.*`` and keep that name wherever the module lives.
+_NS = "router.records."
 
 
-class Author(faust.Record, serializer="json"):
+class Author(faust.Record, serializer="json", namespace=_NS + "Author"):
     """Who wrote a mention, as the network shows them."""
 
     id: str
@@ -36,7 +43,7 @@ class Author(faust.Record, serializer="json"):
     verified: bool = False
 
 
-class Mention(faust.Record, serializer="json"):
+class Mention(faust.Record, serializer="json", namespace=_NS + "Mention"):
     """One post that names or addresses the company, normalized from any network."""
 
     id: str
@@ -71,11 +78,11 @@ class Mention(faust.Record, serializer="json"):
         return f"{self.network}:{self.conversation_id or self.in_reply_to or self.id}"
 
 
-class Decision(faust.Record, serializer="json"):
+class Decision(faust.Record, serializer="json", namespace=_NS + "Decision"):
     """The one verdict a mention gets, with its scores and reasons."""
 
     mention: Mention
-    verdict: str
+    verdict: Verdict
     scores: dict[str, float]
     reasons: list[str]
     category: str = "other"
@@ -91,8 +98,13 @@ class Decision(faust.Record, serializer="json"):
     decided_at: float = 0.0
     schema: int = SCHEMA_VERSION
 
+    def __post_init__(self) -> None:
+        # Read back from JSON the verdict is a plain string: make it the member (a name
+        # that is no verdict raises here, so the message is dead-lettered, not guessed at).
+        self.verdict = Verdict(self.verdict)
 
-class TicketEvent(faust.Record, serializer="json"):
+
+class TicketEvent(faust.Record, serializer="json", namespace=_NS + "TicketEvent"):
     """Something happened to a desk ticket: a mention was linked to it, or its status changed.
 
     ``kind`` is ``linked`` (written by the escalate agent after acting on the desk) or
@@ -101,7 +113,7 @@ class TicketEvent(faust.Record, serializer="json"):
 
     desk: str
     ticket_id: str
-    kind: str
+    kind: TicketEventKind
     status: str = ""
     ticket_url: str = ""
     # For kind == "linked": who to answer when the ticket is solved.
@@ -115,7 +127,7 @@ class TicketEvent(faust.Record, serializer="json"):
         return f"{self.desk}:{self.ticket_id}"
 
 
-class Reply(faust.Record, serializer="json"):
+class Reply(faust.Record, serializer="json", namespace=_NS + "Reply"):
     """One public reply to one customer about one ticket; ``id`` makes it idempotent."""
 
     id: str
@@ -139,7 +151,7 @@ DEAD_LETTER_MAX_REASON = 2000
 DEAD_LETTER_MAX_KEY = 1024
 
 
-class DeadLetter(faust.Record, serializer="json"):
+class DeadLetter(faust.Record, serializer="json", namespace=_NS + "DeadLetter"):
     """Input the router could not use, with the reason it was refused.
 
     ``original`` is the original bytes, base64-encoded: whole, or only the first
@@ -178,7 +190,7 @@ class DeadLetter(faust.Record, serializer="json"):
                    truncated=len(kept) < len(raw))
 
 
-class ConfigEntry(faust.Record, serializer="json"):
+class ConfigEntry(faust.Record, serializer="json", namespace=_NS + "ConfigEntry"):
     """A runtime setting on the compacted control topic (kill switch, thresholds...)."""
 
     name: str
