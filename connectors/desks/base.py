@@ -15,6 +15,16 @@ prefix ``ROUTER_<KEY>_``, secrets as ``SecretStr``) and these verbs:
 - ``link(child_id, parent_id)``: child/incident to parent/problem, or ``NotSupported``;
 - ``aclose()``.
 
+Declared capabilities, each with a default that says what a desk without it does (the
+router calls them, never probes with ``hasattr``):
+
+- ``reopen(ticket_id)``: a new request joined a solved ticket; ``False`` where the desk
+  reopens on its own (or cannot);
+- ``public_view(ticket_id, key)``: what the customer's status page shows (public replies
+  only), for desks whose ticket link is served by the router; ``NotSupported`` otherwise;
+- ``pending_events(limit)`` / ``mark_sent(seqs)``: the outbox of a desk whose ticket
+  changes happen in this process (``events == "local"``); empty elsewhere.
+
 Errors are mapped at the boundary (``connectors.errors``); use ``connectors.http.HttpApi``.
 """
 
@@ -23,16 +33,18 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from connectors.base import Connector, ConnectorConfig
-from vocab.records import Decision, Mention
+from vocab.records import Mention
 
 # The router's normalized ticket statuses; each desk maps its own onto these.
 STATUSES = ("new", "open", "pending", "solved", "closed")
 DONE_STATUSES = frozenset({"solved", "closed"})
 
 SOCIAL_TAG = "social"
+
+DeskEvents = Literal["webhook", "poll", "local"]
 
 
 @dataclass(frozen=True)
@@ -49,7 +61,11 @@ class Ticket:
 
 @dataclass(frozen=True)
 class TicketDraft:
-    """Everything an agent needs on a social ticket, before the desk formats it."""
+    """Everything an agent needs on a social ticket, before the desk formats it.
+
+    The router fills it in from a decision (``router.drafts.draft_for``: the subject, the
+    tags, whether it is a problem ticket); a desk only formats and files it.
+    """
 
     external_id: str
     subject: str
@@ -67,39 +83,24 @@ class TicketDraft:
     sensitive: bool = False  # a sensitive moment (death, disaster): no automatic reply
     language: str = "unknown"  # the post's language as the network gave it
 
-    @classmethod
-    def from_decision(
-        cls, decision: Decision, *, external_id: str, thread: Sequence[Mention] = ()
-    ) -> TicketDraft:
-        m = decision.mention
-        first_line = " ".join(m.text.split())[:80] or "(no text)"
-        problem = decision.verdict == "incident"
-        subject = (
-            f"[incident] {decision.category}: {first_line}"
-            if problem
-            else f"@{m.author.handle} on {m.network}: {first_line}"
-        )
-        tags = [SOCIAL_TAG, f"social-{m.network}", f"verdict-{decision.verdict}",
-                f"category-{decision.category}"]
-        if decision.verdict == "review":
-            tags.append("needs-human-review")
-        confidence = float(decision.scores.get("actionable", 0.0))
-        return cls(
-            external_id=external_id,
-            subject=subject,
-            mention=m,
-            verdict=decision.verdict,
-            confidence=confidence,
-            reasons=list(decision.reasons),
-            category=decision.category,
-            priority=decision.priority,
-            tags=tags,
-            thread=thread,
-            problem=problem,
-            hurtful=float(decision.scores.get("hurtful", 0.0)),
-            sensitive=bool(decision.sensitive),
-            language=(m.lang or "").strip() or "unknown",
-        )
+
+@dataclass(frozen=True)
+class PublicUpdate:
+    """A public reply on a ticket, as the customer may read it."""
+
+    body: str
+    at: float | None = None
+
+
+@dataclass(frozen=True)
+class PublicView:
+    """All a customer may see of a ticket: its number, status and public replies. No
+    internal note, verdict, score or other customer's post is ever in it."""
+
+    ticket_id: str
+    status: str
+    updated_at: float | None = None
+    updates: Sequence[PublicUpdate] = ()
 
 
 @dataclass(frozen=True)
@@ -143,8 +144,9 @@ class Desk(Connector):
     Config: ClassVar[type[ConnectorConfig]] = DeskConfig
     #: Body format the desk expects: "plain", "markdown", "html" or "adf".
     body_format: ClassVar[str] = "plain"
-    #: How ticket changes come back: "webhook", "poll" or "local".
-    events: ClassVar[str] = "webhook"
+    #: How ticket changes come back: "webhook" (the router's ``/webhooks/<key>``), "poll"
+    #: (``changes_since``) or "local" (made in this process; ``pending_events``).
+    events: ClassVar[DeskEvents] = "webhook"
 
     @abc.abstractmethod
     async def find_by_external_id(self, external_id: str) -> Ticket | None:
@@ -172,6 +174,28 @@ class Desk(Connector):
         from connectors.errors import NotSupported
 
         raise NotSupported(f"{self.key} has no ticket links")
+
+    async def reopen(self, ticket_id: str) -> bool:
+        """Reopen a solved or closed ticket a new request joined; True if this call did.
+
+        The default does nothing: SaaS desks reopen a ticket themselves when the customer
+        writes again, and the router says so with a ``status`` ticket event either way."""
+        return False
+
+    async def public_view(self, ticket_id: str, key: str) -> PublicView | None:
+        """The customer's view of a ticket whose page ``key`` is right (None otherwise), for
+        a desk whose ticket links are the router's own status pages."""
+        from connectors.errors import NotSupported
+
+        raise NotSupported(f"{self.key} serves its own ticket pages")
+
+    async def pending_events(self, limit: int = 500) -> list[dict[str, Any]]:
+        """Status changes made in this process whose ticket event Kafka does not have yet,
+        oldest first: ``seq``, ``ticket_id``, ``status``, ``url`` (``events == "local"``)."""
+        return []
+
+    async def mark_sent(self, seqs: Sequence[int]) -> None:
+        """These outbox events are in Kafka."""
 
     async def get(self, ticket_id: str) -> Ticket:
         """The ticket with its current status and URL."""

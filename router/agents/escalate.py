@@ -25,11 +25,12 @@ from typing import TYPE_CHECKING, Any
 
 from aiokafka.errors import KafkaError
 
-from connectors.desks.base import DONE_STATUSES, CommentBody, Ticket, TicketDraft
+from connectors.desks.base import DONE_STATUSES, CommentBody, Ticket
 from connectors.errors import ConnectorError, NotSupported, RetriableError
 from vocab.records import Decision, Mention, TicketEvent
 from vocab.verdicts import Verdict
 
+from ..drafts import draft_for
 from ..tables import in_event
 
 if TYPE_CHECKING:
@@ -83,7 +84,7 @@ class Escalate:
         m = d.mention
         ticket = await self.ticket_for_case(d)
         if ticket is None:
-            draft = TicketDraft.from_decision(
+            draft = draft_for(
                 d, external_id=external_id(d.case_key or m.ref),
                 thread=[Mention.from_data(p) for p in d.thread])
             ticket = await desk.open(draft)
@@ -100,9 +101,7 @@ class Escalate:
                                public=False, idempotency_key=f"mention:{m.ref}")
             self.rt.count("desk.linked")
             if not resumed and await desk.status(ticket.id) in DONE_STATUSES:
-                reopen = getattr(desk, "reopen", None)
-                if reopen is not None:
-                    await reopen(ticket.id)  # a new request reopens it
+                await desk.reopen(ticket.id)  # a new request reopens it (where the desk can)
                 # Said before the link, so the close-loop does not take the new customer
                 # as answered by the earlier solve.
                 await self.write_event(TicketEvent(
@@ -181,7 +180,7 @@ class Escalate:
         self.rt.tables.effects[m.ref] = f"{self.rt.desk.key}:{ticket.id}"
 
     async def write_event(self, ev: TicketEvent) -> None:
-        delivered = await self.rt.topics["ticket_events"].send(
+        delivered = await self.rt.topics.ticket_events.send(
             key=ev.ticket_key.encode(), value=ev)
         await delivered
 
@@ -212,7 +211,7 @@ class Escalate:
         log.warning("%s: %s; trying again in %.0fs (retry %d of %d)",
                     d.mention.ref, reason, wait, attempt + 1, len(delays))
         self.rt.count("desk.retry_later")
-        sent = await self.rt.topics["decisions_retry"].send(
+        sent = await self.rt.topics.decisions_retry.send(
             key=key.encode(), value=d,
             headers={"attempt": str(attempt + 1).encode(),
                      "not_before": repr(time.time() + wait).encode(),
@@ -243,13 +242,13 @@ def retry_state(headers: Mapping[str, Any] | Iterable[tuple[str, Any]] | None
 def register(rt: Runtime) -> None:
     step = Escalate(rt)
 
-    @rt.app.agent(rt.topics["decisions"], name="escalate", concurrency=1)
+    @rt.app.agent(rt.topics.decisions, name="escalate", concurrency=1)
     async def escalate(stream: Any) -> None:
         async for event in stream.events():
             async with rt.guard("decisions", event):
                 await step.handle(event, event.value)
 
-    @rt.app.agent(rt.topics["decisions_retry"], name="escalate_retry", concurrency=1)
+    @rt.app.agent(rt.topics.decisions_retry, name="escalate_retry", concurrency=1)
     async def escalate_retry(stream: Any) -> None:
         async for event in stream.events():
             async with rt.guard("decisions", event):

@@ -19,6 +19,7 @@ from connectors.desks.render import (
     render,
     ticket_document,
 )
+from router.drafts import draft_for
 from vocab.records import Decision
 
 from .drafts import HOSTILE, draft, mention
@@ -129,7 +130,7 @@ def grief_draft() -> TicketDraft:
     d = Decision(mention=m, verdict="review", reasons=["borderline: actionable 0.76 just "
                  "under 0.80"], scores={"actionable": 0.7566, "hurtful": 0.0101,
                  "sensitive": 0.985}, category="how_to", priority="high", sensitive=True)
-    return TicketDraft.from_decision(d, external_id="g1")
+    return draft_for(d, external_id="g1")
 
 
 def test_scores_are_labelled_as_what_they_are() -> None:
@@ -144,7 +145,7 @@ def test_scores_are_labelled_as_what_they_are() -> None:
 
 def test_the_language_is_on_the_ticket() -> None:
     assert "Language: en" in render(ticket_document(grief_draft()), "plain")
-    unknown = TicketDraft.from_decision(Decision(
+    unknown = draft_for(Decision(
         mention=mention(), verdict="open", reasons=[], scores={}, category="other",
         priority="normal"), external_id="x")
     assert "Language: unknown" in render(ticket_document(unknown), "plain")
