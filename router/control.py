@@ -15,6 +15,8 @@ import logging
 import time
 from typing import Any
 
+from vocab.records import ConfigEntry
+
 from .settings import Settings, did_you_mean, parse_quiet_hours
 from .topics import name
 
@@ -68,6 +70,16 @@ class Control:
             self.values[k] = json.loads(value)["value"]
         except (ValueError, KeyError, TypeError):
             log.warning("ignoring malformed router-config entry %r", k)
+
+    async def save(self, producer: Any, key: str, value: Any, *, by: str) -> None:
+        """Write ``key`` (e.g. a poll checkpoint) to the control topic through the worker's
+        producer, after everything it has sent before (so a checkpoint never gets ahead of
+        what it covers), and wait until Kafka has it."""
+        await producer.flush()
+        await producer.send_and_wait(name(self.settings, "config"), key.encode(),
+                                     entry(key, value, by=by), partition=None,
+                                     timestamp=None, headers=None)
+        self.values[key] = value
 
     def overrides(self) -> dict[str, Any]:
         """The runtime settings ops changed (``router set``), valid ones only."""
@@ -134,14 +146,19 @@ def validate(key: str, raw: str) -> Any:
     return raw
 
 
+def entry(key: str, value: Any, *, by: str) -> bytes:
+    """One record of the control topic: a ``ConfigEntry`` as JSON."""
+    return bytes(ConfigEntry(name=key, value=value, by=by, at=time.time()).dumps())
+
+
 def publish(settings: Settings, key: str, value: Any, *, by: str = "cli") -> None:
     """Write one runtime setting to the control topic (and wait until Kafka has it)."""
     from kafka import KafkaProducer
 
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
     try:
-        payload = (None if value is None else  # a tombstone: back to the worker's setting
-                   json.dumps({"name": key, "value": value, "by": by, "at": time.time()}).encode())
+        # None is a tombstone: back to the worker's setting
+        payload = None if value is None else entry(key, value, by=by)
         producer.send(name(settings, "config"), key=key.encode(),
                       value=payload).get(timeout=30)
     finally:

@@ -25,6 +25,7 @@ import click
 from vocab.verdicts import Verdict
 
 from .broker import LocalBroker, free_port
+from .drafts import REVIEW_TAG
 
 DEMO_DIR = Path("var/demo")
 # A verdict without a colour here (a new one) prints plain.
@@ -166,7 +167,7 @@ def run_demo(*, keep: bool = False) -> None:
             click.echo(f"    #{t['id']:<3} {t['priority']:<7} {t['comments']} linked  "
                        f"{t['subject'][:70]}{parent}")
 
-        solvable = [str(t["id"]) for t in tickets if "needs-human-review" not in t["tags"]
+        solvable = [str(t["id"]) for t in tickets if REVIEW_TAG not in t["tags"]
                     and t["parent_id"] is None]
         say(f"An agent solves tickets {', '.join('#' + s for s in solvable)} "
             "(a problem ticket solves its incidents too)")

@@ -36,8 +36,7 @@ class NetworkOutput:
             self.networks[key] = network_class(key)()
         net = self.networks[key]
         if key not in self._ready:
-            if hasattr(net, "set_gate"):
-                net.set_gate(self.hurtful, self.settings.hurtful_cut)
+            net.set_gate(self.hurtful, self.settings.hurtful_cut)
             await net.setup()
             self._ready.add(key)
         return net

@@ -42,7 +42,7 @@ def send_pending(settings: Settings, desk: EmbeddedDesk, *, timeout_s: float = 1
     from kafka import KafkaProducer
     from kafka.errors import KafkaError
 
-    rows = desk.pending_events()
+    rows = desk.outbox_rows()
     if not rows:
         return 0
     try:
@@ -62,9 +62,9 @@ def send_pending(settings: Settings, desk: EmbeddedDesk, *, timeout_s: float = 1
             producer.flush(timeout=timeout_s)
             for f in futures:
                 f.get(timeout=timeout_s)  # raises if Kafka did not take it
-            desk.mark_sent([r["seq"] for r in rows])
+            desk.outbox_sent([r["seq"] for r in rows])
             sent += len(rows)
-            rows = desk.pending_events()
+            rows = desk.outbox_rows()
             if not rows:
                 break
     except KafkaError as exc:
@@ -76,22 +76,20 @@ def send_pending(settings: Settings, desk: EmbeddedDesk, *, timeout_s: float = 1
 
 async def drain(rt: Runtime) -> int:
     """Send the embedded desk's pending events from the worker; returns how many."""
-    desk: Any = rt.desk
-    if not hasattr(desk, "pending_events"):
-        return 0
+    desk = rt.desk
     sent = 0
     for _ in range(MAX_PAGES):
-        rows = await desk.run(desk.pending_events)
+        rows = await desk.pending_events()
         if not rows:
             break
         futures = []
         for row in rows:
             ev = event_of(desk.key, row)
-            futures.append(await rt.topics["ticket_events"].send(
+            futures.append(await rt.topics.ticket_events.send(
                 key=ev.ticket_key.encode(), value=ev))
         for f in futures:
             await f  # acknowledged by Kafka before the row is marked sent
-        await desk.run(desk.mark_sent, [r["seq"] for r in rows])
+        await desk.mark_sent([r["seq"] for r in rows])
         sent += len(rows)
     return sent
 

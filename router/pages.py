@@ -12,6 +12,8 @@ from typing import Any
 
 import jinja2
 
+from connectors.desks.base import PublicView
+
 STATES = {"solved": "Solved", "closed": "Closed"}
 
 
@@ -30,11 +32,10 @@ def _when(epoch: Any) -> str:
         return ""
 
 
-def ticket_page(ticket: dict[str, Any], comments: list[dict[str, Any]]) -> str:
-    """The status page of ``ticket``: number, status and its public updates only."""
-    status = str(ticket.get("status", ""))
-    updates = [{"body": str(c["body"]), "at": _when(c.get("created_at"))}
-               for c in comments if c.get("public")]
+def ticket_page(view: PublicView) -> str:
+    """The status page of a ticket: number, status and its public updates only (what the
+    link in a reply opens; the desk's ``public_view`` holds nothing internal)."""
+    updates = [{"body": u.body, "at": _when(u.at)} for u in view.updates]
     return environment().get_template("ticket_page.html").render(
-        number=ticket["id"], status=status, state=STATES.get(status, "In progress"),
-        done=status in STATES, updated=_when(ticket.get("updated_at")), updates=updates)
+        number=view.ticket_id, status=view.status, state=STATES.get(view.status, "In progress"),
+        done=view.status in STATES, updated=_when(view.updated_at), updates=updates)

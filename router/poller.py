@@ -9,15 +9,12 @@ Only the leader worker polls.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import TYPE_CHECKING
 
 from connectors.errors import ConnectorError
 from vocab.records import TicketEvent
-
-from .topics import name
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -35,18 +32,13 @@ async def poll_once(rt: Runtime) -> int:
         for change in page.changes:
             ev = TicketEvent(desk=rt.desk.key, ticket_id=change.ticket_id, kind="status",
                              status=change.status, ticket_url=change.url, at=time.time())
-            await rt.topics["ticket_events"].send(key=ev.ticket_key.encode(), value=ev)
+            await rt.topics.ticket_events.send(key=ev.ticket_key.encode(), value=ev)
             written += 1
         if page.checkpoint == checkpoint or not page.changes:
             break
         checkpoint = page.checkpoint
-        await rt.app.producer.flush()  # the events are in Kafka before the checkpoint moves
-        await rt.app.producer.send_and_wait(
-            name(rt.settings, "config"), key.encode(),
-            json.dumps({"name": key, "value": checkpoint, "by": "poller",
-                        "at": time.time()}).encode(),
-            partition=None, timestamp=None, headers=None)
-        rt.control.values[key] = checkpoint
+        # the events are in Kafka before the checkpoint moves
+        await rt.control.save(rt.app.producer, key, checkpoint, by="poller")
     return written
 
 

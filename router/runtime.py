@@ -13,11 +13,12 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 import faust
+from faust.types import TopicT
 from pydantic import ValidationError
 
 from classifiers.api import TriageModel
@@ -36,12 +37,26 @@ from .tables import Tables, create_tables
 
 log = logging.getLogger(__name__)
 
-VALUE_TYPES: dict[str, Any] = {
-    "decisions": Decision,
-    "decisions_retry": Decision,
-    "ticket_events": TicketEvent,
-    "replies": Reply,
-}
+#: Where a dead letter comes from: the topic (or the step reading it) it was refused from.
+Source = Literal["mentions", "decisions", "ticket_events", "replies"]
+SOURCES: tuple[Source, ...] = get_args(Source)
+
+
+@dataclass(frozen=True)
+class Topics:
+    """The worker's topics, each typed by what it carries (names from ``router.topics``)."""
+
+    mentions: TopicT  # raw mention JSON (bytes), keyed by author
+    decisions: TopicT  # Decision, keyed by author
+    decisions_retry: TopicT  # Decision the desk could not take yet
+    ticket_events: TopicT  # TicketEvent, keyed by desk:ticket
+    replies: TopicT  # Reply, keyed by reply id
+    dead_letters: Mapping[Source, TopicT]  # DeadLetter, one topic per source
+
+    def typed(self) -> dict[TopicT, Source]:
+        """Each topic whose records are decoded, with the source it dead-letters to."""
+        return {self.decisions: "decisions", self.decisions_retry: "decisions",
+                self.ticket_events: "ticket_events", self.replies: "replies"}
 
 
 #: The agents whose running ``/health`` reports (``escalate_retry`` comes with ``escalate``).
@@ -52,7 +67,7 @@ AGENTS = ("triage", "escalate", "escalate_retry", "closeloop", "publish")
 class Runtime:
     settings: Settings
     app: faust.App
-    topics: dict[str, Any]
+    topics: Topics
     tables: Tables
     control: Control
     health: Health
@@ -96,15 +111,15 @@ class Runtime:
             self._policy = (version, settings)
         return self._policy[1]
 
-    async def emit(self, topic_key: str, key: bytes, value: bytes) -> None:
+    async def emit(self, topic: TopicT, key: bytes, value: bytes) -> None:
         """Produce straight to Kafka through the app's producer, skipping the per-message
         overhead of ``Topic.send`` on hot paths. At-least-once holds: Faust flushes this
         producer before it commits the offsets of the messages being handled."""
-        await self.app.producer.send(self.topics[topic_key].get_topic_name(), key, value,
+        await self.app.producer.send(topic.get_topic_name(), key, value,
                                      partition=None, timestamp=None, headers=None)
 
     @contextlib.asynccontextmanager
-    async def guard(self, source: str, event: Any) -> AsyncIterator[None]:
+    async def guard(self, source: Source, event: Any) -> AsyncIterator[None]:
         """Turn an unexpected error on one message into a dead letter, so that one message's
         bug stays its own (an error that escapes an agent stops the whole worker, see
         ``router.lifecycle``)."""
@@ -126,7 +141,7 @@ class Runtime:
         finally:
             self.busy[topic] -= 1
 
-    async def dead_letter(self, source: str, event: Any, reason: str, *,
+    async def dead_letter(self, source: Source, event: Any, reason: str, *,
                           raw: bytes | None = None) -> None:
         """Send this event's message to ``<source>_dlq`` with the reason (never raises)."""
         msg = event.message
@@ -138,7 +153,7 @@ class Runtime:
             raw, reason, source_topic=msg.topic, key=key, partition=msg.partition,
             offset=msg.offset, at=time.time()))
 
-    def undecodable_to_dlq(self, source: str) -> Any:
+    def undecodable_to_dlq(self, source: Source) -> Any:
         """What a topic does with a record it cannot decode: send it, as it was, to
         ``<source>_dlq`` with the reason (raises if that fails, so the worker stops)."""
 
@@ -155,19 +170,20 @@ class Runtime:
 
         return to_dlq
 
-    async def dead_letter_record(self, source: str, key: str, raw: bytes, reason: str) -> None:
+    async def dead_letter_record(self, source: Source, key: str, raw: bytes,
+                                 reason: str) -> None:
         await self._dlq(source, DeadLetter.of(
             raw, reason, source_topic=topic_specs.name(self.settings, source), key=key,
             at=time.time()))
 
-    async def _dlq(self, source: str, letter: DeadLetter, *, strict: bool = False) -> None:
+    async def _dlq(self, source: Source, letter: DeadLetter, *, strict: bool = False) -> None:
         """Send a dead letter; if the broker refuses it, send it again without the original
         (its size and digest stay), and if that fails too, log it: one message that cannot
         be dead-lettered must not take its batch, or the agent, down with it. ``strict``
         raises instead, for a caller that can still stop before the offset is committed."""
         self.count(f"dlq.{source}")
         log.warning("dead letter from %s: %s", source, letter.reason)
-        topic = self.topics[f"{source}_dlq"]
+        topic = self.topics.dead_letters[source]
         try:  # wait for the broker's answer: a refusal must be seen here, not lost later
             await (await topic.send(key=(letter.key or "").encode(), value=letter))
             return
@@ -221,27 +237,25 @@ def build(settings: Settings, *, model: TriageModel | None = None, desk: Desk | 
           output: ReplyOutput | None = None) -> Runtime:
     """The whole router for these settings, ready for a Faust worker."""
     app = create_app(settings)
-    topics: dict[str, Any] = {}
-    for key, spec in topic_specs.SPECS.items():
-        if key in ("config", "webhook_deliveries"):  # read and written by their own clients
-            continue
-        tname = settings.topic(spec.name)
-        if key == "mentions":
-            topics[key] = app.topic(tname, key_serializer="raw", value_serializer="raw",
-                                    partitions=settings.partitions)
-        elif key.endswith("_dlq"):
-            topics[key] = app.topic(tname, key_serializer="raw", value_type=DeadLetter,
-                                    partitions=settings.partitions)
-        else:
-            topics[key] = app.topic(tname, key_serializer="raw", value_type=VALUE_TYPES[key],
-                                    partitions=settings.partitions)
+
+    def topic(key: str, **kind: Any) -> TopicT:
+        return app.topic(topic_specs.name(settings, key), key_serializer="raw",
+                         partitions=settings.partitions, **kind)
+
+    # router-config and webhook-deliveries are read and written by their own clients
+    topics = Topics(
+        mentions=topic("mentions", value_serializer="raw"),
+        decisions=topic("decisions", value_type=Decision),
+        decisions_retry=topic("decisions_retry", value_type=Decision),
+        ticket_events=topic("ticket_events", value_type=TicketEvent),
+        replies=topic("replies", value_type=Reply),
+        dead_letters={s: topic(f"{s}_dlq", value_type=DeadLetter) for s in SOURCES})
     rt = Runtime(settings=settings, app=app, topics=topics,
                  tables=create_tables(app, settings.partitions), control=Control(settings),
                  health=Health(tuple(a for a in AGENTS if a.split("_")[0] in settings.agents)))
     app.crash_handler = crash_handler(rt)  # type: ignore[attr-defined]
-    for key in VALUE_TYPES:
-        source = "decisions" if key == "decisions_retry" else key
-        app.undecodable[topics[key].get_topic_name()] = (  # type: ignore[attr-defined]
+    for typed, source in topics.typed().items():
+        app.undecodable[typed.get_topic_name()] = (  # type: ignore[attr-defined]
             rt.undecodable_to_dlq(source))
 
     rt.prepare_args = {"model": model, "desk": desk, "output": output}
@@ -261,22 +275,24 @@ def build(settings: Settings, *, model: TriageModel | None = None, desk: Desk | 
         from .social_poller import register as register_social_poller
 
         register_social_poller(rt)
-    if settings.desk == "embedded":
+    events = desk_events(settings)
+    if events == "local":  # changes made in this process wait in the desk's outbox
         from .outbox import register as register_outbox
 
         register_outbox(rt)
-    if rt_polls(settings):
+    elif events == "poll":
         from .poller import register as register_poller
 
         register_poller(rt)
     return rt
 
 
-def rt_polls(settings: Settings) -> bool:
+def desk_events(settings: Settings) -> str | None:
+    """How the configured desk's ticket changes come back (``Desk.events``)."""
     try:
-        return str(desk_class(settings.desk).events) == "poll"
+        return str(desk_class(settings.desk).events)
     except Exception:  # noqa: BLE001 - an unknown desk is reported at startup
-        return False
+        return None
 
 
 async def prepare(rt: Runtime, *, model: TriageModel | None = None, desk: Desk | None = None,

@@ -20,8 +20,7 @@ from typing import TYPE_CHECKING, Any
 from connectors.errors import ConnectorError, InvalidPayload
 from connectors.registry import network_class
 from connectors.social.base import Network
-
-from .topics import name
+from connectors.social.compose import normalize_payload
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -43,7 +42,7 @@ async def poll_network(net: Network, checkpoint: str | None, *,
         for payload in page.payloads:
             raw = json.dumps(payload, ensure_ascii=False).encode()
             try:
-                mention = net.normalize(payload)
+                mention = normalize_payload(net, payload)
             except InvalidPayload as exc:
                 await dead_letter(raw, f"{net.key}: {exc}")
                 continue
@@ -79,19 +78,14 @@ def register(rt: Runtime) -> None:
             cp_key = f"checkpoint:network:{key}"
 
             async def send(k: bytes, v: bytes) -> None:
-                await rt.emit("mentions", k, v)
+                await rt.emit(rt.topics.mentions, k, v)
 
             async def dead_letter(raw: bytes, reason: str, key: str = key) -> None:
                 await rt.dead_letter_record("mentions", key, raw, reason)
 
             async def save(cp: str, cp_key: str = cp_key) -> None:
-                await rt.app.producer.flush()  # mentions first, then the checkpoint
-                await rt.app.producer.send_and_wait(
-                    name(rt.settings, "config"), cp_key.encode(),
-                    json.dumps({"name": cp_key, "value": cp, "by": "poller",
-                                "at": time.time()}).encode(),
-                    partition=None, timestamp=None, headers=None)
-                rt.control.values[cp_key] = cp
+                # mentions first, then the checkpoint
+                await rt.control.save(rt.app.producer, cp_key, cp, by="poller")
 
             try:
                 net = await net_for(key)

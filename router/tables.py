@@ -17,13 +17,27 @@ from __future__ import annotations
 
 import weakref
 from collections import deque
+from collections.abc import ItemsView
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Protocol, TypeVar, cast
 
 import faust
 from faust.streams import _current_event, current_event
 
 MAX_POSTS_PER_PARTITION = 2000
+
+V = TypeVar("V")
+
+
+class Table(Protocol[V]):
+    """What the router uses of a Faust table, typed by its values (keys are strings)."""
+
+    def __getitem__(self, key: str) -> V: ...
+    def __setitem__(self, key: str, value: V) -> None: ...
+    def __contains__(self, key: object) -> bool: ...
+    def get(self, key: str, default: V | None = None) -> V | None: ...
+    def pop(self, key: str, default: V | None = None) -> V | None: ...
+    def items(self) -> ItemsView[str, V]: ...
 
 
 class RecentPosts:
@@ -36,7 +50,8 @@ class RecentPosts:
     was handled elsewhere shows the thread without it, as before.
     """
 
-    def __init__(self, table: Any, limit: int = MAX_POSTS_PER_PARTITION) -> None:
+    def __init__(self, table: Table[dict[str, Any]],
+                 limit: int = MAX_POSTS_PER_PARTITION) -> None:
         self.table = table
         self.limit = limit
         self._order: dict[int, deque[str]] | None = None  # built lazily, after recovery
@@ -70,11 +85,16 @@ class RecentPosts:
 
 @dataclass
 class Tables:
-    authors: Any
-    effects: Any
-    cases: Any
-    links: Any
-    replied: Any
+    #: author key -> {"cases", "hashes", "recent", "decided"}; OUTAGE_KEY -> the wave's window
+    authors: Table[dict[str, Any]]
+    #: mention ref -> "desk:ticket" once acted on ("pending:<case>" while being acted on)
+    effects: Table[str | None]
+    #: case key -> desk ticket id
+    cases: Table[str | None]
+    #: desk:ticket -> who to answer when it is solved (linked mentions)
+    links: Table[list[dict[str, Any]]]
+    #: desk:ticket -> who has been answered (and ``#solved`` while it is solved)
+    replied: Table[list[str]]
     posts: RecentPosts
 
 
@@ -85,8 +105,8 @@ TABLE_NAMES = tuple(f.name for f in fields(Tables))
 
 def create_tables(app: faust.App, partitions: int) -> Tables:
     def table(name: str, default: Any) -> Any:
-        return app.Table(name, default=default, partitions=partitions,
-                         key_type=str, value_type=None)
+        return cast(Any, app.Table(name, default=default, partitions=partitions,
+                                   key_type=str, value_type=None))
 
     return Tables(
         authors=table("authors", dict),

@@ -40,6 +40,8 @@ from .base import (
     CommentBody,
     Desk,
     DeskConfig,
+    PublicUpdate,
+    PublicView,
     Ticket,
     TicketChange,
     TicketDraft,
@@ -334,9 +336,33 @@ class EmbeddedDesk(Desk):
                    for r in rows]
         return ChangePage(changes, str(rows[-1]["seq"]) if rows else checkpoint)
 
-    async def reopen(self, ticket_id: str) -> None:
+    async def reopen(self, ticket_id: str) -> bool:
         """Reopen a solved or closed ticket (a new request joined it)."""
         await self.run(self.set_status, ticket_id, "open")
+        return True
+
+    async def public_view(self, ticket_id: str, key: str) -> PublicView | None:
+        """The status page's content, for the right page key only (no internal note)."""
+        if not ticket_id.isdigit() or not hmac.compare_digest(
+                key.encode("utf-8", "surrogateescape"), self.page_key(ticket_id).encode()):
+            return None
+        return await self.run(self._public_view, ticket_id)
+
+    def _public_view(self, ticket_id: str) -> PublicView | None:
+        row = self._exec("SELECT status, updated_at FROM tickets WHERE id = ?",
+                         (int(ticket_id),)).fetchone()
+        if row is None:
+            return None
+        updates = [PublicUpdate(body=str(c["body"]), at=c["created_at"])
+                   for c in self.comments(ticket_id) if c["public"]]
+        return PublicView(ticket_id=ticket_id, status=row["status"],
+                          updated_at=row["updated_at"], updates=updates)
+
+    async def pending_events(self, limit: int = 500) -> list[dict[str, Any]]:
+        return await self.run(self.outbox_rows, limit)
+
+    async def mark_sent(self, seqs: Sequence[int]) -> None:
+        await self.run(self.outbox_sent, seqs)
 
     # -- what agents (and the CLI) do: synchronous, on the caller's thread -----------------
     def set_status(self, ticket_id: str, status: str) -> Ticket:
@@ -382,7 +408,7 @@ class EmbeddedDesk(Desk):
                 bad.append(tid)
         return bad
 
-    def pending_events(self, limit: int = 500) -> list[dict[str, Any]]:
+    def outbox_rows(self, limit: int = 500) -> list[dict[str, Any]]:
         """Status changes whose ticket event is not yet known to be in Kafka, oldest first:
         ``seq``, ``ticket_id``, ``status``, ``url``."""
         rows = self._exec("SELECT seq, ticket_id, status FROM outbox WHERE sent_at IS NULL "
@@ -390,7 +416,7 @@ class EmbeddedDesk(Desk):
         return [{"seq": r["seq"], "ticket_id": str(r["ticket_id"]), "status": r["status"],
                  "url": self.ticket_url(str(r["ticket_id"]))} for r in rows]
 
-    def mark_sent(self, seqs: Iterable[int]) -> None:
+    def outbox_sent(self, seqs: Iterable[int]) -> None:
         """These outbox events are in Kafka."""
         now = time.time()
         self._transaction(lambda: [self._exec(

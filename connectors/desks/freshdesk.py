@@ -28,7 +28,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from ..errors import ConfigError
-from .base import CommentBody, Ticket, TicketDraft
+from .base import CommentBody, DeskEvents, Ticket, TicketDraft
 from .saas import SaasConfig, SaasDesk, requester_key, same_text
 
 STATUSES = {"2": "open", "3": "pending", "4": "solved", "5": "closed"}
@@ -62,7 +62,7 @@ class Freshdesk(SaasDesk):
     title: ClassVar[str] = "Freshdesk"
     Config = FreshdeskConfig
     body_format: ClassVar[str] = "html"
-    events: ClassVar[str] = "webhook"
+    events: ClassVar[DeskEvents] = "webhook"
     search_lags: ClassVar[bool] = True
     statuses = STATUSES
 

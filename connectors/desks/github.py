@@ -31,7 +31,7 @@ from pydantic_settings import SettingsConfigDict
 
 from ..errors import ConfigError, NotSupported, RetriableError
 from ..http import parse_retry_after, raise_for_response
-from .base import CommentBody, Ticket, TicketDraft
+from .base import CommentBody, DeskEvents, Ticket, TicketDraft
 from .render import find_marker, marker
 from .saas import SaasConfig, SaasDesk, requester_key
 from .webhooks import github_status
@@ -74,7 +74,7 @@ class GitHubIssues(SaasDesk):
     title: ClassVar[str] = "GitHub Issues"
     Config = GitHubConfig
     body_format: ClassVar[str] = "markdown"
-    events: ClassVar[str] = "webhook"
+    events: ClassVar[DeskEvents] = "webhook"
     search_lags: ClassVar[bool] = True
 
     def check_config(self) -> None:

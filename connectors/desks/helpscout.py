@@ -32,7 +32,7 @@ from pydantic_settings import SettingsConfigDict
 
 from ..errors import FatalError
 from ..http import raise_for_response
-from .base import CommentBody, Ticket, TicketDraft
+from .base import CommentBody, DeskEvents, Ticket, TicketDraft
 from .saas import SaasConfig, SaasDesk, requester_key, same_text
 from .webhooks import HELPSCOUT_STATUSES
 
@@ -69,7 +69,7 @@ class HelpScout(SaasDesk):
     title: ClassVar[str] = "Help Scout"
     Config = HelpScoutConfig
     body_format: ClassVar[str] = "html"
-    events: ClassVar[str] = "webhook"
+    events: ClassVar[DeskEvents] = "webhook"
     search_lags: ClassVar[bool] = True
     statuses = HELPSCOUT_STATUSES
 

@@ -29,7 +29,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from ..errors import ConfigError
-from .base import CommentBody, Ticket, TicketDraft
+from .base import CommentBody, DeskEvents, Ticket, TicketDraft
 from .saas import SaasConfig, SaasDesk, requester_key
 from .webhooks import jira_status
 
@@ -81,7 +81,7 @@ class Jira(SaasDesk):
     title: ClassVar[str] = "Jira / Jira Service Management"
     Config = JiraConfig
     body_format: ClassVar[str] = "adf"
-    events: ClassVar[str] = "webhook"
+    events: ClassVar[DeskEvents] = "webhook"
     search_lags: ClassVar[bool] = True
 
     def check_config(self) -> None:

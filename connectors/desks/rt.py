@@ -46,7 +46,15 @@ from vocab.redact import secret_values
 
 from ..errors import ConfigError, FatalError
 from ..http import HttpApi, retry_step
-from .base import ChangePage, CommentBody, Desk, DeskConfig, Ticket, TicketChange, TicketDraft
+from .base import (
+    ChangePage,
+    CommentBody,
+    Desk,
+    DeskConfig,
+    Ticket,
+    TicketChange,
+    TicketDraft,
+)
 from .render import comment_document, render, ticket_document
 
 log = logging.getLogger(__name__)

@@ -28,7 +28,7 @@ import httpx
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from .base import ChangePage, CommentBody, Ticket, TicketChange, TicketDraft
+from .base import ChangePage, CommentBody, DeskEvents, Ticket, TicketChange, TicketDraft
 from .saas import SaasConfig, SaasDesk, requester_key, same_text
 
 STATES = {"1": "new", "2": "open", "3": "pending", "6": "solved", "7": "closed", "8": "closed"}
@@ -73,7 +73,7 @@ class ServiceNow(SaasDesk):
     title: ClassVar[str] = "ServiceNow (incidents)"
     Config = ServiceNowConfig
     body_format: ClassVar[str] = "plain"
-    events: ClassVar[str] = "poll"
+    events: ClassVar[DeskEvents] = "poll"
     statuses = STATES
 
     def check_config(self) -> None:

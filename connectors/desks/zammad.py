@@ -24,7 +24,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from ..errors import FatalError, RetriableError
-from .base import CommentBody, Ticket, TicketDraft
+from .base import CommentBody, DeskEvents, Ticket, TicketDraft
 from .saas import SaasConfig, SaasDesk, requester_key, same_text
 from .webhooks import ZAMMAD_STATUSES
 
@@ -60,7 +60,7 @@ class Zammad(SaasDesk):
     title: ClassVar[str] = "Zammad"
     Config = ZammadConfig
     body_format: ClassVar[str] = "html"
-    events: ClassVar[str] = "webhook"
+    events: ClassVar[DeskEvents] = "webhook"
     search_lags: ClassVar[bool] = True
     statuses = ZAMMAD_STATUSES
 

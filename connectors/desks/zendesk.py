@@ -23,7 +23,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from ..errors import ConfigError
-from .base import CommentBody, Ticket, TicketDraft
+from .base import CommentBody, DeskEvents, Ticket, TicketDraft
 from .saas import SaasConfig, SaasDesk, requester_key
 
 STATUSES = {"new": "new", "open": "open", "pending": "pending", "hold": "pending",
@@ -59,7 +59,7 @@ class Zendesk(SaasDesk):
     title: ClassVar[str] = "Zendesk Support"
     Config = ZendeskConfig
     body_format: ClassVar[str] = "html"
-    events: ClassVar[str] = "webhook"
+    events: ClassVar[DeskEvents] = "webhook"
     statuses = STATUSES
 
     # --- setup ------------------------------------------------------------------------

@@ -9,15 +9,18 @@ env prefix ``ROUTER_<KEY>_``, secrets as ``SecretStr``) and these verbs:
 - ``reply(reply)``: post the one public reply, in the customer's thread, from the corporate
   account, idempotent on ``reply.id``; returns the posted id and URL;
 - ``poll(checkpoint)``: one page of new mentions after ``checkpoint`` and the next
-  checkpoint (optional; ``NotSupported`` where the network pushes).
+  checkpoint (optional; ``NotSupported`` where the network pushes);
+- ``set_gate(hurtful, threshold)``: the hurtful gate the router installs before any reply;
+  ``reply`` scores its final text with it and refuses at or over the threshold, or without
+  a gate (``SocialNetwork`` does both for every network built on it).
 
-``max_length`` is the network's post length limit; ``fit_reply`` keeps the link whole.
+``max_length`` is the network's post length limit (``compose.fit_text`` keeps the link whole).
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -25,6 +28,9 @@ from pydantic import Field
 
 from connectors.base import Connector, ConnectorConfig
 from vocab.records import Mention, Reply
+
+#: P(hurtful) of a text: one text to one score, or a batch to its scores (``model.hurtful``).
+Hurtful = Callable[[str], float] | Callable[[Sequence[str]], Sequence[float]]
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,9 @@ class Network(Connector):
     Config: ClassVar[type[ConnectorConfig]] = NetworkConfig
     config: NetworkConfig
     max_length: ClassVar[int] = 280
+    #: The hurtful gate and its threshold (``set_gate``); no gate means no reply is posted.
+    _hurtful: Hurtful | None = None
+    hurtful_threshold: float = 0.5
 
     @abc.abstractmethod
     def normalize(self, payload: Mapping[str, Any]) -> Mention:
@@ -79,6 +88,12 @@ class Network(Connector):
     @abc.abstractmethod
     async def reply(self, reply: Reply) -> Posted:
         """Post the reply once; a retry with the same ``reply.id`` never posts twice."""
+
+    def set_gate(self, hurtful: Hurtful | None, threshold: float | None = None) -> None:
+        """Install the hurtful gate (``classifiers.load_default().hurtful`` works as is)."""
+        self._hurtful = hurtful
+        if threshold is not None:
+            self.hurtful_threshold = threshold
 
     async def poll(self, checkpoint: str | None) -> Page:
         from connectors.errors import NotSupported
@@ -97,21 +112,3 @@ class Network(Connector):
             "is_persona": has(self.config.personas),
             "is_employee": has(self.config.employees),
         }
-
-
-def fit_reply(text: str, link: str, limit: int, *, link_weight: int | None = None) -> str:
-    """``text`` followed by ``link``, shortened (never the link) to fit ``limit`` characters.
-
-    ``link_weight`` is how many characters the network counts for a link (X counts 23).
-    """
-    weight = len(link) if link_weight is None else link_weight
-    room = limit - weight - 1
-    if room <= 0:
-        return link
-    text = " ".join(text.split())
-    if len(text) > room:
-        cut = text[: room - 1]
-        if " " in cut:
-            cut = cut.rsplit(" ", 1)[0]
-        text = cut.rstrip(" ,;:.") + "…"
-    return f"{text} {link}"

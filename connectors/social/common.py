@@ -37,11 +37,9 @@ from connectors.http import HttpApi
 from vocab.records import Reply
 from vocab.redact import secret_values
 
-from .base import Network, NetworkConfig, Posted
+from .base import Hurtful, Network, NetworkConfig, Posted
 from .compose import compose_reply, fit_text
 from .ledger import MemoryLedger, ReplyLedger, SqliteLedger
-
-Hurtful = Callable[[str], float] | Callable[[Sequence[str]], Sequence[float]]
 
 USER_AGENT = "escalation-router/0.1 (+https://github.com/escalation-router)"
 
@@ -148,12 +146,6 @@ class SocialNetwork(Network):
         if not value:
             raise ConfigError(f"{self.key}: set {self.env(field)} ({why})")
         return str(value)
-
-    def set_gate(self, hurtful: Hurtful | None, threshold: float | None = None) -> None:
-        """Install the hurtful gate (``classifiers.load_default().hurtful`` works as is)."""
-        self._hurtful = hurtful
-        if threshold is not None:
-            self.hurtful_threshold = threshold
 
     @property
     def ledger(self) -> ReplyLedger:

@@ -176,15 +176,24 @@ def parse_payload(
         from connectors.registry import network_class
 
         network = network_class(network_key)()
-    data = decode_json(raw, max_bytes=max_bytes)
+    return normalize_payload(network, decode_json(raw, max_bytes=max_bytes),
+                             max_text_bytes=max_text_bytes)
+
+
+def normalize_payload(network: Network, data: Mapping[str, Any], *,
+                      max_text_bytes: int = MAX_TEXT_BYTES) -> Mention:
+    """``network.normalize(data)``, guarded: whatever goes wrong in a normalizer (its
+    refusal, or its bug on a shape nobody foresaw) is this payload's ``InvalidPayload``, never
+    an error that takes its batch or the worker with it. Every payload that becomes a
+    mention (pushed, replayed, polled) comes through here."""
     try:
         mention = network.normalize(data)
     except InvalidPayload:
         raise
-    except (ConnectorError, ValueError, TypeError, KeyError, AttributeError,
+    except (ConnectorError, ValueError, TypeError, KeyError, AttributeError, IndexError,
             RecursionError) as exc:  # a normalizer bug must not stop the worker
         raise InvalidPayload(
-            f"{network_key} payload could not be read ({type(exc).__name__})") from exc
+            f"{network.key} payload could not be read ({type(exc).__name__})") from exc
     size = len(mention.text.encode("utf-8", errors="replace"))
     if size > max_text_bytes:
         raise InvalidPayload(f"text is {size} bytes, over the {max_text_bytes}-byte limit")

@@ -95,7 +95,7 @@ class CloseLoop:
                           in_reply_to=m.id, conversation_id=m.conversation_id,
                           author_handle=m.author.handle, text=text, ticket_url=link,
                           ticket_key=key, lang=m.lang, created_at=time.time())
-            await self.rt.topics["replies"].send(key=reply.id.encode(), value=reply)
+            await self.rt.topics.replies.send(key=reply.id.encode(), value=reply)
             self.rt.count("closeloop.reply_queued")
             done.add(customer)
         self.rt.tables.replied[key] = sorted(done)
@@ -104,7 +104,7 @@ class CloseLoop:
 def register(rt: Runtime) -> None:
     step = CloseLoop(rt)
 
-    @rt.app.agent(rt.topics["ticket_events"], name="closeloop", concurrency=1)
+    @rt.app.agent(rt.topics.ticket_events, name="closeloop", concurrency=1)
     async def closeloop(stream: Any) -> None:
         async for event in stream.events():
             async with rt.guard("ticket_events", event):

@@ -56,7 +56,7 @@ class Publish:
 def register(rt: Runtime) -> None:
     step = Publish(rt)
 
-    @rt.app.agent(rt.topics["replies"], name="publish", concurrency=1)
+    @rt.app.agent(rt.topics.replies, name="publish", concurrency=1)
     async def publish(stream: Any) -> None:
         async for event in stream.events():
             async with rt.guard("replies", event):

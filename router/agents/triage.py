@@ -184,7 +184,7 @@ class Triage:
             if counts_as_outage(m, sc, s) or d.verdict is Verdict.INCIDENT:
                 self.rt.tables.authors[OUTAGE_KEY] = incidents.after_decision(outage, d)
         self.rt.count(f"verdict.{d.verdict}")
-        await self.rt.emit("decisions", key.encode(), d.dumps())
+        await self.rt.emit(self.rt.topics.decisions, key.encode(), d.dumps())
 
     def redelivered(self, m: Mention, sc: Scores, previous: list[Any], now: float) -> Decision:
         """The same verdict again for a mention seen before (escalation is idempotent)."""
@@ -199,13 +199,13 @@ class Triage:
 def register(rt: Runtime) -> None:
     step = Triage(rt)
 
-    @rt.app.agent(rt.topics["mentions"], name="triage", concurrency=1)
+    @rt.app.agent(rt.topics.mentions, name="triage", concurrency=1)
     async def triage(stream: Any) -> None:
         async for events in stream.take_events(rt.settings.batch_size,
                                                within=rt.settings.batch_timeout):
             batch = list(events)
             try:
-                with rt.working(rt.topics["mentions"].get_topic_name()):
+                with rt.working(rt.topics.mentions.get_topic_name()):
                     await step.handle(batch)
             except Exception as exc:  # noqa: BLE001 - never lose a batch to a bug
                 log.exception("triage failed on a batch of %d", len(batch))

@@ -85,7 +85,7 @@ async def test_the_status_page_is_readable_and_shows_nothing_internal(tmp_path: 
     agent's view (verdict, scores, notes) and never markup from a comment."""
     from connectors.desks.base import CommentBody
     from connectors.desks.embedded import EmbeddedConfig, EmbeddedDesk
-    from router.web import _ticket_page
+    from router.pages import ticket_page
 
     from ..connectors.desks.drafts import draft
 
@@ -98,9 +98,12 @@ async def test_the_status_page_is_readable_and_shows_nothing_internal(tmp_path: 
     await desk.comment(t.id, CommentBody(text="Refunded <b>today</b> & sorry!"), public=True,
                        idempotency_key="r1")
     desk.set_status(t.id, "solved")
-    page = _ticket_page(desk, t.id)
+    view = await desk.public_view(t.id, desk.page_key(t.id))
+    assert view is not None
+    page = ticket_page(view)
     assert f"Ticket #{t.id}" in page and "Solved" in page and "<style>" in page
     assert "Refunded &lt;b&gt;today&lt;/b&gt; &amp; sorry!" in page
     for hidden in ("VIP", "internal", "Verdict", "P(actionable)", "My order #123"):
         assert hidden not in page
-    assert _ticket_page(desk, "999") == ""
+    assert await desk.public_view("999", desk.page_key("999")) is None
+    assert await desk.public_view(t.id, desk.page_key("999")) is None  # another ticket's key

@@ -73,3 +73,31 @@ async def test_a_payload_that_cannot_be_a_mention_is_dead_lettered() -> None:
     assert n == 1 and len(sink.letters) == 1
     raw, reason = sink.letters[0]
     assert json.loads(raw)["id"] == broken["id"] and reason.startswith("mastodon:")
+
+
+async def test_a_normalizer_bug_on_one_payload_is_its_dead_letter_not_the_rounds_end() -> None:
+    """Polled payloads come through the same guarded door as pushed ones: a shape the
+    normalizer never foresaw (here it raises IndexError) dead-letters that payload, and the
+    mentions after it on the page are still produced."""
+    fake = FakeMastodon()
+    fake.add_mention("from before the router existed")
+    sink = Sink()
+    await poll_network(mastodon(fake), None, send=sink.send, dead_letter=sink.dead_letter,
+                       save=sink.save)
+    sink.mentions.clear()
+    for text in ("first order lost", "BOOM", "third order lost"):
+        fake.add_mention(text)
+
+    class Fragile(Mastodon):
+        def normalize(self, payload: dict) -> Mention:  # type: ignore[override]
+            if "BOOM" in json.dumps(payload):
+                raise IndexError("list index out of range")
+            return super().normalize(payload)
+
+    net = Fragile(mastodon(fake).config, httpx.AsyncClient(transport=fake.transport()))
+    n, _ = await poll_network(net, sink.checkpoint, send=sink.send,
+                              dead_letter=sink.dead_letter, save=sink.save)
+    assert n == 2
+    assert [m.text.split(" ", 1)[1] for m in sink.mentions] == ["first order lost",
+                                                                 "third order lost"]
+    assert len(sink.letters) == 1 and "could not be read (IndexError)" in sink.letters[0][1]

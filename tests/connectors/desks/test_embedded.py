@@ -116,17 +116,17 @@ async def test_solving_writes_the_status_and_its_pending_event_together(
     problem = await desk.open(draft("social-router:incident:outage:1"))
     child = await desk.open(draft("social-router:generic:9"))
     await desk.link(child.id, problem.id)
-    assert desk.pending_events() == []  # opening a ticket is the router's own doing
+    assert desk.outbox_rows() == []  # opening a ticket is the router's own doing
     desk.solve(problem.id)
-    pending = desk.pending_events()
+    pending = desk.outbox_rows()
     assert [(e["ticket_id"], e["status"]) for e in pending] == [
         (problem.id, "solved"), (child.id, "solved")]
     assert pending[0]["url"] == problem.url
-    desk.mark_sent([pending[0]["seq"]])
-    assert [e["ticket_id"] for e in desk.pending_events()] == [child.id]
+    desk.outbox_sent([pending[0]["seq"]])
+    assert [e["ticket_id"] for e in desk.outbox_rows()] == [child.id]
     with pytest.raises(FatalError, match="no ticket '99'"):
         desk.solve("99")
-    assert len(desk.pending_events()) == 1  # nothing half-written for a bad id
+    assert len(desk.outbox_rows()) == 1  # nothing half-written for a bad id
     assert desk.unknown_ids([problem.id, "99", "x"]) == ["99", "x"]
 
 
