@@ -89,6 +89,12 @@ class Network(Connector):
     async def reply(self, reply: Reply) -> Posted:
         """Post the reply once; a retry with the same ``reply.id`` never posts twice."""
 
+    @staticmethod
+    def text_length(text: str) -> int:
+        """How the network counts a post's length against ``max_length`` (X weighs a link
+        as 23 and CJK as 2, Bluesky counts graphemes): characters unless it says otherwise."""
+        return len(text)
+
     def set_gate(self, hurtful: Hurtful | None, threshold: float | None = None) -> None:
         """Install the hurtful gate (``classifiers.load_default().hurtful`` works as is)."""
         self._hurtful = hurtful

@@ -166,6 +166,7 @@ class Bluesky(SocialNetwork):
     title = "Bluesky"
     Config = BlueskyConfig
     max_length = 300
+    text_length = staticmethod(grapheme_len)
     remaining_header = "ratelimit-remaining"
     rate = (3000.0, 300.0)
 

@@ -221,7 +221,7 @@ class SocialNetwork(Network):
         return int(getattr(self.config, "max_length", 0) or self.max_length)
 
     def length(self, text: str) -> int:
-        return len(text)
+        return self.text_length(text)
 
     def reply_text(self, reply: Reply) -> str:
         """The reply's words within the limit, the ticket link whole and present."""

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from connectors.errors import ConnectorError, InvalidPayload
 from vocab.records import Mention
 
-from .text import grapheme_len, mastodon_length, shorten, x_length
+from .text import shorten
 
 if TYPE_CHECKING:
     from .base import Network
@@ -34,14 +34,18 @@ DEFAULT_TEMPLATE = (
 
 Length = Callable[[str], int]
 
-# How each network counts a post, and its limit (Mastodon's is per instance; 500 by default).
-LENGTHS: dict[str, tuple[Length, int]] = {
-    "x": (x_length, 280),
-    "mastodon": (mastodon_length, 500),
-    "bluesky": (grapheme_len, 300),
-    "reddit": (len, 10_000),
-    "generic": (len, 2_000),
-}
+def network_length(network: str) -> tuple[Length, int]:
+    """How ``network`` counts a post, and its limit, as its connector declares them
+    (``Network.text_length``, ``Network.max_length``); an unknown network counts characters
+    up to 2,000."""
+    from connectors.registry import network_paths
+
+    if network not in network_paths():
+        return len, 2_000
+    from connectors.registry import network_class
+
+    cls = network_class(network)
+    return cls.text_length, int(cls.max_length)
 
 _PLACEHOLDER = re.compile(r"\{(handle|link)\}")
 
@@ -103,7 +107,7 @@ def compose_reply(
     length: Length | None = None,
 ) -> str:
     """The reply text for one customer, within the network's limit, the link whole."""
-    count, network_limit = LENGTHS.get(network, (len, 2_000))
+    count, network_limit = network_length(network)
     text = render(pick_template(network, lang, templates or {}, default),
                   handle=handle, link=link)
     return fit_text(text, link, limit or network_limit, length or count)

@@ -78,7 +78,8 @@ class Mastodon(SocialNetwork):
     key = "mastodon"
     title = "Mastodon"
     Config = MastodonConfig
-    max_length = 500
+    max_length = 500  # the instance's own limit is read at setup
+    text_length = staticmethod(_length)
     remaining_header = "x-ratelimit-remaining"
     rate = (300.0, 300.0)
 

@@ -102,6 +102,7 @@ class X(SocialNetwork):
     title = "X"
     Config = XConfig
     max_length = 280
+    text_length = staticmethod(x_length)
     remaining_header = "x-rate-limit-remaining"
     rate = (180.0, 900.0)
 

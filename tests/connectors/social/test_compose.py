@@ -5,12 +5,13 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from connectors.registry import network_paths
 from connectors.social.base import Posted
 from connectors.social.compose import (
     DEFAULT_TEMPLATE,
-    LENGTHS,
     compose_reply,
     fit_text,
+    network_length,
     pick_template,
     render,
 )
@@ -53,11 +54,11 @@ def test_x_counts_the_link_as_23_and_keeps_it_whole() -> None:
 @settings(max_examples=80, deadline=None)
 @given(words=st.text(min_size=0, max_size=600),
        path=st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789/-_", max_size=80),
-       network=st.sampled_from(sorted(LENGTHS)), tail=st.text(max_size=40))
+       network=st.sampled_from(sorted(network_paths())), tail=st.text(max_size=40))
 def test_the_link_is_never_cut_and_the_limit_always_holds(words: str, path: str,
                                                          network: str, tail: str) -> None:
     link = f"https://status.acme.example/{path}"
-    length, limit = LENGTHS[network]
+    length, limit = network_length(network)
     out = fit_text(f"{words} {link} {tail}", link, limit, length)
     assert link in out and length(out) <= limit
 
