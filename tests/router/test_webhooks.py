@@ -17,6 +17,7 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from connectors.desks.webhooks import ReplayCache, Seen, WebhookRejected
+from connectors.registry import desk_class
 from router.settings import load_settings
 from router.topics import ensure_topics
 from router.webhooks import DeliveryLog, events_from_delivery
@@ -24,6 +25,9 @@ from router.webhooks import DeliveryLog, events_from_delivery
 from .stream import RouterProcess
 
 SECRET = "s3cret-webhook-key"
+# Each desk's class checks and reads its own deliveries; the router finds it by its key.
+ZENDESK, GITHUB, JIRA = desk_class("zendesk"), desk_class("github"), desk_class("jira")
+EMBEDDED = desk_class("embedded")
 
 
 def zendesk_delivery(status: str, ticket: int = 42) -> tuple[dict[str, str], bytes]:
@@ -44,7 +48,7 @@ def url(tid: str) -> str:
 
 def test_genuine_solved_delivery_becomes_a_status_event() -> None:
     headers, body = zendesk_delivery("solved")
-    events = events_from_delivery("zendesk", headers, body, SECRET,
+    events = events_from_delivery(ZENDESK, headers, body, SECRET,
                                   replay_cache=ReplayCache(), ticket_url=url)
     assert [(e.ticket_key, e.kind, e.status) for e in events] == [
         ("zendesk:42", "status", "solved")]
@@ -62,31 +66,31 @@ def test_forged_delivery_is_rejected(tamper: str) -> None:
     else:
         secret = "another-secret"
     with pytest.raises(WebhookRejected):
-        events_from_delivery("zendesk", headers, body, secret, replay_cache=ReplayCache(),
+        events_from_delivery(ZENDESK, headers, body, secret, replay_cache=ReplayCache(),
                              ticket_url=url)
 
 
 def test_replayed_delivery_is_rejected_the_second_time() -> None:
     cache = ReplayCache()
     headers, body = zendesk_delivery("solved")
-    assert events_from_delivery("zendesk", headers, body, SECRET, replay_cache=cache,
+    assert events_from_delivery(ZENDESK, headers, body, SECRET, replay_cache=cache,
                                 ticket_url=url)
     with pytest.raises(WebhookRejected):
-        events_from_delivery("zendesk", headers, body, SECRET, replay_cache=cache,
+        events_from_delivery(ZENDESK, headers, body, SECRET, replay_cache=cache,
                              ticket_url=url)
 
 
 def test_stale_delivery_is_rejected() -> None:
     headers, body = zendesk_delivery("solved")
     with pytest.raises(WebhookRejected):
-        events_from_delivery("zendesk", headers, body, SECRET, replay_cache=ReplayCache(),
+        events_from_delivery(ZENDESK, headers, body, SECRET, replay_cache=ReplayCache(),
                              ticket_url=url, now=time.time() + 3600)
 
 
 def test_the_embedded_desk_has_no_webhook_scheme() -> None:
     headers, body = zendesk_delivery("solved")
     with pytest.raises(WebhookRejected):
-        events_from_delivery("embedded", headers, body, SECRET, replay_cache=ReplayCache(),
+        events_from_delivery(EMBEDDED, headers, body, SECRET, replay_cache=ReplayCache(),
                              ticket_url=url)
 
 
@@ -111,8 +115,8 @@ def test_zendesk_delivery_is_accepted_once_whatever_its_invocation_id() -> None:
     accepted = 0
     for invocation in ("inv-1", "inv-2", "inv-3"):  # the id is outside the signature
         try:
-            events_from_delivery("zendesk", {**headers,
-                                             "X-Zendesk-Webhook-Invocation-Id": invocation},
+            events_from_delivery(ZENDESK, {**headers,
+                                           "X-Zendesk-Webhook-Invocation-Id": invocation},
                                  body, SECRET, replay_cache=cache, ticket_url=url)
             accepted += 1
         except WebhookRejected:
@@ -123,20 +127,20 @@ def test_zendesk_delivery_is_accepted_once_whatever_its_invocation_id() -> None:
 def test_github_body_is_accepted_once_under_any_delivery_id() -> None:
     cache = ReplayCache()
     headers, body = github_delivery("d-1")
-    assert events_from_delivery("github", headers, body, SECRET, replay_cache=cache,
+    assert events_from_delivery(GITHUB, headers, body, SECRET, replay_cache=cache,
                                 ticket_url=url)
     with pytest.raises(WebhookRejected):
-        events_from_delivery("github", {**headers, "X-GitHub-Delivery": "d-2"}, body, SECRET,
+        events_from_delivery(GITHUB, {**headers, "X-GitHub-Delivery": "d-2"}, body, SECRET,
                              replay_cache=cache, ticket_url=url)
     later_headers, later_body = github_delivery("d-3", number=8)  # another event: accepted
-    assert events_from_delivery("github", later_headers, later_body, SECRET,
+    assert events_from_delivery(GITHUB, later_headers, later_body, SECRET,
                                 replay_cache=cache, ticket_url=url)
 
 
 def test_github_event_older_than_the_window_is_stale_even_in_a_fresh_cache() -> None:
     headers, body = github_delivery("d-1", updated_at="2026-01-01T00:00:00Z")
     with pytest.raises(WebhookRejected):
-        events_from_delivery("github", headers, body, SECRET, replay_cache=ReplayCache(),
+        events_from_delivery(GITHUB, headers, body, SECRET, replay_cache=ReplayCache(),
                              ticket_url=url, now=datetime(2026, 1, 3, tzinfo=UTC).timestamp())
 
 
@@ -149,7 +153,7 @@ def test_a_timestamp_that_is_not_a_number_is_refused(stamp: str) -> None:
     headers = {"X-Zendesk-Webhook-Signature": sig,
                "X-Zendesk-Webhook-Signature-Timestamp": stamp}
     with pytest.raises(WebhookRejected):
-        events_from_delivery("zendesk", headers, body, SECRET, replay_cache=ReplayCache(),
+        events_from_delivery(ZENDESK, headers, body, SECRET, replay_cache=ReplayCache(),
                              ticket_url=url)
 
 
@@ -157,7 +161,7 @@ def test_jira_nan_timestamp_in_the_signed_body_is_refused() -> None:
     body = b'{"timestamp": NaN, "webhookEvent": "jira:issue_updated", "issue": {"key": "S-1"}}'
     sig = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
     with pytest.raises(WebhookRejected):
-        events_from_delivery("jira", {"X-Hub-Signature": sig}, body, SECRET,
+        events_from_delivery(JIRA, {"X-Hub-Signature": sig}, body, SECRET,
                              replay_cache=ReplayCache(), ticket_url=url)
 
 
@@ -178,7 +182,8 @@ def test_signed_but_hostile_body_is_refused_not_an_error(desk: str, body: bytes)
     }[desk]
     cache = ReplayCache()
     with pytest.raises(WebhookRejected):
-        events_from_delivery(desk, headers, body, SECRET, replay_cache=cache, ticket_url=url)
+        events_from_delivery(desk_class(desk), headers, body, SECRET, replay_cache=cache,
+                             ticket_url=url)
     assert len(cache) == 0  # nothing passed on, nothing remembered
 
 
@@ -188,7 +193,7 @@ def test_non_ascii_signature_header_is_refused_not_an_error(header: str) -> None
     headers, body = zendesk_delivery("solved")
     headers[header] = "sïgnature\udcff"  # as a web server decodes bytes that are not UTF-8
     with pytest.raises(WebhookRejected):
-        events_from_delivery("zendesk", headers, body, SECRET, replay_cache=ReplayCache(),
+        events_from_delivery(ZENDESK, headers, body, SECRET, replay_cache=ReplayCache(),
                              ticket_url=url)
 
 
@@ -332,3 +337,4 @@ async def test_the_delivery_log_is_read_back_and_keeps_only_what_can_still_be_re
         consumer.close()
     assert last[b"github:stale"] is None  # tombstoned: compaction drops it
     assert last[b"github:fresh"] is not None
+
