@@ -1,8 +1,10 @@
 """Desk webhooks into the stream: verify the delivery, turn it into ``TicketEvent``s.
 
 The web view (``POST /webhooks/{desk}``) answers 401 with no detail for anything not
-genuine, fresh and new (``connectors.desks.webhooks.verify``), 202 once the events are in
-``ticket-events``. Only the configured desk's scheme is accepted.
+genuine, fresh and new, 202 once the events are in ``ticket-events``. Only the configured
+desk's scheme is accepted: the router asks the desk's class (``Desk.verify_webhook``,
+``Desk.parse_webhook``), so a desk installed by an entry point gets webhooks too, and a
+desk without them refuses every delivery.
 
 Replays are refused across restarts and across workers: every delivery accepted is written
 to the compacted ``webhook-deliveries`` topic (key: the delivery's digest, value: until
@@ -21,7 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.desks.webhooks import ReplayCache, Seen, WebhookRejected, parse_event, verify
+from connectors.desks.base import STATUSES, Desk
+from connectors.desks.webhooks import ReplayCache, Seen, WebhookRejected, json_object
 from vocab.records import TicketEvent
 
 from .settings import Settings
@@ -43,37 +46,49 @@ class Accepted:
     seen: Seen | None
 
 
-def accept_delivery(desk_key: str, headers: Mapping[str, str], body: bytes, secret: str, *,
+def verify_delivery(desk: type[Desk], headers: Mapping[str, str], body: bytes,
+                    secret: str | bytes, *, now: float | None = None,
+                    replay_cache: ReplayCache | None = None) -> Seen | None:
+    """Check one delivery with ``desk``'s own scheme; raise WebhookRejected if it is not
+    genuine (or there is no secret to check it with).
+
+    Returns what ``replay_cache`` now remembers of it (None without a cache, or for a desk
+    that signs nothing), so the caller can persist it, or ``forget`` it if it cannot pass
+    the delivery on.
+    """
+    if not secret:
+        raise WebhookRejected("no secret for this desk")
+    return desk.verify_webhook(headers, body, secret, now=time.time() if now is None else now,
+                               replay_cache=replay_cache)
+
+
+def accept_delivery(desk: type[Desk], headers: Mapping[str, str], body: bytes, secret: str, *,
                     replay_cache: ReplayCache, ticket_url: Any,
                     now: float | None = None) -> Accepted:
     """The ticket events of one verified delivery; raises WebhookRejected otherwise."""
-    seen = verify(desk_key, headers, body, secret, now=now, replay_cache=replay_cache)
+    seen = verify_delivery(desk, headers, body, secret, now=now, replay_cache=replay_cache)
     try:
+        payload = json_object(body)  # also too deep, or a 5,000-digit number: refused
         try:
-            payload = json.loads(body)
-        except (ValueError, RecursionError) as exc:  # also too deep, or a 5,000-digit number
-            raise WebhookRejected("body is not JSON") from exc
-        if not isinstance(payload, dict):
-            raise WebhookRejected("body is not a JSON object")
-        try:
-            changes = parse_event(desk_key, payload)
+            changes = desk.parse_webhook(payload)
         except RecursionError as exc:
             raise WebhookRejected("body is nested too deep") from exc
     except WebhookRejected:
         if seen is not None:
             replay_cache.forget(seen.key)
         raise
+    assert all(c.status in STATUSES for c in changes)  # noqa: S101 - parser invariant
     at = time.time() if now is None else now
-    return Accepted([TicketEvent(desk=desk_key, ticket_id=c.ticket_id, kind="status",
+    return Accepted([TicketEvent(desk=desk.key, ticket_id=c.ticket_id, kind="status",
                                  status=c.status, ticket_url=c.url or ticket_url(c.ticket_id),
                                  at=at) for c in changes], seen)
 
 
-def events_from_delivery(desk_key: str, headers: Mapping[str, str], body: bytes,
+def events_from_delivery(desk: type[Desk], headers: Mapping[str, str], body: bytes,
                          secret: str, *, replay_cache: ReplayCache,
                          ticket_url: Any, now: float | None = None) -> list[TicketEvent]:
     """The ticket events of one verified delivery; raises WebhookRejected otherwise."""
-    return accept_delivery(desk_key, headers, body, secret, replay_cache=replay_cache,
+    return accept_delivery(desk, headers, body, secret, replay_cache=replay_cache,
                            ticket_url=ticket_url, now=now).events
 
 

@@ -38,6 +38,8 @@ from typing import Any, ClassVar, Literal
 from connectors.base import Connector, ConnectorConfig
 from vocab.records import Mention
 
+from .webhooks import MAX_AGE_SECONDS, MAX_BODY_BYTES, ReplayCache, Seen, WebhookRejected
+
 # The router's normalized ticket statuses; each desk maps its own onto these.
 STATUSES = ("new", "open", "pending", "solved", "closed")
 DONE_STATUSES = frozenset({"solved", "closed"})
@@ -207,6 +209,34 @@ class Desk(Connector):
         from connectors.errors import NotSupported
 
         raise NotSupported(f"{self.key} pushes changes by webhook; it is not polled")
+
+    # --- inbound webhooks: a desk with ``events == "webhook"`` overrides both ---------------
+
+    @classmethod
+    def verify_webhook(cls, headers: Mapping[str, str], body: bytes, secret: str | bytes, *,
+                       now: float, replay_cache: ReplayCache | None = None,
+                       max_age: float = MAX_AGE_SECONDS,
+                       max_bytes: int = MAX_BODY_BYTES) -> Seen | None:
+        """Check one webhook delivery exactly as the desk documents its signature.
+
+        Raises ``WebhookRejected`` (answered 401, no detail) when it is forged, stale (more
+        than ``max_age`` seconds from ``now``), over ``max_bytes``, or already in
+        ``replay_cache``; else returns what the cache now remembers of it (None without a
+        cache, or for a desk that signs nothing to key it by), so the caller can persist
+        it, or ``forget`` it if it cannot pass the delivery on. The helpers of
+        ``connectors.desks.webhooks`` do the checks. By default a desk has no webhooks:
+        every delivery is refused.
+        """
+        raise WebhookRejected(f"{getattr(cls, 'key', cls.__name__)} has no webhooks")
+
+    @classmethod
+    def parse_webhook(cls, payload: Mapping[str, Any]) -> list[TicketChange]:
+        """The ticket status changes in a verified delivery's JSON object (``[]`` for events
+        that change no status), each status one of ``STATUSES``, read with the same status
+        map as the desk's REST code. By default a desk has no webhooks: NotSupported."""
+        from connectors.errors import NotSupported
+
+        raise NotSupported(f"{getattr(cls, 'key', cls.__name__)} has no webhooks")
 
     def ticket_url(self, ticket_id: str) -> str:
         """The link an agent (or customer) opens for this ticket."""

@@ -13,14 +13,21 @@
   customer-visible ones (a Freshdesk "reply" would email a contact who has none; the real
   reply goes out on the social network). Conversations are read before posting (matched on
   the text: a note has no room for a hidden key).
-- Statuses 2 Open, 3 Pending, 4 Resolved, 5 Closed. Ticket links (trackers) are not
-  offered: ``link`` raises NotSupported.
+- Statuses 2 Open, 3 Pending, 4 Resolved, 5 Closed: the API gives the number, a webhook
+  placeholder (``{{ticket.status}}``) the name; one map (``STATUSES``) reads both, for
+  the REST API and the webhooks. Ticket links (trackers) are not offered: ``link`` raises
+  NotSupported.
 - ``X-RateLimit-*`` headers; 429 answers carry ``Retry-After``.
-- Changes come back by an automation-rule webhook carrying ``X-Router-Webhook-Token``.
+- Changes come back by an automation-rule webhook (``Freshdesk.verify_webhook``). Freshdesk
+  signs nothing: the rule sends the shared secret as the custom header
+  ``X-Router-Webhook-Token``, compared in constant time; the body is not authenticated
+  beyond TLS, and there is no replay key (an identical body may be a second genuine change
+  back to the same status; status events are idempotent downstream).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import httpx
@@ -28,10 +35,24 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from ..errors import ConfigError
-from .base import CommentBody, DeskEvents, Ticket, TicketDraft
+from .base import CommentBody, DeskEvents, Ticket, TicketChange, TicketDraft
 from .saas import SaasConfig, SaasDesk, requester_key, same_text
+from .webhooks import (
+    MAX_AGE_SECONDS,
+    MAX_BODY_BYTES,
+    ReplayCache,
+    Seen,
+    check_delivery,
+    check_signature,
+    header,
+    secret_bytes,
+    status_in,
+    text,
+)
 
-STATUSES = {"2": "open", "3": "pending", "4": "solved", "5": "closed"}
+# The API's numbers and the names webhook placeholders give.
+STATUSES = {"2": "open", "open": "open", "3": "pending", "pending": "pending",
+            "4": "solved", "resolved": "solved", "5": "closed", "closed": "closed"}
 PRIORITIES = {"low": 1, "normal": 2, "high": 3, "urgent": 4}
 
 
@@ -186,3 +207,30 @@ class Freshdesk(SaasDesk):
         await self.api.request("POST", f"/api/v2/tickets/{ticket_id}/notes",
                                json={"body": self.comment_body(body), "private": not public},
                                retry=False, what="freshdesk add note")
+
+    # --- webhooks -----------------------------------------------------------------------
+
+    @classmethod
+    def verify_webhook(cls, headers: Mapping[str, str], body: bytes, secret: str | bytes, *,
+                       now: float, replay_cache: ReplayCache | None = None,
+                       max_age: float = MAX_AGE_SECONDS,
+                       max_bytes: int = MAX_BODY_BYTES) -> Seen | None:
+        """Freshdesk signs nothing: the automation rule sends X-Router-Webhook-Token: <secret>.
+
+        No replay protection is possible beyond TLS (an identical body may be a second
+        genuine change back to the same status); status events are idempotent downstream.
+        """
+        check_delivery(body, secret, max_bytes)
+        check_signature(header(headers, "X-Router-Webhook-Token"), secret_bytes(secret).decode())
+        return None
+
+    @classmethod
+    def parse_webhook(cls, payload: Mapping[str, Any]) -> list[TicketChange]:
+        """An automation webhook's ``freshdesk_webhook`` object (or those fields at the top)."""
+        data = payload.get("freshdesk_webhook", payload)
+        if not isinstance(data, Mapping) or not data.get("ticket_id"):
+            return []
+        return [TicketChange(ticket_id=text(data["ticket_id"]),
+                             status=status_in(cls.statuses, text(data.get("ticket_status"))),
+                             url=text(data.get("ticket_url")),
+                             external_id=text(data.get("ticket_cf_external_id")) or None)]

@@ -17,12 +17,17 @@
   it on both sides).
 - Primary rate limit (403/429 with ``x-ratelimit-remaining: 0``: wait for
   ``x-ratelimit-reset``) and secondary limits (403/429 with ``retry-after``) are retried.
-- Changes come back by webhook (``X-Hub-Signature-256``).
+- Changes come back by the repository webhook (``GitHubIssues.verify_webhook``, ``issues``
+  events): ``X-Hub-Signature-256`` = ``sha256=`` + hex HMAC-SHA256(secret, body), and
+  ``X-GitHub-Delivery`` required. GitHub signs no time and the delivery id is not signed,
+  so the replay key is the body, for a day (``DEDUP_WINDOW``), and an issue event whose
+  signed ``issue.updated_at`` is over a day old is refused as stale.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 import httpx
@@ -31,13 +36,37 @@ from pydantic_settings import SettingsConfigDict
 
 from ..errors import ConfigError, NotSupported, RetriableError
 from ..http import parse_retry_after, raise_for_response
-from .base import CommentBody, DeskEvents, Ticket, TicketDraft
+from .base import CommentBody, DeskEvents, Ticket, TicketChange, TicketDraft
 from .render import find_marker, marker
 from .saas import SaasConfig, SaasDesk, requester_key
-from .webhooks import github_status
+from .webhooks import (
+    DEDUP_WINDOW,
+    MAX_AGE_SECONDS,
+    MAX_BODY_BYTES,
+    ReplayCache,
+    Seen,
+    WebhookRejected,
+    check_delivery,
+    check_fresh,
+    check_replay,
+    check_signature,
+    digest,
+    header,
+    hmac_hex,
+    json_object,
+    parse_time,
+    text,
+)
 
 NOTE_PREFIX = ("**Internal note** (from the escalation router; visible to everyone who "
                "can read this repository)\n\n")
+
+
+def github_status(state: str, reason: str | None) -> str:
+    """GitHub's state and state_reason in the router's terms (REST and webhooks)."""
+    if state == "closed":
+        return "solved" if (reason or "completed") == "completed" else "closed"
+    return "open"
 
 
 def token_for(kind: str, value: str) -> str:
@@ -225,3 +254,42 @@ class GitHubIssues(SaasDesk):
                                  json={"body": f"{text}\n{marker('key', key)}"})
 
         await self.retrying(once)
+
+    # --- webhooks -----------------------------------------------------------------------
+
+    @classmethod
+    def verify_webhook(cls, headers: Mapping[str, str], body: bytes, secret: str | bytes, *,
+                       now: float, replay_cache: ReplayCache | None = None,
+                       max_age: float = MAX_AGE_SECONDS,
+                       max_bytes: int = MAX_BODY_BYTES) -> Seen | None:
+        """"sha256=" + hex HMAC-SHA256(secret, body); X-GitHub-Delivery required.
+
+        GitHub signs no time and its delivery id is not signed, so a body is accepted once
+        per ``DEDUP_WINDOW`` whatever id it comes with, and an issue event whose signed
+        ``updated_at`` is older than the window is refused as stale.
+        """
+        check_delivery(body, secret, max_bytes)
+        expected = "sha256=" + hmac_hex(secret, body, "sha256")
+        check_signature(header(headers, "X-Hub-Signature-256"), expected)
+        if not header(headers, "X-GitHub-Delivery"):
+            raise WebhookRejected("no delivery id")
+        issue = json_object(body).get("issue")
+        updated = issue.get("updated_at") if isinstance(issue, Mapping) else None
+        if isinstance(updated, str) and updated:
+            check_fresh(parse_time(updated), now, DEDUP_WINDOW)
+        return check_replay(replay_cache, cls.key, digest(body), now + DEDUP_WINDOW)
+
+    @classmethod
+    def parse_webhook(cls, payload: Mapping[str, Any]) -> list[TicketChange]:
+        """``issues`` events (opened, closed, reopened, edited); pull requests are not."""
+        issue = payload.get("issue")
+        if not isinstance(issue, Mapping) or "pull_request" in issue:
+            return []
+        if payload.get("action") not in ("opened", "closed", "reopened", "edited"):
+            return []
+        return [TicketChange(ticket_id=text(issue.get("number")),
+                             status=github_status(text(issue.get("state")),
+                                                  issue.get("state_reason")),
+                             url=text(issue.get("html_url")),
+                             external_id=find_marker(issue.get("body"), "external-id"),
+                             changed_at=text(issue.get("updated_at")))]

@@ -13,17 +13,21 @@
 - Comments: internal notes are ``note`` threads; public ones are ``customer`` threads (a
   new mention from the customer) or imported ``reply`` threads (the answer also goes out on
   the social network). Threads are read before posting (matched on the text).
-- Status: active (open), pending, closed, spam (closed). Help Scout has no ticket links:
-  ``link`` raises NotSupported.
-- 429 answers carry ``X-RateLimit-Retry-After``. Changes come back by webhook
-  (``X-HelpScout-Signature``).
+- Status: active (open), pending, closed, spam (closed): one map (``STATUSES``) for the
+  REST API and the webhooks. Help Scout has no ticket links: ``link`` raises NotSupported.
+- 429 answers carry ``X-RateLimit-Retry-After``.
+- Changes come back by webhook (``HelpScout.verify_webhook``, ``convo.*`` events carrying
+  the conversation): ``X-HelpScout-Signature`` = base64(HMAC-SHA1(secret, body)); Help
+  Scout signs no time, so the replay key is the body, for a day (``DEDUP_WINDOW``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import time
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import httpx
@@ -32,9 +36,26 @@ from pydantic_settings import SettingsConfigDict
 
 from ..errors import FatalError
 from ..http import raise_for_response
-from .base import CommentBody, DeskEvents, Ticket, TicketDraft
+from .base import CommentBody, DeskEvents, Ticket, TicketChange, TicketDraft
 from .saas import SaasConfig, SaasDesk, requester_key, same_text
-from .webhooks import HELPSCOUT_STATUSES
+from .webhooks import (
+    DEDUP_WINDOW,
+    MAX_AGE_SECONDS,
+    MAX_BODY_BYTES,
+    ReplayCache,
+    Seen,
+    check_delivery,
+    check_replay,
+    check_signature,
+    digest,
+    header,
+    hmac_digest,
+    status_in,
+    text,
+)
+
+STATUSES = {"active": "open", "open": "open", "pending": "pending", "closed": "closed",
+            "spam": "closed"}
 
 TOKEN_URL = "/v2/oauth2/token"  # noqa: S105 - a path, not a password
 
@@ -71,7 +92,7 @@ class HelpScout(SaasDesk):
     body_format: ClassVar[str] = "html"
     events: ClassVar[DeskEvents] = "webhook"
     search_lags: ClassVar[bool] = True
-    statuses = HELPSCOUT_STATUSES
+    statuses = STATUSES
 
     _token: str | None = None
     _token_until: float = 0.0
@@ -217,3 +238,27 @@ class HelpScout(SaasDesk):
     async def _conversation_customer(self, ticket_id: str) -> int:
         raw = await self._json(f"/v2/conversations/{ticket_id}")
         return int((raw.get("primaryCustomer") or {}).get("id", 0))
+
+    # --- webhooks -----------------------------------------------------------------------
+
+    @classmethod
+    def verify_webhook(cls, headers: Mapping[str, str], body: bytes, secret: str | bytes, *,
+                       now: float, replay_cache: ReplayCache | None = None,
+                       max_age: float = MAX_AGE_SECONDS,
+                       max_bytes: int = MAX_BODY_BYTES) -> Seen | None:
+        """X-HelpScout-Signature = base64(HMAC-SHA1(secret, body)); the body is the key."""
+        check_delivery(body, secret, max_bytes)
+        expected = base64.b64encode(hmac_digest(secret, body, "sha1")).decode()
+        check_signature(header(headers, "X-HelpScout-Signature"), expected)
+        return check_replay(replay_cache, cls.key, digest(body), now + DEDUP_WINDOW)
+
+    @classmethod
+    def parse_webhook(cls, payload: Mapping[str, Any]) -> list[TicketChange]:
+        """``convo.*`` events: the conversation object (convo.deleted has only its id)."""
+        if not payload.get("id") or "status" not in payload:
+            return []  # e.g. convo.deleted carries only the id
+        web = ((payload.get("_links") or {}).get("web") or {}).get("href", "")
+        return [TicketChange(ticket_id=text(payload["id"]),
+                             status=status_in(cls.statuses, text(payload["status"])),
+                             url=text(web), changed_at=text(payload.get("userUpdatedAt")
+                                                            or payload.get("closedAt")))]

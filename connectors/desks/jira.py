@@ -13,8 +13,15 @@ issue made and a create whose answer was lost is given ``settle_seconds`` to sho
 search before another is tried. Comments use the platform API with an ADF body and the
 ``sd.public.comment`` property (``internal: true`` for notes, which JSM hides from
 customers), plus our own property carrying the idempotency key. Links use issue link types
-(``Problem/Incident`` in JSM, ``Relates`` in plain Jira, or ``link_type``). Ticket changes
-come back by admin webhook (``X-Hub-Signature`` sha256).
+(``Problem/Incident`` in JSM, ``Relates`` in plain Jira, or ``link_type``).
+
+Statuses: the status name where it says what it means (Done, Resolved, Closed, Waiting for
+customer, ...), else its category (new, indeterminate, done): ``jira_status``, for the REST
+API and the webhooks. Ticket changes come back by admin webhook with a secret
+(``Jira.verify_webhook``, ``jira:issue_*`` events): ``X-Hub-Signature`` = ``sha256=`` + hex
+HMAC-SHA256(secret, body) (WebSub style); the signed body's ``timestamp`` (epoch ms) must
+be within ``max_age`` (5 minutes); the replay key is the body
+(X-Atlassian-Webhook-Identifier is not signed).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 import httpx
@@ -29,11 +37,41 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from ..errors import ConfigError
-from .base import CommentBody, DeskEvents, Ticket, TicketDraft
+from .base import CommentBody, DeskEvents, Ticket, TicketChange, TicketDraft
 from .saas import SaasConfig, SaasDesk, requester_key
-from .webhooks import jira_status
+from .webhooks import (
+    DEDUP_WINDOW,
+    MAX_AGE_SECONDS,
+    MAX_BODY_BYTES,
+    ReplayCache,
+    Seen,
+    check_delivery,
+    check_fresh,
+    check_replay,
+    check_signature,
+    digest,
+    header,
+    hmac_hex,
+    json_object,
+    parse_time,
+    text,
+)
 
 PRIORITIES = {"urgent": "Highest", "high": "High", "normal": "Medium", "low": "Low"}
+CATEGORIES = {"new": "new", "indeterminate": "open", "done": "solved"}
+NAMES = {"closed": "closed", "resolved": "solved", "done": "solved",
+         "canceled": "closed", "cancelled": "closed", "declined": "closed",
+         "waiting for customer": "pending", "pending": "pending"}
+
+
+def jira_status(status: Mapping[str, Any] | None) -> str:
+    """An issue's ``fields.status`` in the router's terms: its name, else its category."""
+    status = status or {}
+    name = str(status.get("name", "")).strip().lower()
+    if name in NAMES:
+        return NAMES[name]
+    category = (status.get("statusCategory") or {}).get("key", "")
+    return CATEGORIES.get(str(category), "open")
 
 
 class JiraConfig(SaasConfig):
@@ -251,3 +289,43 @@ class Jira(SaasDesk):
             "POST", "/rest/api/3/issueLink",
             json={"type": {"name": kind}, "outwardIssue": {"key": parent_id},
                   "inwardIssue": {"key": child_id}}, what="jira link issues")
+
+    # --- webhooks -----------------------------------------------------------------------
+
+    @classmethod
+    def verify_webhook(cls, headers: Mapping[str, str], body: bytes, secret: str | bytes, *,
+                       now: float, replay_cache: ReplayCache | None = None,
+                       max_age: float = MAX_AGE_SECONDS,
+                       max_bytes: int = MAX_BODY_BYTES) -> Seen | None:
+        """Admin webhooks: X-Hub-Signature "sha256=<hex>" of the body (WebSub style).
+
+        The signed body carries ``timestamp`` (epoch ms): deliveries older than ``max_age``
+        are refused. The body (not X-Atlassian-Webhook-Identifier, unsigned) is the replay
+        key.
+        """
+        check_delivery(body, secret, max_bytes)
+        expected = "sha256=" + hmac_hex(secret, body, "sha256")
+        check_signature(header(headers, "X-Hub-Signature"), expected)
+        stamp = json_object(body).get("timestamp")
+        expires_at = now + DEDUP_WINDOW
+        if stamp is not None:
+            at = parse_time(str(stamp))
+            check_fresh(at, now, max_age)
+            expires_at = at + max_age
+        return check_replay(replay_cache, cls.key, digest(body), expires_at)
+
+    @classmethod
+    def parse_webhook(cls, payload: Mapping[str, Any]) -> list[TicketChange]:
+        """``jira:issue_*`` events; the issue's browse link from its ``self`` URL."""
+        if not text(payload.get("webhookEvent")).startswith("jira:issue_"):
+            return []
+        issue = payload.get("issue") or {}
+        fields = issue.get("fields") or {}
+        if not issue.get("key"):
+            return []
+        url = text(issue.get("self"))
+        if "/rest/api/" in url:
+            url = url.split("/rest/api/")[0] + f"/browse/{issue['key']}"
+        return [TicketChange(ticket_id=text(issue["key"]),
+                             status=jira_status(fields.get("status")), url=url,
+                             changed_at=text(payload.get("timestamp")))]

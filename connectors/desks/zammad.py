@@ -9,8 +9,11 @@
 - Articles: ``type: note`` with ``internal: true`` (internal note) or ``false``
   (customer-visible); existing articles are read before posting (matched on the text).
 - Links: ``/links/add`` with ``link_type: parent`` (the incident ticket is the parent).
-- States: new, open, pending reminder / pending close (pending), closed, merged.
-- Changes come back by trigger webhook (``X-Hub-Signature`` sha1).
+- States: new, open, pending reminder / pending close (pending), closed, merged, removed:
+  one map (``STATUSES``) for the REST API and the webhooks.
+- Changes come back by trigger webhook (``Zammad.verify_webhook``, the default trigger
+  payload): ``X-Hub-Signature`` = ``sha1=`` + hex HMAC-SHA1(secret, body); Zammad signs no
+  time, so the replay key is the body, for a day (``DEDUP_WINDOW``).
 """
 
 from __future__ import annotations
@@ -18,16 +21,34 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from ..errors import FatalError, RetriableError
-from .base import CommentBody, DeskEvents, Ticket, TicketDraft
+from .base import CommentBody, DeskEvents, Ticket, TicketChange, TicketDraft
 from .saas import SaasConfig, SaasDesk, requester_key, same_text
-from .webhooks import ZAMMAD_STATUSES
+from .webhooks import (
+    DEDUP_WINDOW,
+    MAX_AGE_SECONDS,
+    MAX_BODY_BYTES,
+    ReplayCache,
+    Seen,
+    check_delivery,
+    check_replay,
+    check_signature,
+    digest,
+    header,
+    hmac_hex,
+    status_in,
+    text,
+)
 
+STATUSES = {"new": "new", "open": "open", "pending reminder": "pending",
+            "pending close": "pending", "closed": "closed", "merged": "closed",
+            "removed": "closed"}
 PRIORITIES = {"low": "1 low", "normal": "2 normal", "high": "3 high", "urgent": "3 high"}
 
 
@@ -62,7 +83,7 @@ class Zammad(SaasDesk):
     body_format: ClassVar[str] = "html"
     events: ClassVar[DeskEvents] = "webhook"
     search_lags: ClassVar[bool] = True
-    statuses = ZAMMAD_STATUSES
+    statuses = STATUSES
 
     def check_config(self) -> None:
         self.require("base_url", "token", "group")
@@ -208,3 +229,29 @@ class Zammad(SaasDesk):
             json={"link_type": "parent", "link_object_source": "Ticket",
                   "link_object_source_number": str(parent["number"]),
                   "link_object_target": "Ticket", "link_object_target_value": int(child_id)})
+
+    # --- webhooks -----------------------------------------------------------------------
+
+    @classmethod
+    def verify_webhook(cls, headers: Mapping[str, str], body: bytes, secret: str | bytes, *,
+                       now: float, replay_cache: ReplayCache | None = None,
+                       max_age: float = MAX_AGE_SECONDS,
+                       max_bytes: int = MAX_BODY_BYTES) -> Seen | None:
+        """X-Hub-Signature "sha1=" + hex HMAC-SHA1(secret, body); the body is the key."""
+        check_delivery(body, secret, max_bytes)
+        expected = "sha1=" + hmac_hex(secret, body, "sha1")
+        check_signature(header(headers, "X-Hub-Signature"), expected)
+        return check_replay(replay_cache, cls.key, digest(body), now + DEDUP_WINDOW)
+
+    @classmethod
+    def parse_webhook(cls, payload: Mapping[str, Any]) -> list[TicketChange]:
+        """The default trigger payload: ``ticket.state`` (a name, or an object with one)."""
+        ticket = payload.get("ticket")
+        if not isinstance(ticket, Mapping) or not ticket.get("id"):
+            return []
+        state = ticket.get("state")
+        if isinstance(state, Mapping):
+            state = state.get("name")
+        return [TicketChange(ticket_id=text(ticket["id"]),
+                             status=status_in(cls.statuses, text(state)),
+                             changed_at=text(ticket.get("updated_at")))]

@@ -11,11 +11,20 @@
   ``/tickets/{id}/audits`` before posting again.
 - Problem/incident: ``type: problem`` for an incident's ticket, ``type: incident`` +
   ``problem_id`` to link a report.
-- Ticket changes come back by webhook (``connectors.desks.webhooks.verify_zendesk``).
+- Statuses: new, open, pending, hold / on-hold (pending), solved, closed: one map
+  (``STATUSES``) for the REST API and the webhooks.
+- Ticket changes come back by webhook (``Zendesk.verify_webhook``):
+  ``X-Zendesk-Webhook-Signature`` = base64(HMAC-SHA256(secret, timestamp + body)), with
+  ``X-Zendesk-Webhook-Signature-Timestamp`` (ISO 8601) within ``max_age`` (5 minutes). The
+  invocation id is not signed, so the replay key is timestamp + body. Payloads: event
+  subscriptions (``zen:event-type:ticket.*``) and trigger webhooks with the JSON body
+  ``docs/desks.md`` recommends.
 """
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import httpx
@@ -23,11 +32,29 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from ..errors import ConfigError
-from .base import CommentBody, DeskEvents, Ticket, TicketDraft
+from .base import CommentBody, DeskEvents, Ticket, TicketChange, TicketDraft
 from .saas import SaasConfig, SaasDesk, requester_key
+from .webhooks import (
+    MAX_AGE_SECONDS,
+    MAX_BODY_BYTES,
+    ReplayCache,
+    Seen,
+    WebhookRejected,
+    check_delivery,
+    check_fresh,
+    check_replay,
+    check_signature,
+    digest,
+    header,
+    hmac_digest,
+    parse_time,
+    status_in,
+    text,
+)
 
+# The API's values, and "on-hold" (the agent UI's name for hold) as the webhooks read it.
 STATUSES = {"new": "new", "open": "open", "pending": "pending", "hold": "pending",
-            "solved": "solved", "closed": "closed"}
+            "on-hold": "pending", "solved": "solved", "closed": "closed"}
 PRIORITIES = {"low": "low", "normal": "normal", "high": "high", "urgent": "urgent"}
 META_KEY = "escalation_router_key"
 
@@ -192,3 +219,55 @@ class Zendesk(SaasDesk):
             "PUT", f"/api/v2/tickets/{child_id}.json",
             json={"ticket": {"type": "incident", "problem_id": int(parent_id)}},
             what="zendesk link incident")
+
+    # --- webhooks -----------------------------------------------------------------------
+
+    @classmethod
+    def verify_webhook(cls, headers: Mapping[str, str], body: bytes, secret: str | bytes, *,
+                       now: float, replay_cache: ReplayCache | None = None,
+                       max_age: float = MAX_AGE_SECONDS,
+                       max_bytes: int = MAX_BODY_BYTES) -> Seen | None:
+        """base64(HMAC-SHA256(secret, timestamp + body)) with a fresh timestamp.
+
+        The invocation id is not signed: the delivery is what the signature covers.
+        """
+        check_delivery(body, secret, max_bytes)
+        signature = header(headers, "X-Zendesk-Webhook-Signature")
+        timestamp = header(headers, "X-Zendesk-Webhook-Signature-Timestamp")
+        if not timestamp:
+            raise WebhookRejected("no timestamp")
+        stamp = timestamp.encode("utf-8", "surrogateescape")  # the bytes the desk signed
+        expected = base64.b64encode(hmac_digest(secret, stamp + body, "sha256")).decode()
+        check_signature(signature, expected)
+        at = parse_time(timestamp)
+        check_fresh(at, now, max_age)
+        return check_replay(replay_cache, cls.key, digest(stamp, body), at + max_age)
+
+    @classmethod
+    def parse_webhook(cls, payload: Mapping[str, Any]) -> list[TicketChange]:
+        """Event subscriptions (``zen:event-type:ticket.*``) and trigger webhooks."""
+        kind = text(payload.get("type"))
+        if kind.startswith("zen:event-type:ticket."):
+            detail = payload.get("detail") or {}
+            event = payload.get("event") or {}
+            status = detail.get("status")
+            if kind == "zen:event-type:ticket.status_changed" and isinstance(event, Mapping):
+                status = event.get("current", status)
+            elif isinstance(event.get("current"), Mapping):
+                status = event["current"].get("status", status)
+            if status is None or not detail.get("id"):
+                return []
+            return [TicketChange(
+                ticket_id=text(detail["id"]), status=status_in(cls.statuses, status),
+                external_id=text(detail.get("external_id")) or None,
+                changed_at=text(payload.get("time") or detail.get("updated_at")))]
+        # A trigger webhook with the JSON body docs/desks.md recommends.
+        inner = payload.get("ticket")
+        ticket: Mapping[str, Any] = inner if isinstance(inner, Mapping) else payload
+        if not ticket.get("id") or not ticket.get("status"):
+            return []
+        return [TicketChange(ticket_id=text(ticket["id"]),
+                             status=status_in(cls.statuses, ticket["status"]),
+                             url=text(ticket.get("url")),
+                             external_id=text(ticket.get("external_id")) or None,
+                             changed_at=text(ticket.get("updated_at")))]

@@ -6,24 +6,43 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 import httpx
 import pytest
 from kafka import KafkaConsumer, TopicPartition
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
 
+from connectors.base import ConnectorConfig
+from connectors.desks import webhooks
+from connectors.desks.base import (
+    CommentBody,
+    Desk,
+    DeskConfig,
+    Ticket,
+    TicketChange,
+    TicketDraft,
+)
 from connectors.desks.webhooks import ReplayCache, Seen, WebhookRejected
+from connectors.errors import NotSupported
+from connectors.registry import DESK_GROUP, DESKS, desk_class
 from router.settings import load_settings
 from router.topics import ensure_topics
 from router.webhooks import DeliveryLog, events_from_delivery
 
-from .stream import RouterProcess
+from .stream import ROOT, RouterProcess
 
 SECRET = "s3cret-webhook-key"
+# Each desk's class checks and reads its own deliveries; the router finds it by its key.
+ZENDESK, GITHUB, JIRA = desk_class("zendesk"), desk_class("github"), desk_class("jira")
+EMBEDDED = desk_class("embedded")
 
 
 def zendesk_delivery(status: str, ticket: int = 42) -> tuple[dict[str, str], bytes]:
@@ -44,7 +63,7 @@ def url(tid: str) -> str:
 
 def test_genuine_solved_delivery_becomes_a_status_event() -> None:
     headers, body = zendesk_delivery("solved")
-    events = events_from_delivery("zendesk", headers, body, SECRET,
+    events = events_from_delivery(ZENDESK, headers, body, SECRET,
                                   replay_cache=ReplayCache(), ticket_url=url)
     assert [(e.ticket_key, e.kind, e.status) for e in events] == [
         ("zendesk:42", "status", "solved")]
@@ -62,31 +81,31 @@ def test_forged_delivery_is_rejected(tamper: str) -> None:
     else:
         secret = "another-secret"
     with pytest.raises(WebhookRejected):
-        events_from_delivery("zendesk", headers, body, secret, replay_cache=ReplayCache(),
+        events_from_delivery(ZENDESK, headers, body, secret, replay_cache=ReplayCache(),
                              ticket_url=url)
 
 
 def test_replayed_delivery_is_rejected_the_second_time() -> None:
     cache = ReplayCache()
     headers, body = zendesk_delivery("solved")
-    assert events_from_delivery("zendesk", headers, body, SECRET, replay_cache=cache,
+    assert events_from_delivery(ZENDESK, headers, body, SECRET, replay_cache=cache,
                                 ticket_url=url)
     with pytest.raises(WebhookRejected):
-        events_from_delivery("zendesk", headers, body, SECRET, replay_cache=cache,
+        events_from_delivery(ZENDESK, headers, body, SECRET, replay_cache=cache,
                              ticket_url=url)
 
 
 def test_stale_delivery_is_rejected() -> None:
     headers, body = zendesk_delivery("solved")
     with pytest.raises(WebhookRejected):
-        events_from_delivery("zendesk", headers, body, SECRET, replay_cache=ReplayCache(),
+        events_from_delivery(ZENDESK, headers, body, SECRET, replay_cache=ReplayCache(),
                              ticket_url=url, now=time.time() + 3600)
 
 
 def test_the_embedded_desk_has_no_webhook_scheme() -> None:
     headers, body = zendesk_delivery("solved")
     with pytest.raises(WebhookRejected):
-        events_from_delivery("embedded", headers, body, SECRET, replay_cache=ReplayCache(),
+        events_from_delivery(EMBEDDED, headers, body, SECRET, replay_cache=ReplayCache(),
                              ticket_url=url)
 
 
@@ -111,8 +130,8 @@ def test_zendesk_delivery_is_accepted_once_whatever_its_invocation_id() -> None:
     accepted = 0
     for invocation in ("inv-1", "inv-2", "inv-3"):  # the id is outside the signature
         try:
-            events_from_delivery("zendesk", {**headers,
-                                             "X-Zendesk-Webhook-Invocation-Id": invocation},
+            events_from_delivery(ZENDESK, {**headers,
+                                           "X-Zendesk-Webhook-Invocation-Id": invocation},
                                  body, SECRET, replay_cache=cache, ticket_url=url)
             accepted += 1
         except WebhookRejected:
@@ -123,20 +142,20 @@ def test_zendesk_delivery_is_accepted_once_whatever_its_invocation_id() -> None:
 def test_github_body_is_accepted_once_under_any_delivery_id() -> None:
     cache = ReplayCache()
     headers, body = github_delivery("d-1")
-    assert events_from_delivery("github", headers, body, SECRET, replay_cache=cache,
+    assert events_from_delivery(GITHUB, headers, body, SECRET, replay_cache=cache,
                                 ticket_url=url)
     with pytest.raises(WebhookRejected):
-        events_from_delivery("github", {**headers, "X-GitHub-Delivery": "d-2"}, body, SECRET,
+        events_from_delivery(GITHUB, {**headers, "X-GitHub-Delivery": "d-2"}, body, SECRET,
                              replay_cache=cache, ticket_url=url)
     later_headers, later_body = github_delivery("d-3", number=8)  # another event: accepted
-    assert events_from_delivery("github", later_headers, later_body, SECRET,
+    assert events_from_delivery(GITHUB, later_headers, later_body, SECRET,
                                 replay_cache=cache, ticket_url=url)
 
 
 def test_github_event_older_than_the_window_is_stale_even_in_a_fresh_cache() -> None:
     headers, body = github_delivery("d-1", updated_at="2026-01-01T00:00:00Z")
     with pytest.raises(WebhookRejected):
-        events_from_delivery("github", headers, body, SECRET, replay_cache=ReplayCache(),
+        events_from_delivery(GITHUB, headers, body, SECRET, replay_cache=ReplayCache(),
                              ticket_url=url, now=datetime(2026, 1, 3, tzinfo=UTC).timestamp())
 
 
@@ -149,7 +168,7 @@ def test_a_timestamp_that_is_not_a_number_is_refused(stamp: str) -> None:
     headers = {"X-Zendesk-Webhook-Signature": sig,
                "X-Zendesk-Webhook-Signature-Timestamp": stamp}
     with pytest.raises(WebhookRejected):
-        events_from_delivery("zendesk", headers, body, SECRET, replay_cache=ReplayCache(),
+        events_from_delivery(ZENDESK, headers, body, SECRET, replay_cache=ReplayCache(),
                              ticket_url=url)
 
 
@@ -157,7 +176,7 @@ def test_jira_nan_timestamp_in_the_signed_body_is_refused() -> None:
     body = b'{"timestamp": NaN, "webhookEvent": "jira:issue_updated", "issue": {"key": "S-1"}}'
     sig = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
     with pytest.raises(WebhookRejected):
-        events_from_delivery("jira", {"X-Hub-Signature": sig}, body, SECRET,
+        events_from_delivery(JIRA, {"X-Hub-Signature": sig}, body, SECRET,
                              replay_cache=ReplayCache(), ticket_url=url)
 
 
@@ -178,7 +197,8 @@ def test_signed_but_hostile_body_is_refused_not_an_error(desk: str, body: bytes)
     }[desk]
     cache = ReplayCache()
     with pytest.raises(WebhookRejected):
-        events_from_delivery(desk, headers, body, SECRET, replay_cache=cache, ticket_url=url)
+        events_from_delivery(desk_class(desk), headers, body, SECRET, replay_cache=cache,
+                             ticket_url=url)
     assert len(cache) == 0  # nothing passed on, nothing remembered
 
 
@@ -188,7 +208,7 @@ def test_non_ascii_signature_header_is_refused_not_an_error(header: str) -> None
     headers, body = zendesk_delivery("solved")
     headers[header] = "sïgnature\udcff"  # as a web server decodes bytes that are not UTF-8
     with pytest.raises(WebhookRejected):
-        events_from_delivery("zendesk", headers, body, SECRET, replay_cache=ReplayCache(),
+        events_from_delivery(ZENDESK, headers, body, SECRET, replay_cache=ReplayCache(),
                              ticket_url=url)
 
 
@@ -206,6 +226,131 @@ def test_replay_cache_keeps_each_entry_until_its_own_expiry() -> None:
     assert cache.check_and_add("dead")
     cache.forget("long")
     assert cache.check_and_add("long")
+
+
+# --- a desk this repository does not ship, installed the way a third party installs one ----
+
+
+class LanternConfig(DeskConfig):
+    """Settings of the tests' own desk."""
+
+    model_config = SettingsConfigDict(env_prefix="ROUTER_LANTERN_", frozen=True,
+                                      extra="ignore")
+
+    webhook_secret: SecretStr = Field(SecretStr(""), description="Signing secret of the "
+                                      "Lantern webhook.")
+
+
+class Lantern(Desk):
+    """A desk of the tests' own invention, with a scheme no built-in desk uses:
+    ``X-Lantern-Signature: t=<epoch seconds>,v1=<hex HMAC-SHA512(secret, "<t>." + body)>``,
+    ``t`` within ``max_age``; the replay key is t + body. It reports ``item.moved`` events
+    with the item's ``ref`` and ``column``."""
+
+    key: ClassVar[str] = "lantern"
+    title: ClassVar[str] = "Lantern (a third-party desk of the tests)"
+    Config: ClassVar[type[ConnectorConfig]] = LanternConfig
+    events: ClassVar[str] = "webhook"
+    COLUMNS: ClassVar[Mapping[str, str]] = {"todo": "open", "waiting": "pending",
+                                            "done": "solved", "dropped": "closed"}
+
+    async def find_by_external_id(self, external_id: str) -> Ticket | None:
+        return None
+
+    async def find_open_for_requester(self, handle: str, network: str) -> Ticket | None:
+        return None
+
+    async def open(self, draft: TicketDraft) -> Ticket:
+        raise NotSupported("lantern: the webhook tests open no tickets")
+
+    async def comment(self, ticket_id: str, body: CommentBody, *, public: bool,
+                      idempotency_key: str) -> None:
+        raise NotSupported("lantern: the webhook tests add no comments")
+
+    async def status(self, ticket_id: str) -> str:
+        raise NotSupported("lantern: the webhook tests read no status")
+
+    def ticket_url(self, ticket_id: str) -> str:
+        return f"https://lantern.example/items/{ticket_id}"
+
+    @classmethod
+    def verify_webhook(cls, headers: Mapping[str, str], body: bytes, secret: str | bytes, *,
+                       now: float, replay_cache: ReplayCache | None = None,
+                       max_age: float = webhooks.MAX_AGE_SECONDS,
+                       max_bytes: int = webhooks.MAX_BODY_BYTES) -> Seen | None:
+        webhooks.check_delivery(body, secret, max_bytes)
+        given = webhooks.header(headers, "X-Lantern-Signature")
+        parts = dict(p.partition("=")[::2] for p in given.split(","))
+        stamp = parts.get("t", "")
+        signed = stamp.encode("utf-8", "surrogateescape") + b"." + body
+        webhooks.check_signature(parts.get("v1", ""),
+                                 webhooks.hmac_hex(secret, signed, "sha512"))
+        at = webhooks.parse_time(stamp)
+        webhooks.check_fresh(at, now, max_age)
+        return webhooks.check_replay(replay_cache, cls.key, webhooks.digest(signed),
+                                     at + max_age)
+
+    @classmethod
+    def parse_webhook(cls, payload: Mapping[str, Any]) -> list[TicketChange]:
+        item = payload.get("item")
+        if payload.get("event") != "item.moved" or not isinstance(item, Mapping):
+            return []
+        return [TicketChange(ticket_id=webhooks.text(item.get("ref")),
+                             status=webhooks.status_in(cls.COLUMNS, item.get("column")))]
+
+
+def install_lantern(site: Path) -> Path:
+    """What installing a package that declares the desk leaves on ``sys.path``: its
+    distribution metadata, with the ``escalation_router.desks`` entry point."""
+    dist = site / "lantern_desk-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: lantern-desk\n"
+                                   "Version: 1.0\n")
+    (dist / "entry_points.txt").write_text(f"[{DESK_GROUP}]\nlantern = {__name__}:Lantern\n")
+    return site
+
+
+def lantern_delivery(ref: str, column: str, *, at: float | None = None,
+                     secret: str = SECRET) -> tuple[dict[str, str], bytes]:
+    body = json.dumps({"event": "item.moved", "item": {"ref": ref, "column": column}}).encode()
+    stamp = str(int(time.time() if at is None else at))
+    sig = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha512).hexdigest()
+    return {"X-Lantern-Signature": f"t={stamp},v1={sig}"}, body
+
+
+@pytest.fixture
+def lantern(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> type[Desk]:
+    """The desk, found by the registry through its entry point (not in ``DESKS``)."""
+    assert "lantern" not in DESKS
+    monkeypatch.syspath_prepend(str(install_lantern(tmp_path / "site")))
+    cls: type[Desk] = desk_class("lantern")
+    assert cls is Lantern
+    return cls
+
+
+def test_a_desk_from_an_entry_point_checks_and_reads_its_own_deliveries(
+        lantern: type[Desk]) -> None:
+    cache = ReplayCache()
+    headers, body = lantern_delivery("L-7", "done")
+    [event] = events_from_delivery(lantern, headers, body, SECRET, replay_cache=cache,
+                                   ticket_url=lambda tid: f"https://lantern.example/items/{tid}")
+    assert (event.ticket_key, event.kind, event.status) == ("lantern:L-7", "status", "solved")
+    assert event.ticket_url == "https://lantern.example/items/L-7"
+    with pytest.raises(WebhookRejected):  # the same delivery again
+        events_from_delivery(lantern, headers, body, SECRET, replay_cache=cache,
+                             ticket_url=str)
+    forged_headers, forged_body = lantern_delivery("L-7", "dropped", secret="not-the-secret")
+    with pytest.raises(WebhookRejected):
+        events_from_delivery(lantern, forged_headers, forged_body, SECRET,
+                             replay_cache=ReplayCache(), ticket_url=str)
+    stale_headers, stale_body = lantern_delivery("L-8", "done", at=time.time() - 3600)
+    with pytest.raises(WebhookRejected):
+        events_from_delivery(lantern, stale_headers, stale_body, SECRET,
+                             replay_cache=ReplayCache(), ticket_url=str)
+    zendesk_headers, zendesk_body = zendesk_delivery("solved")  # another desk's scheme
+    with pytest.raises(WebhookRejected):
+        events_from_delivery(lantern, zendesk_headers, zendesk_body, SECRET,
+                             replay_cache=ReplayCache(), ticket_url=str)
 
 
 # --- on the real broker, through a worker's web server -------------------------------------
@@ -332,3 +477,36 @@ async def test_the_delivery_log_is_read_back_and_keeps_only_what_can_still_be_re
         consumer.close()
     assert last[b"github:stale"] is None  # tombstoned: compaction drops it
     assert last[b"github:fresh"] is not None
+
+
+@pytest.mark.kafka
+@pytest.mark.slow
+def test_a_desk_from_an_entry_point_gets_its_webhooks_through_the_worker(
+        kafka_bootstrap: str, tmp_path: Path) -> None:
+    """A worker whose ROUTER_DESK is a desk only an installed entry point knows: a signed
+    delivery to POST /webhooks/lantern is a status TicketEvent, a forged one a 401."""
+    site = install_lantern(tmp_path / "site")
+    rp = RouterProcess(kafka_bootstrap, tmp_path / "worker", extra_env={
+        "ROUTER_DESK": "lantern", "ROUTER_LANTERN_WEBHOOK_SECRET": SECRET,
+        "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)])})
+    rp.create_topics()
+    rp.start()
+    try:
+        wait_up(rp)
+        headers, body = lantern_delivery("L-7", "done")
+        forged_headers, forged_body = lantern_delivery("L-7", "dropped", secret="guessed")
+        assert post(rp, "/webhooks/lantern", forged_body, forged_headers).status_code == 401
+        tampered = body.replace(b"done", b"todo")
+        assert post(rp, "/webhooks/lantern", tampered, headers).status_code == 401
+        assert post(rp, "/webhooks/lantern", body, {}).status_code == 401
+        answer = post(rp, "/webhooks/lantern", body, headers)
+        assert answer.status_code == 202 and answer.json() == {"events": 1}, answer.text
+        assert post(rp, "/webhooks/lantern", body, headers).status_code == 401  # replayed
+        rp.read("ticket-events", lambda r: len(r) >= 1)
+        time.sleep(2)  # a forged or replayed delivery's event would show up by now
+        events = rp.read("ticket-events", lambda r: len(r) >= 1)
+        assert [(e["desk"], e["ticket_id"], e["kind"], e["status"], e["ticket_url"])
+                for e in events] == [("lantern", "L-7", "status", "solved",
+                                      "https://lantern.example/items/L-7")]
+    finally:
+        rp.stop()

@@ -1,4 +1,5 @@
-"""Inbound desk webhooks: signatures exactly as documented, and the payload parsers."""
+"""Inbound desk webhooks: each desk's signature exactly as documented, its payload parser,
+and one status map per desk for its webhooks and its REST API."""
 
 from __future__ import annotations
 
@@ -6,17 +7,25 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from connectors.desks.base import Desk, TicketChange
+from connectors.desks.saas import SaasDesk
 from connectors.desks.webhooks import (
     MAX_BODY_BYTES,
     ReplayCache,
+    Seen,
     WebhookRejected,
-    parse_event,
-    verify,
+    json_object,
 )
+from connectors.errors import NotSupported
+from connectors.registry import DESKS, desk_class
+
+from .drafts import draft
 
 SECRET = "whsec-0123456789"
 NOW = 1_795_000_000.0
@@ -63,6 +72,20 @@ SIGNERS: dict[str, Callable[..., dict[str, str]]] = {
     "zendesk": sign_zendesk, "github": sign_github, "jira": sign_jira,
     "zammad": sign_zammad, "helpscout": sign_helpscout, "freshdesk": sign_freshdesk,
 }
+
+
+def verify(desk: str, headers: Mapping[str, str], body: bytes, secret: str | bytes, *,
+           now: float, replay_cache: ReplayCache | None = None,
+           max_bytes: int = MAX_BODY_BYTES) -> Seen | None:
+    """The desk's own check, found the way the router finds it: by its class."""
+    cls: type[Desk] = desk_class(desk)
+    return cls.verify_webhook(headers, body, secret, now=now, replay_cache=replay_cache,
+                              max_bytes=max_bytes)
+
+
+def parse_event(desk: str, payload: Mapping[str, Any]) -> list[TicketChange]:
+    cls: type[Desk] = desk_class(desk)
+    return cls.parse_webhook(payload)
 
 
 def body_for(desk: str) -> bytes:
@@ -150,6 +173,33 @@ def test_unknown_desk_or_empty_secret_is_rejected() -> None:
     body = b"{}"
     with pytest.raises(WebhookRejected):
         verify("github", sign_github(body), body, "", now=NOW)
+
+
+@pytest.mark.parametrize("desk", sorted(SIGNERS))
+@pytest.mark.parametrize("empty", ["", b""])
+def test_an_empty_secret_refuses_even_a_delivery_signed_with_it(
+        desk: str, empty: str | bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    body = body_for(desk)
+    monkeypatch.setitem(globals(), "SECRET", "")  # sign with the empty key (or no token)
+    headers = SIGNERS[desk](body)
+    with pytest.raises(WebhookRejected):
+        verify(desk, headers, body, empty, now=NOW)
+
+
+def test_each_desk_declares_its_webhooks_on_its_own_class() -> None:
+    """A desk that says it is told of changes by webhook overrides both methods; one that
+    is polled (or local) keeps the defaults, which refuse every delivery."""
+    for key in sorted(DESKS):
+        cls: type[Desk] = desk_class(key)
+        own = {name for name in ("verify_webhook", "parse_webhook")
+               if getattr(cls, name).__func__ is not getattr(Desk, name).__func__}
+        if cls.events == "webhook":
+            assert own == {"verify_webhook", "parse_webhook"}, key
+        else:
+            assert own == set(), key
+            with pytest.raises(WebhookRejected):
+                cls.verify_webhook({}, b"{}", SECRET, now=NOW)
+    assert sorted(k for k in DESKS if desk_class(k).events == "webhook") == sorted(SIGNERS)
 
 
 def test_replay_cache_expires_and_is_bounded() -> None:
@@ -250,10 +300,74 @@ def test_freshdesk_automation_payload() -> None:
 
 
 def test_parser_ignores_junk() -> None:
-    assert parse_event("github", [1, 2]) == []  # type: ignore[arg-type]
+    with pytest.raises(WebhookRejected):  # a body that is not an object reaches no parser
+        json_object(b"[1, 2]")
     assert parse_event("zammad", {"ticket": "x"}) == []
-    with pytest.raises(KeyError):
+    with pytest.raises(NotSupported):
         parse_event("servicenow", {})
+
+
+# --- one status map per desk: webhooks and REST read a status the same way -----------------
+
+WEBHOOK_BODIES: dict[str, Callable[[object], dict[str, Any]]] = {
+    "zendesk": lambda raw: {"ticket": {"id": "8", "status": raw}},
+    "freshdesk": lambda raw: {"freshdesk_webhook": {"ticket_id": 9, "ticket_status": raw}},
+    "zammad": lambda raw: {"ticket": {"id": 31, "state": raw}},
+    "helpscout": lambda raw: {"id": 123, "status": raw},
+}
+
+
+def spellings(raw: str) -> list[str]:
+    return [raw, raw.upper(), raw.title(), f" {raw} "]
+
+
+@pytest.mark.parametrize("desk", sorted(WEBHOOK_BODIES))
+def test_webhook_and_rest_share_one_status_map(desk: str) -> None:
+    cls = desk_class(desk)
+    assert issubclass(cls, SaasDesk) and cls.statuses
+    rest = cls(cls.Config(state_path=":memory:"))  # the map its REST code reads with
+    for raw in [*cls.statuses, "no-such-status"]:
+        for spelled in spellings(raw):
+            [change] = cls.parse_webhook(WEBHOOK_BODIES[desk](spelled))
+            assert change.status == rest.map_status(spelled), (desk, spelled)
+
+
+def test_zendesk_on_hold_is_pending_in_events_too() -> None:
+    event = {"type": "zen:event-type:ticket.status_changed", "detail": {"id": "8"},
+             "event": {"current": "ON-HOLD", "previous": "OPEN"}}
+    assert parse_event("zendesk", event)[0].status == "pending"
+
+
+# Values each vendor documents, as either path may see them; every one has a meaning.
+VENDOR_STATUSES: dict[str, dict[object, str]] = {
+    "zendesk": {"new": "new", "open": "open", "pending": "pending", "hold": "pending",
+                "on-hold": "pending", "On-hold": "pending", "solved": "solved",
+                "closed": "closed"},
+    "freshdesk": {2: "open", 3: "pending", 4: "solved", 5: "closed", "Open": "open",
+                  "Pending": "pending", "Resolved": "solved", "Closed": "closed"},
+}
+
+
+@pytest.mark.parametrize("desk", sorted(VENDOR_STATUSES))
+async def test_a_status_means_the_same_by_webhook_and_by_api(desk: str,
+                                                              tmp_path: Path) -> None:
+    """Zendesk's and Freshdesk's maps had drifted apart: "on-hold" (Zendesk) and "resolved"
+    (Freshdesk) were pending/solved by webhook but "open" when the API said them."""
+    from .harness import discover
+
+    harness = discover()[desk](tmp_path)
+    rest = harness.make_desk()
+    await rest.setup()
+    try:
+        ticket = await rest.open(draft("case-status"))
+        fake = harness.fake.tickets  # type: ignore[attr-defined]
+        for raw, expected in VENDOR_STATUSES[desk].items():
+            fake[int(ticket.id)]["status"] = raw  # what the API answers from now on
+            by_api = await rest.status(ticket.id)
+            [change] = desk_class(desk).parse_webhook(WEBHOOK_BODIES[desk](str(raw)))
+            assert (by_api, change.status) == (expected, expected), (desk, raw)
+    finally:
+        await rest.aclose()
 
 
 def test_sha_helpers_match_hashlib() -> None:  # guards the test's own signers
