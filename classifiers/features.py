@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import Tags
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 
@@ -52,7 +53,7 @@ class UsedColumns(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         X = validate_data(self, X, accept_sparse=True, ensure_all_finite=False, reset=False)  # noqa: N806
         return sp.csr_matrix(X)[:, self.columns_]
 
-    def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
+    def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True  # it is made for the featurizers' sparse output
         tags.input_tags.allow_nan = True  # values pass through untouched, NaN included
