@@ -34,17 +34,9 @@ from typing import Any
 
 import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
-from sklearn.model_selection import train_test_split
 
 from classifiers import semantic
-from classifiers.data import (
-    Labelled,
-    read_actionable_labels,
-    read_complaints,
-    read_ibm_first_turns,
-    read_tweeteval,
-    text_key,
-)
+from classifiers.data import Labelled, read_actionable_labels, text_key
 from classifiers.metrics import (
     REVIEW_BUDGET,
     choose_review_margin,
@@ -52,20 +44,16 @@ from classifiers.metrics import (
     routing_table,
     threshold_table,
 )
+from classifiers.protocols import categories, labelled_categories, run_all
 from classifiers.seed_brand import BRAND_EXAMPLES
 from classifiers.semantic import StaticEncoder
+from classifiers.splits import SEED
+from classifiers.splits import relabelled as relabelled  # re-exported: bench/ reads it here
+from classifiers.splits import split_shared as split_shared  # and patches this one here
 from classifiers.store import REBUILD_SHIPPED, artifacts_dir, library_versions, save
 from classifiers.train import fit_triage, seed_labelled
 
-SEED = 0
 _HANDLE = re.compile(r"@\w+")
-
-
-def _subset(data: Labelled, idx: Any) -> Labelled:
-    out = Labelled()
-    for i in idx:
-        out.add(data.texts[i], data.labels[i], data.categories[i], data.groups[i])
-    return out
 
 
 def without_handles(data: Labelled) -> Labelled:
@@ -74,41 +62,6 @@ def without_handles(data: Labelled) -> Labelled:
     for t, y, c, g in zip(data.texts, data.labels, data.categories, data.groups, strict=True):
         out.add(_HANDLE.sub("", t), y, c, g)
     return out
-
-
-def relabelled(data: Labelled, labels: dict[str, int]) -> Labelled:
-    """The complaints rows with the project's actionable labels (``eval/actionable.tsv``)."""
-    out = Labelled()
-    for t, c, g in zip(data.texts, data.categories, data.groups, strict=True):
-        out.add(t, labels[text_key(t)], c, g)
-    return out
-
-
-def split_shared(shared: Path) -> dict[str, Labelled]:
-    """The fixed train / held-out splits of the shared data.
-
-    The split is drawn on the corpus's own labels and domains (so the held-out rows are the
-    ones the category labels in ``eval/categories.tsv`` were made for); every complaints row
-    then carries the project's actionable label (``eval/actionable.tsv``).
-    """
-    comp = read_complaints(shared)
-    strata = [f"{lab}-{grp}" for lab, grp in zip(comp.labels, comp.groups, strict=True)]
-    c_train, c_test = train_test_split(
-        np.arange(len(comp)), test_size=0.2, stratify=strata, random_state=SEED
-    )
-    comp = relabelled(comp, read_actionable_labels())
-    ibm = read_ibm_first_turns(shared)
-    i_train, i_test = train_test_split(np.arange(len(ibm)), test_size=0.2, random_state=SEED)
-    return {
-        "complaints_train": _subset(comp, c_train),
-        "complaints_test": _subset(comp, c_test),
-        "ibm_train": _subset(ibm, i_train),
-        "ibm_test": _subset(ibm, i_test),
-        "offensive_train": read_tweeteval(shared, "offensive", "train"),
-        "offensive_val": read_tweeteval(shared, "offensive", "val"),
-        # general tweets no head trains on (the hurtful gate learns from "offensive" only)
-        "general": read_tweeteval(shared, "hate", "val"),
-    }
 
 
 def _held_out(model: Any, data: Labelled, threshold: float, key: str) -> dict[str, Any]:
@@ -187,8 +140,6 @@ def evaluation(model: Any, parts: dict[str, Labelled], shared: Path) -> dict[str
         out[f"ranking_{name}"] = {"roc_auc": round(float(roc_auc_score(y, p)), 4),
                                   "recall_at_5pct_false_alarms":
                                   round(float(np.interp(0.05, fpr, tpr)), 4)}
-    from classifiers.protocols import labelled_categories  # noqa: PLC0415
-
     # the hand-categorised rows are held-out rows scored above: their verdicts, by category
     cat_texts, gold, _ = labelled_categories(shared)
     labels = read_actionable_labels()
@@ -264,8 +215,6 @@ def build(shared: Path, out: Path, protocols: bool = False) -> dict[str, Any]:
             "evaluation": evaluation(model, parts, shared),
         }
     )
-    from classifiers.protocols import categories  # noqa: PLC0415
-
     cat = categories(shared, model)
     card["category"] = {
         who: {half: {k: cat[who][half][k] for k in ("n", "accuracy", "macro_f1")}
@@ -273,8 +222,6 @@ def build(shared: Path, out: Path, protocols: bool = False) -> dict[str, Any]:
         for who in ("model", "keyword_rules")
     }
     if protocols:
-        from classifiers.protocols import run_all  # noqa: PLC0415
-
         card["protocols"] = run_all(shared, model)
     model.card = card
     path = save(model, out / "triage.joblib", card)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils import Tags
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 
 def profanity_weights(min_weight: float = 1.0) -> dict[str, float]:
@@ -41,10 +42,19 @@ class UsedColumns(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     """
 
     def fit(self, X: sp.spmatrix, y: object = None) -> UsedColumns:  # noqa: N803
+        # validate_data sets n_features_in_ and refuses 1-D, empty or complex input
+        X = validate_data(self, X, accept_sparse=True, ensure_all_finite=False)  # noqa: N806
         self.columns_ = np.unique(sp.csr_matrix(X).indices)
-        self.n_features_in_ = X.shape[1]
         return self
 
     def transform(self, X: sp.spmatrix) -> sp.csr_matrix:  # noqa: N803
         check_is_fitted(self, "columns_")
+        # reset=False: a matrix with another column count than the fitted one is refused
+        X = validate_data(self, X, accept_sparse=True, ensure_all_finite=False, reset=False)  # noqa: N806
         return sp.csr_matrix(X)[:, self.columns_]
+
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # it is made for the featurizers' sparse output
+        tags.input_tags.allow_nan = True  # values pass through untouched, NaN included
+        return tags

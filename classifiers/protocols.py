@@ -39,6 +39,7 @@ from classifiers.actionable import guess_category, make_pipeline
 from classifiers.api import CATEGORIES
 from classifiers.data import read_actionable_labels, read_complaints, read_tweeteval, text_key
 from classifiers.metrics import best_macro_f1_threshold
+from classifiers.splits import split_shared
 
 C_GRID = (0.5, 1.0, 2.0, 4.0, 8.0)
 
@@ -171,8 +172,6 @@ LABELS = Path(__file__).with_name("eval") / "categories.tsv"
 
 def labelled_categories(shared: Path) -> tuple[list[str], list[str], list[str]]:
     """(texts, gold categories, half) of the hand-labelled held-out rows."""
-    from classifiers.build import split_shared  # noqa: PLC0415 - build imports this module
-
     gold: dict[str, str] = {}
     for line in LABELS.read_text("utf-8").splitlines():
         if line and not line.startswith("#"):

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from scipy.sparse import csr_matrix
 
-from classifiers.store import sha256
+from classifiers.digest import sha256
 from vocab.errors import ModelError
 
 TOKENIZER_FILE = "minilm-tokenizer.json"

@@ -18,7 +18,6 @@ a file you did not build.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import shutil
@@ -31,6 +30,7 @@ import numpy as np
 import scipy
 import sklearn
 
+from classifiers.digest import sha256 as sha256  # also reachable as classifiers.store.sha256
 from vocab.errors import ModelError
 
 FORMAT = 1
@@ -52,15 +52,6 @@ def library_versions() -> dict[str, str]:
         "joblib": joblib.__version__,
         "python": platform.python_version(),
     }
-
-
-def sha256(path: Path) -> str:
-    """The file's SHA-256, hex (read in 1 MB chunks)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def sidecar_path(path: Path) -> Path:

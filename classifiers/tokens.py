@@ -38,6 +38,7 @@ from itertools import chain
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import Tags
 from sklearn.utils.validation import check_is_fitted
 
 from classifiers.normalize import MAX_CHARS
@@ -165,6 +166,7 @@ class TokenFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         return len(self.char_vocabulary_)
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        check_is_fitted(self, "vocabulary_")
         names = np.empty(self.n_word_ + self.n_char_ + len(DENSE), dtype=object)
         for g, i in self.vocabulary_.items():
             names[i] = "w:" + g
@@ -172,6 +174,14 @@ class TokenFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             names[self.n_word_ + i] = "c:" + g
         names[self.n_word_ + self.n_char_ :] = ["x:" + d for d in DENSE]
         return names
+
+    def __sklearn_tags__(self) -> Tags:
+        # posts in, one per row (a 1-D sequence of strings), like scikit-learn's own
+        # text vectorizers; its estimator checks on 2-D numeric arrays do not apply
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
+        return tags
 
     # -- one token type's vectors ----------------------------------------------------------
     def type_vectors(self, tok: str) -> tuple[list[int], list[float], list[int], list[float]]:
