@@ -18,11 +18,13 @@ How the router's verbs map onto RT::
 Social customers become RT requesters with a made-up address that cannot receive mail,
 ``handle@network.<requester_domain>`` (``social.invalid`` by default), and their display name.
 
-Idempotency. ``open`` holds a lock per external id, looks up before it creates, never
-retries a create blindly (after a timeout or a 5xx it looks up again), and after creating
-checks for a twin made by another worker at the same moment: the lowest id wins and the
-other is deleted. ``comment`` writes its idempotency key in the transaction's Subject
-(``router-ref <key>``) and looks for it with TransactionSQL before posting.
+Idempotency is ``SaasDesk``'s (``saas.py``): ``open`` holds a lock per external id, looks
+up before it creates, never retries a create blindly (after a timeout or a 5xx it looks up
+again); ``comment`` looks for its key before posting. What RT adds: no local record (RT's
+search reads the database it writes, so the lookup is the record), after creating a check
+for a twin made by another worker at the same moment (the lowest id wins and the other is
+deleted), and the comment's idempotency key written in the transaction's Subject
+(``router-ref <key>``), looked for with TransactionSQL.
 
 The poller is gap-free as long as RT commits transactions in id order, which holds for
 SQLite and for one RT process; see docs/rt.md for busy MySQL/PostgreSQL sites.
@@ -30,36 +32,23 @@ SQLite and for one RT process; see docs/rt.md for busy MySQL/PostgreSQL sites.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 import httpx
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from vocab.redact import secret_values
-
 from ..errors import ConfigError, FatalError
-from ..http import HttpApi, retry_step
-from .base import (
-    ChangePage,
-    CommentBody,
-    Desk,
-    DeskConfig,
-    Ticket,
-    TicketChange,
-    TicketDraft,
-)
-from .render import comment_document, render, ticket_document
+from ..http import HttpApi
+from .base import ChangePage, CommentBody, DeskConfig, Ticket, TicketChange, TicketDraft
+from .saas import Ledger, NoLedger, SaasDesk
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 # RT's default lifecycle; statuses of custom lifecycles count as "open".
 STATUS_MAP: Mapping[str, str] = {"new": "new", "open": "open", "stalled": "pending",
@@ -158,20 +147,19 @@ def _requestor(item: Mapping[str, Any]) -> str | None:
     return None
 
 
-class RequestTracker(Desk):
-    """Best Practical Request Tracker 5 (REST2), self-hosted; changes come by polling."""
+class RequestTracker(SaasDesk):
+    """Best Practical Request Tracker 5 (REST2), self-hosted; changes come by polling.
+
+    ``SaasDesk`` gives the client, the retries and the idempotent ``open`` and ``comment``;
+    what RT does differently is said where it is kept.
+    """
 
     key = "rt"
     title = "Request Tracker 5"
     Config = RTConfig
     body_format = "plain"
     events = "poll"
-
-    def __init__(self, config: DeskConfig | None = None,
-                 client: httpx.AsyncClient | None = None) -> None:
-        super().__init__(config, client)
-        self._api: HttpApi | None = None
-        self._locks: dict[str, asyncio.Lock] = {}
+    statuses: ClassVar[Mapping[str, str]] = STATUS_MAP
 
     @property
     def cfg(self) -> RTConfig:
@@ -179,9 +167,6 @@ class RequestTracker(Desk):
         return self.config
 
     # --- settings, client, setup ----------------------------------------------------------
-
-    def env_name(self, field: str) -> str:
-        return f"ROUTER_RT_{field.upper()}"
 
     def check_config(self) -> None:
         """ConfigError naming the environment variable of the first wrong setting."""
@@ -219,21 +204,20 @@ class RequestTracker(Desk):
         password = self.cfg.password.get_secret_value() if self.cfg.password else ""
         return {"auth": httpx.BasicAuth(self.cfg.username, password)}
 
-    def _build(self) -> None:
-        self.check_config()
-        if self._client is None:
-            self._client = httpx.AsyncClient(
-                timeout=httpx.Timeout(self.cfg.timeout_seconds),
-                headers={"User-Agent": "escalation-router", "Accept": "application/json"})
-        self._api = HttpApi(
-            self._client, name="rt", rate=self.cfg.rate_per_minute or None, per_seconds=60.0,
-            attempts=self.cfg.max_attempts, max_elapsed=self.cfg.max_elapsed_seconds,
-            backoff_initial=self.cfg.backoff_initial, backoff_max=self.cfg.backoff_max,
-            secrets=secret_values(self.config))
+    def open_ledger(self) -> Ledger:
+        # No local record (no STATE_PATH): RT's search reads the database RT writes, so a
+        # ticket just created is found by the lookup before the next create, and two workers
+        # racing are settled by the twin check in _create, which a local record cannot see.
+        return NoLedger(self.key)
+
+    def backoff_jitter(self) -> float:
+        # RT's request retries have always added up to a full second of jitter (HttpApi's
+        # default), not SaasDesk's min(1, BACKOFF_INITIAL); kept as it was.
+        return 1.0
 
     async def setup(self) -> None:
         """Check the settings, the credentials, the queue and the external-id field."""
-        self._build()
+        await super().setup()
         try:
             await self._json("GET", "/rt", what="rt: reach REST2")
         except FatalError as exc:
@@ -256,6 +240,9 @@ class RequestTracker(Desk):
                 f"{self.cfg.queue!r} (or not visible); create it (Freeform, single value) or "
                 f"set {self.env_name('external_id_field')}")
 
+    # RT's verbs work before setup(): the first one builds the client and the API (checking
+    # the settings, no request of its own); setup() is what reaches RT to check credentials,
+    # queue and custom field. A SaasDesk would run setup() there instead.
     @property
     def api(self) -> HttpApi:
         if self._api is None:
@@ -263,10 +250,13 @@ class RequestTracker(Desk):
         assert self._api is not None
         return self._api
 
+    async def _ready(self) -> None:
+        if self._api is None:
+            self._build()
+
     async def aclose(self) -> None:
         await super().aclose()
-        self._client = None
-        self._api = None
+        self._client = None  # used again after aclose(), the desk builds a client of its own
 
     # --- HTTP ------------------------------------------------------------------------------
 
@@ -299,21 +289,6 @@ class RequestTracker(Desk):
         items = data.get("items") if isinstance(data, Mapping) else None
         return [i for i in items or () if isinstance(i, Mapping)]
 
-    # --- retries of non-idempotent steps --------------------------------------------------
-
-    def _lock(self, name: str) -> asyncio.Lock:
-        lock = self._locks.get(name)
-        if lock is None:
-            lock = self._locks[name] = asyncio.Lock()
-        return lock
-
-    async def _retrying(self, step: Callable[[], Awaitable[T]]) -> T:
-        """Run ``step`` (which checks before it writes) again after a RetriableError."""
-        return await retry_step(step, attempts=self.cfg.max_attempts,
-                                max_elapsed=self.cfg.max_elapsed_seconds,
-                                backoff_initial=self.cfg.backoff_initial,
-                                backoff_max=self.cfg.backoff_max, what="rt")
-
     # --- tickets ---------------------------------------------------------------------------
 
     def ticket_url(self, ticket_id: str) -> str:
@@ -334,7 +309,7 @@ class RequestTracker(Desk):
             fields="Status,Subject,Requestor,CustomFields", orderby="id", order="ASC",
             per_page=10)
 
-    async def find_by_external_id(self, external_id: str) -> Ticket | None:
+    async def _lookup(self, external_id: str) -> Ticket | None:
         items = await self._by_external_id(external_id)
         return self._ticket(items[0]) if items else None
 
@@ -347,14 +322,7 @@ class RequestTracker(Desk):
             per_page=1)
         return self._ticket(items[0]) if items else None
 
-    async def open(self, draft: TicketDraft) -> Ticket:
-        async with self._lock(f"open:{draft.external_id}"):
-            return await self._retrying(lambda: self._open_once(draft))
-
-    async def _open_once(self, draft: TicketDraft) -> Ticket:
-        found = await self.find_by_external_id(draft.external_id)
-        if found is not None:
-            return found
+    async def _create(self, draft: TicketDraft) -> Ticket:
         author = draft.mention.author
         email = requester_email(author.handle, draft.mention.network, self.cfg.requester_domain)
         name = " ".join((author.name or "").replace('"', "'").split())
@@ -364,12 +332,12 @@ class RequestTracker(Desk):
             "Subject": (" ".join(draft.subject.split())
                         or f"@{author.handle} on {draft.mention.network}")[:SUBJECT_MAX],
             "Requestor": f'"{name}" <{email}>' if name else email,
-            "Content": render(ticket_document(draft), "plain"),
+            "Content": self.ticket_body(draft),
             "ContentType": "text/plain",
             "Priority": PRIORITY_MAP.get(draft.priority, 50),
             "CustomFields": {self.cfg.external_id_field: draft.external_id},
         }
-        # Never retried blindly: a timeout or 5xx brings us back to the lookup above.
+        # Never retried blindly: a timeout or 5xx brings SaasDesk.open back to the lookup.
         created = await self._json("POST", "/ticket", what="rt: create ticket", retry=False,
                                    json=payload)
         if not isinstance(created, Mapping) or not created.get("id"):
@@ -406,22 +374,17 @@ class RequestTracker(Desk):
 
     # --- comments --------------------------------------------------------------------------
 
-    async def comment(self, ticket_id: str, body: CommentBody, *, public: bool,
-                      idempotency_key: str) -> None:
-        tid = _ticket_id(ticket_id)
-        subject = comment_marker(idempotency_key)
+    async def _comment_exists(self, ticket_id: str, body: CommentBody, *, public: bool,
+                              key: str) -> bool:
+        return await self._has_marker(_ticket_id(ticket_id), comment_marker(key))
+
+    async def _post_comment(self, ticket_id: str, body: CommentBody, *, public: bool,
+                            key: str) -> None:
         kind = "correspond" if public else "comment"
-
-        async def once() -> None:
-            if await self._has_marker(tid, subject):
-                return
-            await self._request(
-                "POST", f"/ticket/{tid}/{kind}", what=f"rt: {kind}", retry=False,
-                json={"Subject": subject, "Content": render(comment_document(body), "plain"),
-                      "ContentType": "text/plain"})
-
-        async with self._lock(f"comment:{tid}:{subject}"):
-            await self._retrying(once)
+        await self._request(
+            "POST", f"/ticket/{_ticket_id(ticket_id)}/{kind}", what=f"rt: {kind}",
+            retry=False, json={"Subject": comment_marker(key),
+                               "Content": self.comment_body(body), "ContentType": "text/plain"})
 
     async def _has_marker(self, ticket_id: str, subject: str) -> bool:
         query = (f"ObjectType = 'RT::Ticket' AND ObjectId = {ticket_id} "

@@ -16,7 +16,8 @@ A create is never retried blindly: after a timeout or a 5xx the next attempt sta
 lookup again (and, where the desk supports it, the same vendor idempotency key), so a retry
 storm cannot open a second ticket. ``Ledger`` is the local record (SQLite, one small file
 shared by the desks, or ``:memory:``); it survives restarts and covers desks whose search
-is eventually consistent (Jira, GitHub, Zammad, Help Scout, Freshdesk).
+is eventually consistent (Jira, GitHub, Zammad, Help Scout, Freshdesk). A desk whose search
+reads what it writes may keep none (``open_ledger`` returns a ``NoLedger``: Request Tracker).
 """
 
 from __future__ import annotations
@@ -121,6 +122,27 @@ class Ledger:
             self._db.close()
 
 
+class NoLedger(Ledger):
+    """No local record: for a desk whose search reads what it writes, the lookup before a
+    create is the record (nothing is ever found here, nothing is kept)."""
+
+    def __init__(self, desk: str = "", *, clock: Callable[[], float] = time.time) -> None:
+        self.desk = desk
+        self.clock = clock
+
+    def get(self, kind: str, key: str) -> Entry | None:
+        return None
+
+    def _put(self, kind: str, key: str, value: str, state: str) -> None:
+        pass
+
+    def release(self, kind: str, key: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def requester_key(handle: str, network: str) -> str:
     """How a social customer is identified in a desk: ``network:handle`` (lower case)."""
     return f"{network}:{handle.lstrip('@')}".lower()
@@ -174,6 +196,10 @@ class SaasDesk(Desk):
         return {}
 
     async def setup(self) -> None:
+        self._build()
+
+    def _build(self) -> None:
+        """Check the settings; build the client, the API and the local record (no network)."""
         self.check_config()
         if self._client is None:
             options = self.client_options()
@@ -187,9 +213,17 @@ class SaasDesk(Desk):
             rate=self.cfg.rate_per_minute or self.documented_rate, per_seconds=60.0,
             attempts=self.cfg.max_attempts, max_elapsed=self.cfg.max_elapsed_seconds,
             backoff_initial=self.cfg.backoff_initial, backoff_max=self.cfg.backoff_max,
-            jitter=min(1.0, self.cfg.backoff_initial), secrets=secret_values(self.config))
+            jitter=self.backoff_jitter(), secrets=secret_values(self.config))
         if self._ledger is None:
-            self._ledger = Ledger(self.cfg.state_path, self.key)
+            self._ledger = self.open_ledger()
+
+    def backoff_jitter(self) -> float:
+        """Most random seconds added to a backoff between two tries of one request."""
+        return float(min(1.0, self.cfg.backoff_initial))
+
+    def open_ledger(self) -> Ledger:
+        """The local record of tickets and comments made (``NoLedger`` to keep none)."""
+        return Ledger(self.cfg.state_path, self.key)
 
     async def _ready(self) -> None:
         if self._api is None:

@@ -1,1 +1,1 @@
-"""One module per desk harness; each exposes ``HARNESS`` (see ``../harness.py``)."""
+"""One module per desk harness; each exposes ``HARNESS``, a ``connectors.testing.Harness``."""

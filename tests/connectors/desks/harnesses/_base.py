@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from connectors.testing import SeenRequest
+
 from ..fakes.base import FakeVendor
-from ..harness import SeenRequest
 
 FAST = {
     "max_attempts": 8,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from connectors.desks.freshdesk import Freshdesk, FreshdeskConfig
+from connectors.testing import SeenComment
 
 from ..fakes.freshdesk import BASE, FakeFreshdesk
-from ..harness import SeenComment
 from ._base import FAST, FakeHarness
 
 STATUS = {"new": 2, "open": 2, "pending": 3, "solved": 4, "closed": 5}

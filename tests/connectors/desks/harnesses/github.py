@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from connectors.desks.github import GitHubConfig, GitHubIssues
+from connectors.testing import SeenComment
 
 from ..fakes.github import API, REPO, FakeGitHub
-from ..harness import SeenComment
 from ._base import FAST, FakeHarness
 
 STATES = {"new": ("open", None), "open": ("open", None), "pending": ("open", None),

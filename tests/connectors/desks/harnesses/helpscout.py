@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from connectors.desks.helpscout import HelpScout, HelpScoutConfig
+from connectors.testing import SeenComment
 
 from ..fakes.helpscout import API, FakeHelpScout
-from ..harness import SeenComment
 from ._base import FAST, FakeHarness
 
 STATUS = {"new": "active", "open": "active", "pending": "pending", "solved": "closed",

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from connectors.desks.jira import Jira, JiraConfig
 from connectors.desks.render import adf_text
+from connectors.testing import SeenComment
 
 from ..fakes.jira import BASE, FakeJira
-from ..harness import SeenComment
 from ._base import FAST, FakeHarness
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 
 from connectors.desks.rt import RequestTracker, RTConfig
+from connectors.testing import SeenComment
 
 from ..fakes.rt import BASE, FakeRT
-from ..harness import SeenComment
 from ._base import FAST, FakeHarness
 
 TO_RT = {"new": "new", "open": "open", "pending": "stalled", "solved": "resolved",

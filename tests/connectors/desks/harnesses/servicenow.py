@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from connectors.desks.servicenow import ServiceNow, ServiceNowConfig
+from connectors.testing import SeenComment
 
 from ..fakes.servicenow import BASE, FakeServiceNow
-from ..harness import SeenComment
 from ._base import FAST, FakeHarness
 
 STATE = {"new": "1", "open": "2", "pending": "3", "solved": "6", "closed": "7"}

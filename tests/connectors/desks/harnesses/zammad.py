@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from connectors.desks.zammad import Zammad, ZammadConfig
+from connectors.testing import SeenComment
 
 from ..fakes.zammad import BASE, FakeZammad
-from ..harness import SeenComment
 from ._base import FAST, FakeHarness
 
 STATE = {"new": "new", "open": "open", "pending": "pending reminder", "solved": "closed",

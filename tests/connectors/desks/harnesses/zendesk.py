@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from connectors.desks.zendesk import Zendesk, ZendeskConfig
+from connectors.testing import SeenComment
 
 from ..fakes.zendesk import BASE, FakeZendesk
-from ..harness import SeenComment
 from ._base import FAST, FakeHarness
 
 STATUS = {"new": "new", "open": "open", "pending": "pending", "solved": "solved",
