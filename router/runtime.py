@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any
 
 import faust
 from faust.types import TopicT
@@ -34,13 +34,9 @@ from .lifecycle import Health, crash_handler
 from .outputs import FileOutput, ReplyOutput
 from .settings import Settings
 from .tables import Tables, create_tables
+from .topics import SOURCES, Source
 
 log = logging.getLogger(__name__)
-
-#: Where a dead letter comes from: the topic (or the step reading it) it was refused from.
-Source = Literal["mentions", "decisions", "ticket_events", "replies"]
-SOURCES: tuple[Source, ...] = get_args(Source)
-
 
 @dataclass(frozen=True)
 class Topics:

@@ -13,6 +13,7 @@ import contextlib
 import threading
 import time
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from vocab.errors import BrokerError
 
@@ -28,6 +29,11 @@ class TopicSpec:
     name: str
     compacted: bool = False
     partitions: int | None = None  # None: settings.partitions
+
+
+#: Where a dead letter comes from: the topic (or the step reading it) it was refused from.
+Source = Literal["mentions", "decisions", "ticket_events", "replies"]
+SOURCES: tuple[Source, ...] = get_args(Source)
 
 
 # key -> (base name, compacted?)

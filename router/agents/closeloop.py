@@ -16,12 +16,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from faust.types import TopicT
 
 from connectors.desks.base import DONE_STATUSES
 from vocab.records import Mention, Reply, TicketEvent
 
-from ..tables import in_event
+from ..tables import Table, in_event
+from . import Sink
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -38,40 +42,47 @@ def reply_id(ticket_key: str, network: str, author_id: str) -> str:
 
 
 class CloseLoop:
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
+    """Who to answer per ticket, and one reply per customer when it is solved."""
+
+    def __init__(self, *, links: Table[list[dict[str, Any]]], replied: Table[list[str]],
+                 replies: TopicT, compose: Callable[[Mention, str], str], sink: Sink) -> None:
+        self.links = links
+        self.replied = replied
+        self.replies = replies
+        self.compose = compose
+        self.sink = sink
 
     async def handle(self, event: Any, ev: TicketEvent) -> None:
         in_event(event)
         key = ev.ticket_key
         if ev.kind == "linked" and ev.mention is not None:
-            targets = list(self.rt.tables.links[key])
+            targets = list(self.links[key])
             if not any(t["mention"]["id"] == ev.mention.id
                        and t["mention"]["network"] == ev.mention.network for t in targets):
                 targets.append({"mention": ev.mention.to_json_dict(),
                                 "reply_allowed": ev.reply_allowed,
                                 "ticket_url": ev.ticket_url})
-                self.rt.tables.links[key] = targets
-                if SOLVED in self.rt.tables.replied[key]:  # linked after it was solved
-                    self.rt.count("closeloop.linked_after_solved")
+                self.links[key] = targets
+                if SOLVED in self.replied[key]:  # linked after it was solved
+                    self.sink.count("closeloop.linked_after_solved")
                     await self.solved(key, ev)
             return
         if ev.kind != "status":
             return
         if ev.status not in DONE_STATUSES:
-            replied = self.rt.tables.replied[key]
+            replied = self.replied[key]
             if SOLVED in replied:  # reopened: the next link waits for the next solve
-                self.rt.tables.replied[key] = [x for x in replied if x != SOLVED]
+                self.replied[key] = [x for x in replied if x != SOLVED]
             return
         await self.solved(key, ev)
 
     async def solved(self, key: str, ev: TicketEvent) -> None:
-        targets = self.rt.tables.links[key]
-        done = set(self.rt.tables.replied[key])
+        targets = self.links[key]
+        done = set(self.replied[key])
         done.add(SOLVED)
         if not targets:
-            self.rt.count("closeloop.solved_without_mentions")
-            self.rt.tables.replied[key] = sorted(done)
+            self.sink.count("closeloop.solved_without_mentions")
+            self.replied[key] = sorted(done)
             return
         # One reply per customer: to their latest mention on this ticket.
         latest: dict[str, dict[str, Any]] = {}
@@ -86,23 +97,24 @@ class CloseLoop:
                        if f"{x['mention']['network']}:{x['mention']['author']['id']}"
                        == customer):
                 log.info("no automatic reply to %s on %s (review or sensitive)", customer, key)
-                self.rt.count("closeloop.reply_not_allowed")
+                self.sink.count("closeloop.reply_not_allowed")
                 done.add(customer)
                 continue
             link = ev.ticket_url or t.get("ticket_url") or ""
-            text = self.rt.compose(m, link)
+            text = self.compose(m, link)
             reply = Reply(id=reply_id(key, m.network, m.author.id), network=m.network,
                           in_reply_to=m.id, conversation_id=m.conversation_id,
                           author_handle=m.author.handle, text=text, ticket_url=link,
                           ticket_key=key, lang=m.lang, created_at=time.time())
-            await self.rt.topics.replies.send(key=reply.id.encode(), value=reply)
-            self.rt.count("closeloop.reply_queued")
+            await self.replies.send(key=reply.id.encode(), value=reply)
+            self.sink.count("closeloop.reply_queued")
             done.add(customer)
-        self.rt.tables.replied[key] = sorted(done)
+        self.replied[key] = sorted(done)
 
 
 def register(rt: Runtime) -> None:
-    step = CloseLoop(rt)
+    step = CloseLoop(links=rt.tables.links, replied=rt.tables.replied,
+                     replies=rt.topics.replies, compose=rt.compose, sink=rt)
 
     @rt.app.agent(rt.topics.ticket_events, name="closeloop", concurrency=1)
     async def closeloop(stream: Any) -> None:

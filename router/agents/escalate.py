@@ -20,18 +20,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from aiokafka.errors import KafkaError
+from faust.types import TopicT
 
-from connectors.desks.base import DONE_STATUSES, CommentBody, Ticket
+from connectors.desks.base import DONE_STATUSES, CommentBody, Desk, Ticket
 from connectors.errors import ConnectorError, NotSupported, RetriableError
 from vocab.records import Decision, Mention, TicketEvent
 from vocab.verdicts import Verdict
 
 from ..drafts import draft_for
-from ..tables import in_event
+from ..tables import Table, in_event
+from . import Sink
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -63,13 +65,23 @@ def comment_text(d: Decision) -> str:
 class Escalate:
     """The escalation step for one decision."""
 
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
+    def __init__(self, *, desk: Desk, effects: Table[str | None], cases: Table[str | None],
+                 ticket_events: TopicT, decisions_retry: TopicT,
+                 retry_delays: Sequence[float], flush: Callable[[], Awaitable[None]],
+                 sink: Sink) -> None:
+        self.desk = desk
+        self.effects = effects  # mention ref -> what was done (or PENDING while doing it)
+        self.cases = cases  # case key -> desk ticket id
+        self.ticket_events = ticket_events
+        self.decisions_retry = decisions_retry
+        self.retry_delays = retry_delays
+        self.flush = flush  # the worker's producer: table writes reach Kafka first
+        self.sink = sink
 
     async def ticket_for_case(self, d: Decision) -> Ticket | None:
         assert d.case_key
-        cached = self.rt.tables.cases.get(d.case_key)
-        desk = self.rt.desk
+        cached = self.cases.get(d.case_key)
+        desk = self.desk
         if cached:
             return Ticket(id=str(cached), url=desk.ticket_url(str(cached)))
         return await desk.find_by_external_id(external_id(d.case_key))
@@ -80,7 +92,7 @@ class Escalate:
         ``resumed``: an earlier try of this same decision may have acted already. Then a
         ticket found for a case this mention opens is its own: nothing is added to it (the
         customer's post is already its body) and it is not reopened."""
-        desk = self.rt.desk
+        desk = self.desk
         m = d.mention
         ticket = await self.ticket_for_case(d)
         if ticket is None:
@@ -88,18 +100,18 @@ class Escalate:
                 d, external_id=external_id(d.case_key or m.ref),
                 thread=[Mention.from_data(p) for p in d.thread])
             ticket = await desk.open(draft)
-            self.rt.count("desk.opened")
+            self.sink.count("desk.opened")
             if d.verdict is Verdict.INCIDENT:
-                self.rt.count("desk.incident_opened")
+                self.sink.count("desk.incident_opened")
                 await self.link_earlier_reports(d, ticket)
         elif resumed and d.verdict.opens:
-            self.rt.count("desk.resumed")
+            self.sink.count("desk.resumed")
             if d.verdict is Verdict.INCIDENT:
                 await self.link_earlier_reports(d, ticket)
         else:
             await desk.comment(ticket.id, CommentBody(text=comment_text(d), mention=m),
                                public=False, idempotency_key=f"mention:{m.ref}")
-            self.rt.count("desk.linked")
+            self.sink.count("desk.linked")
             if not resumed and await desk.status(ticket.id) in DONE_STATUSES:
                 await desk.reopen(ticket.id)  # a new request reopens it (where the desk can)
                 # Said before the link, so the close-loop does not take the new customer
@@ -107,21 +119,21 @@ class Escalate:
                 await self.write_event(TicketEvent(
                     desk=desk.key, ticket_id=ticket.id, kind="status", status="open",
                     ticket_url=ticket.url, at=time.time()))
-                self.rt.count("desk.reopened")
+                self.sink.count("desk.reopened")
         return ticket
 
     async def link_earlier_reports(self, d: Decision, problem: Ticket) -> None:
         """The wave's first reports opened their own tickets: make them the problem's
         incidents (so solving the problem answers them too), or say so on the problem
         ticket where the desk has no links."""
-        desk = self.rt.desk
+        desk = self.desk
         for case_key in d.related:
             child = await desk.find_by_external_id(external_id(case_key))
             if child is None or child.id == problem.id:
                 continue
             try:
                 await desk.link(child.id, problem.id)
-                self.rt.count("desk.incident_linked")
+                self.sink.count("desk.incident_linked")
             except NotSupported:
                 await desk.comment(problem.id, CommentBody(
                     text=f"Earlier report of this outage: ticket {child.id} ({child.url})"),
@@ -133,15 +145,15 @@ class Escalate:
             return
         in_event(event)
         m = d.mention
-        done = self.rt.tables.effects.get(m.ref)
+        done = self.effects.get(m.ref)
         if done and not str(done).startswith(PENDING):
-            self.rt.count("desk.skipped_redelivery")
+            self.sink.count("desk.skipped_redelivery")
             return
         if not done:
             # Written (and flushed) before the desk call, so that a redelivery after a crash
             # knows that a ticket found for this case may be this mention's own.
-            self.rt.tables.effects[m.ref] = f"{PENDING}{d.case_key or m.ref}"
-            await self.rt.app.producer.flush()
+            self.effects[m.ref] = f"{PENDING}{d.case_key or m.ref}"
+            await self.flush()
         try:
             ticket = await self.act(d, resumed=bool(done))
         except RetriableError as exc:
@@ -153,13 +165,13 @@ class Escalate:
             return
         except ConnectorError as exc:
             log.error("desk refused %s: %s", m.ref, exc)
-            await self.rt.dead_letter_record("decisions", message_key(event, d), d.dumps(),
+            await self.sink.dead_letter_record("decisions", message_key(event, d), d.dumps(),
                                              f"desk refused: {exc}")
             return
         in_event(event)
         if d.case_key:
-            self.rt.tables.cases[d.case_key] = ticket.id
-        ev = TicketEvent(desk=self.rt.desk.key, ticket_id=ticket.id, kind="linked",
+            self.cases[d.case_key] = ticket.id
+        ev = TicketEvent(desk=self.desk.key, ticket_id=ticket.id, kind="linked",
                          ticket_url=ticket.url, mention=m,
                          reply_allowed=d.verdict.may_reply and not d.sensitive
                          and not d.hurtful, at=time.time())
@@ -177,10 +189,10 @@ class Escalate:
         except ConnectorError as exc:
             log.warning("no status for %s after a late link: %s", ticket.id, exc)
         in_event(event)
-        self.rt.tables.effects[m.ref] = f"{self.rt.desk.key}:{ticket.id}"
+        self.effects[m.ref] = f"{self.desk.key}:{ticket.id}"
 
     async def write_event(self, ev: TicketEvent) -> None:
-        delivered = await self.rt.topics.ticket_events.send(
+        delivered = await self.ticket_events.send(
             key=ev.ticket_key.encode(), value=ev)
         await delivered
 
@@ -188,21 +200,21 @@ class Escalate:
         """A link written late (after a retry) may follow the ticket's solved event, which
         found no one to answer then: say again that it is solved, so the customer is
         answered (the close-loop answers each customer of a ticket once)."""
-        status = await self.rt.desk.status(linked.ticket_id)
+        status = await self.desk.status(linked.ticket_id)
         if status in DONE_STATUSES:
             await self.write_event(TicketEvent(
                 desk=linked.desk, ticket_id=linked.ticket_id, kind="status", status=status,
                 ticket_url=linked.ticket_url, at=time.time()))
-            self.rt.count("desk.late_link_solved")
+            self.sink.count("desk.late_link_solved")
 
     async def retry_later(self, event: Any, d: Decision, attempt: int, reason: str) -> None:
         """Send the decision to ``decisions-retry`` for its next try after a delay, or, after
         the last one, to ``decisions-dlq`` with the reason."""
-        delays = self.rt.settings.decision_retry_delays
+        delays = self.retry_delays
         key = message_key(event, d)
         if attempt >= len(delays):
-            self.rt.count("desk.gave_up")
-            await self.rt.dead_letter_record(
+            self.sink.count("desk.gave_up")
+            await self.sink.dead_letter_record(
                 "decisions", key, d.dumps(),
                 f"{reason} (gave up after {attempt + 1} tries; "
                 "re-drive with `router dlq replay decisions`)")
@@ -210,8 +222,8 @@ class Escalate:
         wait = delays[attempt]
         log.warning("%s: %s; trying again in %.0fs (retry %d of %d)",
                     d.mention.ref, reason, wait, attempt + 1, len(delays))
-        self.rt.count("desk.retry_later")
-        sent = await self.rt.topics.decisions_retry.send(
+        self.sink.count("desk.retry_later")
+        sent = await self.decisions_retry.send(
             key=key.encode(), value=d,
             headers={"attempt": str(attempt + 1).encode(),
                      "not_before": repr(time.time() + wait).encode(),
@@ -240,20 +252,34 @@ def retry_state(headers: Mapping[str, Any] | Iterable[tuple[str, Any]] | None
 
 
 def register(rt: Runtime) -> None:
-    step = Escalate(rt)
+    steps: list[Escalate] = []
+
+    async def step() -> Escalate:
+        """One step for both agents, built once the desk is set up (before the worker)."""
+        if not steps:
+            await rt.ready()
+            steps.append(Escalate(
+                desk=rt.desk, effects=rt.tables.effects, cases=rt.tables.cases,
+                ticket_events=rt.topics.ticket_events,
+                decisions_retry=rt.topics.decisions_retry,
+                retry_delays=rt.settings.decision_retry_delays,
+                flush=rt.app.producer.flush, sink=rt))
+        return steps[0]
 
     @rt.app.agent(rt.topics.decisions, name="escalate", concurrency=1)
     async def escalate(stream: Any) -> None:
+        escalation = await step()  # outside any guard: a failure stops the worker
         async for event in stream.events():
             async with rt.guard("decisions", event):
-                await step.handle(event, event.value)
+                await escalation.handle(event, event.value)
 
     @rt.app.agent(rt.topics.decisions_retry, name="escalate_retry", concurrency=1)
     async def escalate_retry(stream: Any) -> None:
+        escalation = await step()
         async for event in stream.events():
             async with rt.guard("decisions", event):
                 attempt, not_before = retry_state(event.message.headers)
                 wait = not_before - time.time()
                 if wait > 0:  # bounded; later retries of the partition wait behind
                     await asyncio.sleep(min(wait, MAX_RETRY_WAIT))
-                await step.handle(event, event.value, attempt=attempt)
+                await escalation.handle(event, event.value, attempt=attempt)

@@ -11,7 +11,10 @@ import hashlib
 import logging
 import time
 import unicodedata
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from faust.types import TopicT
 
 from classifiers.api import Scores
 from vocab.errors import BadInput
@@ -21,8 +24,9 @@ from vocab.verdicts import Verdict
 from .. import incidents
 from ..policy import Case, Context, decide, never_ticket
 from ..settings import Settings
-from ..tables import RecentPosts, in_event
+from ..tables import RecentPosts, Table, in_event
 from ..validate import parse_mention
+from . import Sink
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -114,20 +118,28 @@ def remember(state: dict[str, Any], m: Mention, d: Decision,
 
 
 class Triage:
-    """The triage step, callable without Kafka (``router classify`` and tests use it)."""
+    """The triage step for a batch of mentions."""
 
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
+    def __init__(self, *, score: Callable[[list[str]], list[Scores]],
+                 policy_settings: Callable[[], Settings],
+                 authors: Table[dict[str, Any]], posts: RecentPosts, decisions: TopicT,
+                 sink: Sink) -> None:
+        self.score_texts = score
+        self.policy_settings = policy_settings  # the worker's, with what ops set at runtime
+        self.authors = authors  # author key -> state; OUTAGE_KEY -> the outage window
+        self.posts = posts
+        self.decisions = decisions
+        self.sink = sink
         # The events of the current batch already decided or dead-lettered: if the batch
         # fails half-way, only the others become "internal error" dead letters.
         self.settled: set[int] = set()
 
     def score(self, mentions: list[Mention]) -> list[Scores]:
-        return self.rt.model.score([m.text for m in mentions])
+        return self.score_texts([m.text for m in mentions])
 
     async def handle(self, events: list[Any]) -> None:
         self.settled = set()
-        s = self.rt.policy_settings()
+        s = self.policy_settings()
         parsed: list[tuple[Any, Mention]] = []
         for event in events:
             try:
@@ -135,13 +147,13 @@ class Triage:
                                   max_text_bytes=s.max_text_bytes,
                                   max_message_bytes=s.max_message_bytes)
             except BadInput as exc:
-                await self.rt.dead_letter("mentions", event, exc.reason)
+                await self.sink.dead_letter("mentions", event, exc.reason)
                 self.settled.add(id(event))
                 continue
             except Exception as exc:  # noqa: BLE001 - one message's bug stays its own
                 log.exception("cannot read a mention (partition %s offset %s)",
                               event.message.partition, event.message.offset)
-                await self.rt.dead_letter("mentions", event, f"unreadable message: "
+                await self.sink.dead_letter("mentions", event, f"unreadable message: "
                                           f"{type(exc).__name__}: {str(exc)[:200]}")
                 self.settled.add(id(event))
                 continue
@@ -153,7 +165,7 @@ class Triage:
         except Exception as exc:  # noqa: BLE001 - a model bug must not lose mentions
             log.exception("classifier failed on a batch of %d", len(parsed))
             for event, _ in parsed:
-                await self.rt.dead_letter("mentions", event,
+                await self.sink.dead_letter("mentions", event,
                                           f"classifier failed: {type(exc).__name__}")
             return
         for (event, m), sc in zip(parsed, scores, strict=True):
@@ -161,7 +173,7 @@ class Triage:
                 await self.decide_one(event, m, sc, s)
             except Exception as exc:  # noqa: BLE001 - one mention's bug stays its own
                 log.exception("cannot decide %s", m.ref)
-                await self.rt.dead_letter("mentions", event, "internal error: "
+                await self.sink.dead_letter("mentions", event, "internal error: "
                                           f"{type(exc).__name__}: {str(exc)[:500]}")
             self.settled.add(id(event))
 
@@ -169,27 +181,27 @@ class Triage:
         in_event(event)
         now = time.time()
         key = author_key(m)
-        state = self.rt.tables.authors[key]
+        state = self.authors[key]
         previous = state.get("decided", {}).get(m.ref)
         if previous is not None:
             d = self.redelivered(m, sc, previous, now)
         else:
-            outage = incidents.window_state(self.rt.tables.authors[OUTAGE_KEY], now, s)
+            outage = incidents.window_state(self.authors[OUTAGE_KEY], now, s)
             if counts_as_outage(m, sc, s):
                 outage = incidents.count_report(outage)
             d = decide(m, sc, s, context_for(m, state, now, outage))
             if d.verdict.opens:
-                d.thread = thread_of(state, m, self.rt.tables.posts)
-            self.rt.tables.authors[key] = remember(state, m, d, self.rt.tables.posts)
+                d.thread = thread_of(state, m, self.posts)
+            self.authors[key] = remember(state, m, d, self.posts)
             if counts_as_outage(m, sc, s) or d.verdict is Verdict.INCIDENT:
-                self.rt.tables.authors[OUTAGE_KEY] = incidents.after_decision(outage, d)
-        self.rt.count(f"verdict.{d.verdict}")
-        await self.rt.emit(self.rt.topics.decisions, key.encode(), d.dumps())
+                self.authors[OUTAGE_KEY] = incidents.after_decision(outage, d)
+        self.sink.count(f"verdict.{d.verdict}")
+        await self.sink.emit(self.decisions, key.encode(), d.dumps())
 
     def redelivered(self, m: Mention, sc: Scores, previous: list[Any], now: float) -> Decision:
         """The same verdict again for a mention seen before (escalation is idempotent)."""
         verdict, case_key = previous
-        d = decide(m, sc, self.rt.policy_settings(), Context(now=now))
+        d = decide(m, sc, self.policy_settings(), Context(now=now))
         return Decision(mention=m, verdict=verdict, scores=d.scores,
                         reasons=["redelivered: same verdict as before", *d.reasons[1:]],
                         category=d.category, priority=d.priority, hurtful=d.hurtful,
@@ -197,10 +209,12 @@ class Triage:
 
 
 def register(rt: Runtime) -> None:
-    step = Triage(rt)
-
     @rt.app.agent(rt.topics.mentions, name="triage", concurrency=1)
     async def triage(stream: Any) -> None:
+        await rt.ready()  # done before the worker starts: the model is loaded
+        step = Triage(score=rt.model.score, policy_settings=rt.policy_settings,
+                      authors=rt.tables.authors, posts=rt.tables.posts,
+                      decisions=rt.topics.decisions, sink=rt)
         async for events in stream.take_events(rt.settings.batch_size,
                                                within=rt.settings.batch_timeout):
             batch = list(events)

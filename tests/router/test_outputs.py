@@ -51,6 +51,13 @@ def runtime(output: Any, settings: Settings | None = None) -> Any:
                            dead_letter_record=dead_letter_record)
 
 
+def publish_step(rt: Any) -> Publish:
+    """The step with only what it uses: the control state, the gate, the output, a sink."""
+    return Publish(control=rt.control, hurtful=rt.model.hurtful,
+                   hurtful_cut=lambda: rt.policy_settings().hurtful_cut, output=rt.output,
+                   sink=rt)
+
+
 def mastodon_output(fake: FakeMastodon) -> NetworkOutput:
     net = Mastodon(MastodonConfig(base_url="https://mastodon.social", access_token=fake.token,
                                   account="acmesupport", max_wait=1.0),
@@ -62,7 +69,7 @@ async def test_reply_is_posted_once_in_the_customers_thread() -> None:
     fake = FakeMastodon()
     status = fake.add_mention("my order never arrived")["status"]
     rt = runtime(mastodon_output(fake))
-    step = Publish(rt)
+    step = publish_step(rt)
     await step.handle(reply(in_reply_to=status["id"]))
     await step.handle(reply(in_reply_to=status["id"]))  # redelivered
     assert len(fake.posted) == 1
@@ -76,11 +83,11 @@ async def test_kill_switch_stops_a_reply_already_queued(tmp_path: Path) -> None:
     status = fake.add_mention("help")["status"]
     rt = runtime(mastodon_output(fake))
     rt.control.apply(KILL_SWITCH.encode(), b'{"value": false}')  # ops: `router killswitch on`
-    await Publish(rt).handle(reply(in_reply_to=status["id"]))
+    await publish_step(rt).handle(reply(in_reply_to=status["id"]))
     assert fake.posted == []
     assert rt.letters == [("r1", "kill switch: replies are turned off")]
     rt.control.apply(KILL_SWITCH.encode(), b'{"value": true}')
-    await Publish(rt).handle(reply(in_reply_to=status["id"]))
+    await publish_step(rt).handle(reply(in_reply_to=status["id"]))
     assert len(fake.posted) == 1
 
 
@@ -88,7 +95,7 @@ async def test_hurtful_reply_text_is_never_posted() -> None:
     fake = FakeMastodon()
     status = fake.add_mention("help")["status"]
     rt = runtime(mastodon_output(fake))
-    await Publish(rt).handle(reply(text="Sorted, idiot: https://desk.example/t/1",
+    await publish_step(rt).handle(reply(text="Sorted, idiot: https://desk.example/t/1",
                                    in_reply_to=status["id"]))
     assert fake.posted == []
     assert "hurtful" in rt.letters[0][1]
@@ -98,7 +105,7 @@ async def test_quiet_hours_hold_replies() -> None:
     hour = time.gmtime().tm_hour
     rt = runtime(FileOutput(Path("/nonexistent/never-written.jsonl")))
     rt.control.values["quiet_hours"] = f"{hour}-{(hour + 1) % 24}"  # `router set quiet_hours`
-    await Publish(rt).handle(reply())
+    await publish_step(rt).handle(reply())
     assert rt.letters[0][1] == "quiet hours"
 
 
