@@ -27,7 +27,7 @@ from connectors.desks.webhooks import MAX_BODY_BYTES, ReplayCache, WebhookReject
 from connectors.errors import NotSupported
 
 from .pages import ticket_page
-from .webhooks import DeliveryLog, accept_delivery, verify_delivery
+from .webhooks import DeliveryLog, DeliveryUnreadable, accept_delivery, verify_delivery
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +122,9 @@ def register(rt: Runtime) -> None:
             except WebhookRejected:
                 rt.count("webhooks.rejected")
                 return self.text("unauthorized", status=401)
+            except DeliveryUnreadable:  # our parser's fault: the desk sends it again
+                rt.count("webhooks.unreadable")
+                return self.text("try again later", status=503)
             try:  # events first: a crash before the record means a duplicate, never a loss
                 sent = [await rt.topics.ticket_events.send(key=ev.ticket_key.encode(),
                                                               value=ev)

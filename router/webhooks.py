@@ -25,6 +25,7 @@ from typing import Any
 
 from connectors.desks.base import STATUSES, Desk
 from connectors.desks.webhooks import ReplayCache, Seen, WebhookRejected, json_object
+from vocab.errors import RouterError
 from vocab.records import TicketEvent
 
 from .settings import Settings
@@ -36,6 +37,12 @@ log = logging.getLogger(__name__)
 SYNC_TIMEOUT = 20.0
 #: How often expired entries are tombstoned (at most; only when a delivery comes in).
 SWEEP_SECONDS = 60.0
+
+
+class DeliveryUnreadable(RouterError):
+    """A genuine delivery the desk's parser could not read (its bug, or a status outside
+    the router's list): answered 503 so that the desk sends it again, and not remembered
+    as seen, so that the retry is read once the parser is fixed."""
 
 
 @dataclass(frozen=True)
@@ -73,11 +80,18 @@ def accept_delivery(desk: type[Desk], headers: Mapping[str, str], body: bytes, s
             changes = desk.parse_webhook(payload)
         except RecursionError as exc:
             raise WebhookRejected("body is nested too deep") from exc
-    except WebhookRejected:
+        except Exception as exc:  # noqa: BLE001 - any parser failure: see DeliveryUnreadable
+            log.exception("webhook: %s could not read a genuine delivery", desk.key)
+            raise DeliveryUnreadable(f"{desk.key} could not read the delivery: "
+                                     f"{type(exc).__name__}") from exc
+        unknown = sorted({c.status for c in changes} - set(STATUSES))
+        if unknown:
+            raise DeliveryUnreadable(f"{desk.key} reported statuses the router does not "
+                                     f"know: {', '.join(unknown)}")
+    except (WebhookRejected, DeliveryUnreadable):
         if seen is not None:
             replay_cache.forget(seen.key)
         raise
-    assert all(c.status in STATUSES for c in changes)  # noqa: S101 - parser invariant
     at = time.time() if now is None else now
     return Accepted([TicketEvent(desk=desk.key, ticket_id=c.ticket_id, kind="status",
                                  status=c.status, ticket_url=c.url or ticket_url(c.ticket_id),

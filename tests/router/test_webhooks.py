@@ -35,7 +35,7 @@ from connectors.errors import NotSupported
 from connectors.registry import DESK_GROUP, DESKS, desk_class
 from router.settings import load_settings
 from router.topics import ensure_topics
-from router.webhooks import DeliveryLog, events_from_delivery
+from router.webhooks import DeliveryLog, DeliveryUnreadable, events_from_delivery
 
 from .stream import ROOT, RouterProcess
 
@@ -510,3 +510,41 @@ def test_a_desk_from_an_entry_point_gets_its_webhooks_through_the_worker(
                                       "https://lantern.example/items/L-7")]
     finally:
         rp.stop()
+
+
+class FragileLantern(Lantern):
+    """Lantern with a parser bug on one shape of event (as a third party's may have)."""
+
+    broken: ClassVar[bool] = True
+
+    @classmethod
+    def parse_webhook(cls, payload: Mapping[str, Any]) -> list[TicketChange]:
+        if cls.broken:
+            raise KeyError("column")
+        return super().parse_webhook(payload)
+
+
+class OffListLantern(Lantern):
+    """Lantern reporting a status the router does not know."""
+
+    @classmethod
+    def parse_webhook(cls, payload: Mapping[str, Any]) -> list[TicketChange]:
+        return [TicketChange(ticket_id="L-1", status="archived")]
+
+
+@pytest.mark.parametrize("desk", [FragileLantern, OffListLantern])
+def test_a_genuine_delivery_the_desk_cannot_read_is_not_remembered_as_seen(
+        desk: type[Lantern], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A signed delivery whose parser fails is an error on our side, not the desk's: the
+    endpoint asks the desk to try again (503), and its retry, once the parser is fixed, is
+    accepted instead of being refused as a replay (its status change, and the customer's
+    reply, would be lost)."""
+    cache = ReplayCache()
+    headers, body = lantern_delivery("L-1", "done")
+    with pytest.raises(DeliveryUnreadable):
+        events_from_delivery(desk, headers, body, SECRET, replay_cache=cache, ticket_url=str)
+    assert len(cache) == 0
+    monkeypatch.setattr(FragileLantern, "broken", False)
+    [event] = events_from_delivery(Lantern, headers, body, SECRET, replay_cache=cache,
+                                   ticket_url=str)
+    assert event.status == "solved"
