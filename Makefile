@@ -36,7 +36,7 @@ faults: install
 	$(PY) bench/fault_harness.py
 
 lint: install
-	$(VENV)/bin/ruff check router classifiers connectors tests bench
+	$(VENV)/bin/ruff check vocab router classifiers connectors tests bench
 	$(PY) -m mypy
 
 broker-start: install
