@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from kafka import KafkaAdminClient
+from kafka.errors import CoordinatorNotAvailableError
 
 from router.broker import LocalBroker, free_port
 
@@ -47,9 +48,18 @@ def lines(out: str) -> list[str]:
 
 
 def committed(bootstrap: str, group: str) -> dict[Any, Any]:
+    """The group's committed offsets. On a broker where no group has committed yet, the
+    offsets topic is being created and the coordinator is briefly unavailable: ask again."""
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
-        found = admin.list_group_offsets({group: None}).get(group, {})
+        for _ in range(40):
+            try:
+                found = admin.list_group_offsets({group: None}).get(group, {})
+                break
+            except CoordinatorNotAvailableError:
+                time.sleep(0.5)
+        else:
+            raise AssertionError(f"no group coordinator for {group} after 20 s")
         return {tp: om.offset for tp, om in found.items() if om.offset >= 0}
     finally:
         admin.close()
