@@ -1,27 +1,46 @@
 """``router classify``: the triage decision without Kafka, for trying thresholds on history.
 
-Reads mentions as JSON lines (the generic form) and writes one decision per line, keeping
-the same per-author memory the triage agent keeps (threads, duplicates, outage window), so
-the verdicts match what the stream would decide for the same input in the same order.
+Reads mentions as JSON lines (the generic form) and writes one decision per line through the
+same step as the triage agent (``router.triage_step.triage``), with the same memory (the
+author's cases, duplicates and decided ids, the posts seen, the outage window), so the
+verdicts match what the stream would decide for the same input in the same order, a
+mention given twice included.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from classifiers.api import TriageModel
 from vocab.errors import BadInput
 from vocab.records import Decision, Mention
-from vocab.verdicts import Verdict
 
-from . import incidents
-from .agents.triage import author_key, context_for, counts_as_outage, remember
-from .policy import decide
 from .settings import Settings
+from .tables import MAX_POSTS_PER_PARTITION
+from .triage_step import author_key, triage
 from .validate import parse_mention
+
+
+class SeenPosts:
+    """The latest posts of the file, by ``network:id`` (the parent of a reply, for the
+    thread on its ticket), bounded like the worker's ``posts`` table."""
+
+    def __init__(self, limit: int = MAX_POSTS_PER_PARTITION) -> None:
+        self.limit = limit
+        self.posts: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+    def add(self, m: Mention) -> None:
+        self.posts[m.ref] = m.to_json_dict()
+        self.posts.move_to_end(m.ref)
+        while len(self.posts) > self.limit:
+            self.posts.popitem(last=False)
+
+    def get(self, ref: str) -> dict[str, Any] | None:
+        return self.posts.get(ref)
 
 
 def decision_json(d: Decision) -> dict[str, Any]:
@@ -46,31 +65,28 @@ def decision_json(d: Decision) -> dict[str, Any]:
 def classify_lines(lines: Iterable[bytes], settings: Settings, model: TriageModel,
                    *, batch: int = 500) -> Iterator[dict[str, Any]]:
     """One output object per input line, in order (bad lines get ``error``)."""
-    states: dict[str, dict[str, Any]] = {}
-    wave: dict[str, dict[str, Any]] = {"state": {}}
+    authors: dict[str, Mapping[str, Any]] = {}
+    outage: dict[str, Any] = {}
+    posts = SeenPosts()
     pending: list[tuple[int, Mention | str]] = []
 
     def flush() -> Iterator[dict[str, Any]]:
+        nonlocal outage
         good = [m for _, m in pending if isinstance(m, Mention)]
         scores = iter(model.score([m.text for m in good]) if good else [])
         for lineno, item in pending:
             if isinstance(item, str):
                 yield {"line": lineno, "id": None, "verdict": None, "error": item}
                 continue
-            sc = next(scores)
-            now = time.time()
-            outage = incidents.window_state(wave["state"], now, settings)
-            counted = counts_as_outage(item, sc, settings)
-            if counted:
-                outage = incidents.count_report(outage)
             key = author_key(item)
-            state = states.get(key, {})
-            d = decide(item, sc, settings, context_for(item, state, now, outage))
-            states[key] = remember(state, item, d)
-            if counted or d.verdict is Verdict.INCIDENT:
-                outage = incidents.after_decision(outage, d)
-            wave["state"] = outage
-            yield decision_json(d)
+            step = triage(item, next(scores), settings, author=authors.get(key, {}),
+                          outage=outage, now=time.time(), posts=posts)
+            if step.new:  # the same bookkeeping as the triage agent's
+                posts.add(item)
+                authors[key] = step.author
+                if step.outage is not None:
+                    outage = step.outage
+            yield decision_json(step.decision)
         pending.clear()
 
     for lineno, raw in enumerate(lines, 1):

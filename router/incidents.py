@@ -12,6 +12,7 @@ The state is a small JSON dict (kept in the triage agent's table, or in memory b
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from vocab.records import Decision
@@ -34,7 +35,7 @@ def count_report(state: dict[str, Any]) -> dict[str, Any]:
     return dict(state, count=int(state.get("count", 0)) + 1)
 
 
-def incident_key(state: dict[str, Any]) -> str:
+def incident_key(state: Mapping[str, Any]) -> str:
     return f"incident:outage:{state['window']}"
 
 

@@ -7,10 +7,8 @@ fast), then each is decided by ``policy.decide`` with the author's state from th
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
-import unicodedata
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -18,13 +16,11 @@ from faust.types import TopicT
 
 from classifiers.api import Scores
 from vocab.errors import BadInput
-from vocab.records import Decision, Mention
-from vocab.verdicts import Verdict
+from vocab.records import Mention
 
-from .. import incidents
-from ..policy import Case, Context, decide, never_ticket
 from ..settings import Settings
 from ..tables import RecentPosts, Table, in_event
+from ..triage_step import OUTAGE_KEY, author_key, triage
 from ..validate import parse_mention
 from . import Sink
 
@@ -32,90 +28,6 @@ if TYPE_CHECKING:
     from ..runtime import Runtime
 
 log = logging.getLogger(__name__)
-
-MAX_CASES = 20
-MAX_HASHES = 200
-MAX_DECIDED = 500
-MAX_RECENT = 10  # the author's latest posts, for the thread an agent sees on a ticket
-OUTAGE_KEY = "__outage_window__"
-
-
-def author_key(m: Mention) -> str:
-    return f"{m.network}:{m.author.id}"
-
-
-def text_hash(text: str) -> str:
-    folded = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
-    return hashlib.sha256(folded.encode("utf-8", "surrogatepass")).hexdigest()[:24]
-
-
-def context_for(m: Mention, state: dict[str, Any], now: float,
-                outage: dict[str, Any]) -> Context:
-    cases = [Case(**c) for c in state.get("cases", [])]
-    duplicate = state.get("hashes", {}).get(text_hash(m.text))
-    if duplicate == m.ref:
-        duplicate = None
-    return Context(now=now, cases=cases, duplicate_of=duplicate,
-                   outage_reports=int(outage.get("count", 0)),
-                   incident_key=incidents.incident_key(outage) if "window" in outage else None,
-                   earlier_reports=outage.get("reports", ()),
-                   incident_open=bool(outage.get("incident_open")))
-
-
-def counts_as_outage(m: Mention, sc: Scores, s: Settings) -> bool:
-    return (sc.category == "outage" and sc.actionable >= s.threshold_for("outage")
-            and never_ticket(m, s) is None)
-
-
-def thread_of(state: dict[str, Any], m: Mention,
-              posts: RecentPosts | None = None) -> list[dict[str, Any]]:
-    """The thread an agent sees on this mention's ticket (oldest first): the post it
-    replies to, whoever wrote it, when the router has seen it, then the author's earlier
-    posts in the same thread."""
-    replied = f"{m.network}:{m.in_reply_to}" if m.in_reply_to else None
-    own = [p for p in state.get("recent", [])
-           if p.get("id") != m.id and (
-               Mention.from_data(p).thread_key in (m.thread_key, replied)
-               or f"{p.get('network')}:{p.get('id')}" == replied)]
-    parent = posts.get(replied) if posts is not None and replied else None
-    if parent is None or any(p.get("id") == parent.get("id") for p in own):
-        return own
-    return [parent, *own]
-
-
-def remember(state: dict[str, Any], m: Mention, d: Decision,
-             posts: RecentPosts | None = None) -> dict[str, Any]:
-    """The author's state after this decision (bounded in size); the post itself also
-    goes to ``posts``, where another author's reply to it can find it."""
-    if posts is not None:
-        posts.add(m.to_json_dict(), d.decided_at)
-    state = {k: (dict(v) if isinstance(v, dict) else list(v)) for k, v in state.items()}
-    hashes = state.setdefault("hashes", {})
-    hashes.setdefault(text_hash(m.text), m.ref)
-    while len(hashes) > MAX_HASHES:
-        hashes.pop(next(iter(hashes)))
-    recent = state.setdefault("recent", [])
-    recent.append(m.to_json_dict())
-    state["recent"] = recent[-MAX_RECENT:]
-    decided = state.setdefault("decided", {})
-    decided[m.ref] = [d.verdict, d.case_key]
-    while len(decided) > MAX_DECIDED:
-        decided.pop(next(iter(decided)))
-    if d.verdict.opens and d.case_key:
-        cases = state.setdefault("cases", [])
-        if not any(c["case_key"] == d.case_key for c in cases):
-            cases.append({"case_key": d.case_key, "thread_key": m.thread_key,
-                          "opened_at": d.decided_at, "solved_at": None})
-        state["cases"] = cases[-MAX_CASES:]
-    elif d.verdict is Verdict.LINK and d.case_key:
-        # A reply in another thread that joined the case: its thread now leads there too.
-        cases = state.setdefault("cases", [])
-        if not any(c["thread_key"] == m.thread_key for c in cases):
-            cases.append({"case_key": d.case_key, "thread_key": m.thread_key,
-                          "opened_at": d.decided_at, "solved_at": None})
-        state["cases"] = cases[-MAX_CASES:]
-    return state
-
 
 class Triage:
     """The triage step for a batch of mentions."""
@@ -179,33 +91,17 @@ class Triage:
 
     async def decide_one(self, event: Any, m: Mention, sc: Scores, s: Settings) -> None:
         in_event(event)
-        now = time.time()
         key = author_key(m)
-        state = self.authors[key]
-        previous = state.get("decided", {}).get(m.ref)
-        if previous is not None:
-            d = self.redelivered(m, sc, previous, now)
-        else:
-            outage = incidents.window_state(self.authors[OUTAGE_KEY], now, s)
-            if counts_as_outage(m, sc, s):
-                outage = incidents.count_report(outage)
-            d = decide(m, sc, s, context_for(m, state, now, outage))
-            if d.verdict.opens:
-                d.thread = thread_of(state, m, self.posts)
-            self.authors[key] = remember(state, m, d, self.posts)
-            if counts_as_outage(m, sc, s) or d.verdict is Verdict.INCIDENT:
-                self.authors[OUTAGE_KEY] = incidents.after_decision(outage, d)
+        step = triage(m, sc, s, author=self.authors[key], outage=self.authors[OUTAGE_KEY],
+                      now=time.time(), posts=self.posts)
+        d = step.decision
+        if step.new:
+            self.posts.add(m.to_json_dict(), d.decided_at)
+            self.authors[key] = dict(step.author)
+            if step.outage is not None:
+                self.authors[OUTAGE_KEY] = step.outage
         self.sink.count(f"verdict.{d.verdict}")
         await self.sink.emit(self.decisions, key.encode(), d.dumps())
-
-    def redelivered(self, m: Mention, sc: Scores, previous: list[Any], now: float) -> Decision:
-        """The same verdict again for a mention seen before (escalation is idempotent)."""
-        verdict, case_key = previous
-        d = decide(m, sc, self.policy_settings(), Context(now=now))
-        return Decision(mention=m, verdict=verdict, scores=d.scores,
-                        reasons=["redelivered: same verdict as before", *d.reasons[1:]],
-                        category=d.category, priority=d.priority, hurtful=d.hurtful,
-                        sensitive=d.sensitive, case_key=case_key, decided_at=now)
 
 
 def register(rt: Runtime) -> None:

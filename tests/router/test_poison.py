@@ -115,7 +115,7 @@ def test_a_dead_letter_the_broker_refuses_is_kept_without_its_original(
 #: A worker whose policy has a bug that one mention's text triggers (any bug: the point is
 #: that it stays that mention's).
 BUGGY_POLICY = """
-import router.agents.triage as triage
+import router.triage_step as triage
 real = triage.decide
 
 def decide(m, sc, s, ctx):

@@ -1,0 +1,159 @@
+"""The triage step, pure: one mention, its scores and the state it depends on, in; its
+decision and the state after it, out. No Kafka, no clock, no table: the triage agent and
+``router classify`` both call ``triage``, so the dry run decides what the stream decides.
+
+The state is the author's (their cases, recent posts, the text hashes and mention ids
+already decided: duplicates and redeliveries) and the outage window's (reports counted,
+the incident once open); ``Posts`` looks up a post by ``network:id`` (a reply's parent,
+whoever wrote it), for the thread shown on a ticket.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from classifiers.api import Scores
+from vocab.records import Decision, Mention
+from vocab.verdicts import Verdict
+
+from . import incidents
+from .policy import Case, Context, decide, never_ticket
+from .settings import Settings
+
+
+class Posts(Protocol):
+    """Recent posts by ``network:id`` (``router.tables.RecentPosts``, or a dict's ``get``)."""
+
+    def get(self, ref: str) -> dict[str, Any] | None: ...
+
+
+MAX_CASES = 20
+MAX_HASHES = 200
+MAX_DECIDED = 500
+MAX_RECENT = 10  # the author's latest posts, for the thread an agent sees on a ticket
+OUTAGE_KEY = "__outage_window__"
+
+
+def author_key(m: Mention) -> str:
+    return f"{m.network}:{m.author.id}"
+
+
+def text_hash(text: str) -> str:
+    folded = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    return hashlib.sha256(folded.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+
+
+def context_for(m: Mention, state: Mapping[str, Any], now: float,
+                outage: Mapping[str, Any]) -> Context:
+    cases = [Case(**c) for c in state.get("cases", [])]
+    duplicate = state.get("hashes", {}).get(text_hash(m.text))
+    if duplicate == m.ref:
+        duplicate = None
+    return Context(now=now, cases=cases, duplicate_of=duplicate,
+                   outage_reports=int(outage.get("count", 0)),
+                   incident_key=incidents.incident_key(outage) if "window" in outage else None,
+                   earlier_reports=outage.get("reports", ()),
+                   incident_open=bool(outage.get("incident_open")))
+
+
+def counts_as_outage(m: Mention, sc: Scores, s: Settings) -> bool:
+    return (sc.category == "outage" and sc.actionable >= s.threshold_for("outage")
+            and never_ticket(m, s) is None)
+
+
+def thread_of(state: Mapping[str, Any], m: Mention,
+              posts: Posts | None = None) -> list[dict[str, Any]]:
+    """The thread an agent sees on this mention's ticket (oldest first): the post it
+    replies to, whoever wrote it, when the router has seen it, then the author's earlier
+    posts in the same thread."""
+    replied = f"{m.network}:{m.in_reply_to}" if m.in_reply_to else None
+    own = [p for p in state.get("recent", [])
+           if p.get("id") != m.id and (
+               Mention.from_data(p).thread_key in (m.thread_key, replied)
+               or f"{p.get('network')}:{p.get('id')}" == replied)]
+    parent = posts.get(replied) if posts is not None and replied else None
+    if parent is None or any(p.get("id") == parent.get("id") for p in own):
+        return own
+    return [parent, *own]
+
+
+def remember(state: Mapping[str, Any], m: Mention, d: Decision) -> dict[str, Any]:
+    """The author's state after this decision (bounded in size; a new dict)."""
+    state = {k: (dict(v) if isinstance(v, dict) else list(v)) for k, v in state.items()}
+    hashes = state.setdefault("hashes", {})
+    hashes.setdefault(text_hash(m.text), m.ref)
+    while len(hashes) > MAX_HASHES:
+        hashes.pop(next(iter(hashes)))
+    recent = state.setdefault("recent", [])
+    recent.append(m.to_json_dict())
+    state["recent"] = recent[-MAX_RECENT:]
+    decided = state.setdefault("decided", {})
+    decided[m.ref] = [d.verdict, d.case_key]
+    while len(decided) > MAX_DECIDED:
+        decided.pop(next(iter(decided)))
+    if d.verdict.opens and d.case_key:
+        cases = state.setdefault("cases", [])
+        if not any(c["case_key"] == d.case_key for c in cases):
+            cases.append({"case_key": d.case_key, "thread_key": m.thread_key,
+                          "opened_at": d.decided_at, "solved_at": None})
+        state["cases"] = cases[-MAX_CASES:]
+    elif d.verdict is Verdict.LINK and d.case_key:
+        # A reply in another thread that joined the case: its thread now leads there too.
+        cases = state.setdefault("cases", [])
+        if not any(c["thread_key"] == m.thread_key for c in cases):
+            cases.append({"case_key": d.case_key, "thread_key": m.thread_key,
+                          "opened_at": d.decided_at, "solved_at": None})
+        state["cases"] = cases[-MAX_CASES:]
+    return state
+
+
+def redelivered(m: Mention, sc: Scores, settings: Settings, previous: list[Any],
+                now: float) -> Decision:
+    """The same verdict again for a mention decided before (escalation is idempotent)."""
+    verdict, case_key = previous
+    d = decide(m, sc, settings, Context(now=now))
+    return Decision(mention=m, verdict=verdict, scores=d.scores,
+                    reasons=["redelivered: same verdict as before", *d.reasons[1:]],
+                    category=d.category, priority=d.priority, hurtful=d.hurtful,
+                    sensitive=d.sensitive, case_key=case_key, decided_at=now)
+
+
+@dataclass(frozen=True)
+class Triaged:
+    """One step's outcome: the decision, and the state to keep after it."""
+
+    decision: Decision
+    #: The author's state after the decision (the same object when it was a redelivery).
+    author: Mapping[str, Any]
+    #: The outage window after the decision; None when this mention did not change it.
+    outage: dict[str, Any] | None
+    #: False for a redelivery: nothing new to remember (the post is known already).
+    new: bool = True
+
+
+def triage(m: Mention, sc: Scores, settings: Settings, *, author: Mapping[str, Any],
+           outage: Mapping[str, Any], now: float, posts: Posts | None = None) -> Triaged:
+    """The one verdict for ``m`` given the author's and the outage window's state (pure).
+
+    A mention already decided for this author (a redelivery after a crash) gets the same
+    verdict and case again and changes no state; an exact duplicate of the author's text,
+    a reply in a thread with a case, an author with an open case, an outage wave: all are
+    the policy's (``router.policy.decide``) reading of the context built here.
+    """
+    previous = author.get("decided", {}).get(m.ref)
+    if previous is not None:
+        return Triaged(redelivered(m, sc, settings, previous, now), author, None, new=False)
+    window = incidents.window_state(dict(outage), now, settings)
+    counted = counts_as_outage(m, sc, settings)
+    if counted:
+        window = incidents.count_report(window)
+    d = decide(m, sc, settings, context_for(m, author, now, window))
+    if d.verdict.opens:
+        d.thread = thread_of(author, m, posts)
+    changed = counted or d.verdict is Verdict.INCIDENT
+    return Triaged(d, remember(author, m, d),
+                   incidents.after_decision(window, d) if changed else None)
