@@ -99,6 +99,9 @@ def worker(loglevel: str) -> None:
     from vocab.redact import scrub_logs, secret_values
 
     scrub_logs(secret_values(settings))  # Kafka's and Faust's messages too
+    from .logs import configure, level_of
+
+    configure(settings.log_format, level_of(loglevel))  # JSON lines from the first one on
     check_web_port(settings.web_host, settings.web_port)
     (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
     ensure_topics(settings)

@@ -29,6 +29,7 @@ from faust.types import AppT
 
 from vocab.errors import RouterError, SettingsError
 
+from .logs import level_of, worker_config
 from .topics import addresses, shown_bootstrap
 from .watchdog import KafkaWatch, StallWatch, install_repeat_filter
 
@@ -185,7 +186,9 @@ def start_worker(rt: Runtime, *, loglevel: str) -> None:
     loop = asyncio.get_event_loop_policy().get_event_loop()  # the one build() ran under
     loop.run_until_complete(rt.ready())  # model, desk, outputs: before anything is consumed
     worker = RouterWorker(rt.app, loglevel=loglevel, quiet=True, redirect_stdouts=False,
-                          override_logging=True, loop=loop)
+                          override_logging=True, loop=loop,
+                          logging_config=worker_config(rt.settings.log_format,
+                                                       level_of(loglevel)))
     worker.kafka_shown = shown_bootstrap(rt.settings)
     worker.watch = rt.health.kafka = KafkaWatch(addresses(rt.settings),
                                                 bound=rt.settings.session_timeout)

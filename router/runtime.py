@@ -223,7 +223,8 @@ def setting_line(config: Any, exc: ValidationError) -> str:
 
 def make_output(settings: Settings, model: TriageModel) -> ReplyOutput:
     if settings.reply_output == "file":
-        return FileOutput(settings.reply_log_path)
+        # The console echo is a plain line: not among JSON log lines.
+        return FileOutput(settings.reply_log_path, echo=settings.log_format == "text")
     from .network_output import NetworkOutput
 
     return NetworkOutput(settings, hurtful=model.hurtful)

@@ -59,6 +59,10 @@ class Settings(BaseSettings):
         description="Agents this worker runs (a cluster can run triage on some workers "
         "and desk work on others).",
     )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="How `router worker` logs: 'text' (Faust's lines) or 'json' "
+        "(one JSON object per line: time, level, logger, message, exception).",
+    )
     batch_size: int = Field(
         200, ge=1, le=10_000, description="Mentions scored together by the triage agent."
     )

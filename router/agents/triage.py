@@ -16,7 +16,7 @@ from faust.types import TopicT
 
 from classifiers.api import Scores
 from vocab.errors import BadInput
-from vocab.records import Mention
+from vocab.records import Decision, Mention
 
 from ..settings import Settings
 from ..tables import RecentPosts, Table, in_event
@@ -102,6 +102,15 @@ class Triage:
                 self.authors[OUTAGE_KEY] = step.outage
         self.sink.count(f"verdict.{d.verdict}")
         await self.sink.emit(self.decisions, key.encode(), d.dumps())
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("decided %s", decision_line(d))
+
+
+def decision_line(d: Decision) -> str:
+    """One decision for the debug log: mention ref, verdict, case, first reason (never
+    the mention's text, which may carry anything the author wrote)."""
+    why = d.reasons[0] if d.reasons else ""
+    return f"{d.mention.ref} verdict={d.verdict} case={d.case_key or '-'} reason={why!r}"
 
 
 def register(rt: Runtime) -> None:
