@@ -31,6 +31,7 @@ from . import topics as topic_specs
 from .app import create_app
 from .control import Control
 from .lifecycle import Health, crash_handler
+from .metrics import Metrics
 from .outputs import FileOutput, ReplyOutput
 from .settings import Settings
 from .tables import Tables, create_tables
@@ -70,7 +71,8 @@ class Runtime:
     model: TriageModel = field(init=False)
     desk: Desk = field(init=False)
     output: ReplyOutput = field(init=False)
-    counters: Counter[str] = field(default_factory=Counter)
+    counters: Counter[str] = field(default_factory=Counter)  # what /stats shows
+    metrics: Metrics = field(default_factory=Metrics)  # what /metrics shows
     #: Messages an agent is handling right now, per topic (``router.watchdog.StallWatch``).
     busy: Counter[str] = field(default_factory=Counter)
     started_at: float = field(default_factory=time.time)
@@ -89,8 +91,15 @@ class Runtime:
                 await prepare(self, **self.prepare_args)
                 self._prepared = True
 
-    def count(self, name: str, n: int = 1) -> None:
+    def count(self, name: str, n: int = 1, **labels: str) -> None:
+        """Count ``n`` of ``name`` for ``/stats``, and for ``/metrics`` in the counter
+        ``router.metrics.ROUTES`` maps it to, with these labels (e.g. ``network``)."""
         self.counters[name] += n
+        self.metrics.count(name, n, labels)
+
+    def decided(self, produced_at: float | None) -> None:
+        """A decision was emitted for a mention Kafka stamped ``produced_at``."""
+        self.metrics.decided(produced_at, time.time())
 
     def compose(self, m: Mention, link: str) -> str:
         from .replies import compose
@@ -263,6 +272,10 @@ def build(settings: Settings, *, model: TriageModel | None = None, desk: Desk | 
         if agent.__name__.rsplit(".", 1)[-1] in settings.agents:
             agent.register(rt)
     register_web(rt)
+    rt.metrics.watch(
+        consumer=lambda: getattr(app, "_consumer", None),  # None until the worker starts
+        topics=lambda: {a.channel.get_topic_name() for a in app.agents.values()},
+        replies_enabled=lambda: rt.control.replies_enabled)
 
     @app.task
     async def _watch_control() -> None:  # pragma: no cover - worker

@@ -4,6 +4,8 @@ authenticated ingest endpoint for pushed mentions.
 - ``GET /health``: 200 ``{"ok": true, "agents": {...}}`` only while every agent of this
   worker runs; 503 with each agent's state otherwise (starting, or crashed and why).
 - ``GET /stats``: verdict counts, desk effects, replies, dead letters (for ops).
+- ``GET /metrics``: the same and more for Prometheus (``router.metrics``): this worker's
+  counters, the decision latency histogram, the lag of its partitions.
 - ``GET /desk/tickets/{id}``: an embedded-desk ticket's public status page (the link in
   replies; nothing internal on it).
 - ``POST /webhooks/{desk}``: the configured desk's signed webhook; 401 without detail
@@ -49,6 +51,12 @@ def register(rt: Runtime) -> None:
     async def stats(self: web.View, request: web.Request) -> web.Response:
         return self.json({"counters": dict(sorted(rt.counters.items())),
                           "replies_enabled": rt.control.replies_enabled})
+
+    @app.page("/metrics")
+    async def metrics(self: web.View, request: web.Request) -> web.Response:
+        body, content_type = rt.metrics.exposition(request.headers.get("Accept", ""))
+        # In the header: aiohttp refuses a charset in ``content_type``.
+        return self.bytes(body, headers={"Content-Type": content_type})
 
     @app.page("/desk/tickets/{ticket_id}")
     async def ticket(self: web.View, request: web.Request, ticket_id: str) -> web.Response:

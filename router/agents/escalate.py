@@ -157,14 +157,17 @@ class Escalate:
         try:
             ticket = await self.act(d, resumed=bool(done))
         except RetriableError as exc:
-            await self.retry_later(event, d, attempt, f"desk unavailable: {exc}")
+            await self.retry_later(event, d, attempt, f"desk unavailable: {exc}",
+                                   cause=error_cause(exc))
             return
         except KafkaError as exc:
             await self.retry_later(event, d, attempt,
-                                   f"ticket event not written: {type(exc).__name__}: {exc}")
+                                   f"ticket event not written: {type(exc).__name__}: {exc}",
+                                   cause="kafka")
             return
         except ConnectorError as exc:
             log.error("desk refused %s: %s", m.ref, exc)
+            self.sink.count("desk.refused", cause=error_cause(exc))
             await self.sink.dead_letter_record("decisions", message_key(event, d), d.dumps(),
                                              f"desk refused: {exc}")
             return
@@ -181,10 +184,12 @@ class Escalate:
                 await self.late_status(ev)
         except KafkaError as exc:
             await self.retry_later(event, d, attempt,
-                                   f"ticket event not written: {type(exc).__name__}: {exc}")
+                                   f"ticket event not written: {type(exc).__name__}: {exc}",
+                                   cause="kafka")
             return
         except RetriableError as exc:
-            await self.retry_later(event, d, attempt, f"desk unavailable: {exc}")
+            await self.retry_later(event, d, attempt, f"desk unavailable: {exc}",
+                                   cause=error_cause(exc))
             return
         except ConnectorError as exc:
             log.warning("no status for %s after a late link: %s", ticket.id, exc)
@@ -207,13 +212,15 @@ class Escalate:
                 ticket_url=linked.ticket_url, at=time.time()))
             self.sink.count("desk.late_link_solved")
 
-    async def retry_later(self, event: Any, d: Decision, attempt: int, reason: str) -> None:
+    async def retry_later(self, event: Any, d: Decision, attempt: int, reason: str, *,
+                          cause: str = "other") -> None:
         """Send the decision to ``decisions-retry`` for its next try after a delay, or, after
-        the last one, to ``decisions-dlq`` with the reason."""
+        the last one, to ``decisions-dlq`` with the reason (``cause``: the metrics' label,
+        see ``error_cause``)."""
         delays = self.retry_delays
         key = message_key(event, d)
         if attempt >= len(delays):
-            self.sink.count("desk.gave_up")
+            self.sink.count("desk.gave_up", cause=cause)
             await self.sink.dead_letter_record(
                 "decisions", key, d.dumps(),
                 f"{reason} (gave up after {attempt + 1} tries; "
@@ -222,13 +229,19 @@ class Escalate:
         wait = delays[attempt]
         log.warning("%s: %s; trying again in %.0fs (retry %d of %d)",
                     d.mention.ref, reason, wait, attempt + 1, len(delays))
-        self.sink.count("desk.retry_later")
+        self.sink.count("desk.retry_later", cause=cause)
         sent = await self.decisions_retry.send(
             key=key.encode(), value=d,
             headers={"attempt": str(attempt + 1).encode(),
                      "not_before": repr(time.time() + wait).encode(),
                      "reason": reason[:500].encode("utf-8", "replace")})
         await sent
+
+
+def error_cause(exc: ConnectorError) -> str:
+    """What made a desk call fail, as a metrics label: the desk's HTTP status, or
+    ``other`` (a timeout, a refused connection, a locked file)."""
+    return str(exc.status_code) if exc.status_code else "other"
 
 
 def message_key(event: Any, d: Decision) -> str:

@@ -100,8 +100,9 @@ class Triage:
             self.authors[key] = dict(step.author)
             if step.outage is not None:
                 self.authors[OUTAGE_KEY] = step.outage
-        self.sink.count(f"verdict.{d.verdict}")
+        self.sink.count(f"verdict.{d.verdict}", network=m.network)
         await self.sink.emit(self.decisions, key.encode(), d.dumps())
+        self.sink.decided(getattr(event.message, "timestamp", None))
         if log.isEnabledFor(logging.DEBUG):
             log.debug("decided %s", decision_line(d))
 
