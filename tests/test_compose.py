@@ -1,6 +1,6 @@
 """docker-compose.yml (no Docker engine here) stays in step with the local scripts: the same
 Kafka version, the same partition count, real settings only, every worker on the embedded
-desk's volume."""
+desk's volume, Prometheus scraping every worker's /metrics, a dashboard of real metrics."""
 
 from __future__ import annotations
 
@@ -137,3 +137,44 @@ def test_router_healthcheck_asks_health_with_python_and_fails_when_unhealthy(
     health_server.server_close()
     assert probe() != 0  # nothing listening
     _Health.status = 200
+
+
+def test_every_published_port_is_on_loopback() -> None:
+    for name, service in compose()["services"].items():
+        for spec in service.get("ports", []):
+            assert str(spec).startswith("127.0.0.1:"), (name, spec)
+
+
+def test_prometheus_scrapes_every_worker_metrics_path() -> None:
+    services = compose()["services"]
+    prometheus = services["prometheus"]
+    mounts = dict(v.split(":")[:2] for v in prometheus["volumes"])  # source: target
+    config_path = next(src for src, dst in mounts.items() if dst.endswith("prometheus.yml"))
+    assert config_path == "./deploy/prometheus.yml"
+    assert f"--config.file={mounts[config_path]}" in prometheus["command"]
+    config = yaml.safe_load((ROOT / config_path).read_text())
+    port = int(services["router"]["environment"]["ROUTER_WEB_PORT"])
+    jobs = [j for j in config["scrape_configs"]
+            if any("router" in sd["names"] and sd["port"] == port
+                   for sd in j.get("dns_sd_configs", []))]
+    assert jobs, "no scrape job resolves the router service on its web port"
+    assert jobs[0].get("metrics_path", "/metrics") == "/metrics"  # what router/web.py serves
+
+
+def test_grafana_dashboard_reads_only_metrics_the_router_exports() -> None:
+    import json
+
+    from router.metrics import Metrics
+
+    metrics = Metrics()
+    metrics.watch(consumer=lambda: None, topics=set, replies_enabled=lambda: True)
+    exported = {f"{family.name}{suffix}" for family in metrics.registry.collect()
+                for suffix in ("", "_total", "_bucket", "_count", "_sum")}
+    dashboard = json.loads((ROOT / "deploy/grafana/escalation-router.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    used = {name for e in exprs for name in re.findall(r"\brouter_\w+", e)}
+    assert used and used <= exported, used - exported
+    for wanted in ("router_verdicts_total", "router_dead_letters_total",
+                   "router_desk_errors_total", "router_replies_total",
+                   "router_decision_latency_seconds_bucket", "router_consumer_lag"):
+        assert wanted in used, wanted
