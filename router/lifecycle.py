@@ -185,10 +185,10 @@ def start_worker(rt: Runtime, *, loglevel: str) -> None:
     """
     loop = asyncio.get_event_loop_policy().get_event_loop()  # the one build() ran under
     loop.run_until_complete(rt.ready())  # model, desk, outputs: before anything is consumed
-    worker = RouterWorker(rt.app, loglevel=loglevel, quiet=True, redirect_stdouts=False,
+    level = level_of(loglevel)  # a number: mode reads "crit" as the name "Level CRIT"
+    worker = RouterWorker(rt.app, loglevel=level, quiet=True, redirect_stdouts=False,
                           override_logging=True, loop=loop,
-                          logging_config=worker_config(rt.settings.log_format,
-                                                       level_of(loglevel)))
+                          logging_config=worker_config(rt.settings.log_format, level))
     worker.kafka_shown = shown_bootstrap(rt.settings)
     worker.watch = rt.health.kafka = KafkaWatch(addresses(rt.settings),
                                                 bound=rt.settings.session_timeout)

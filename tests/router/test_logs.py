@@ -109,3 +109,18 @@ def test_worker_refuses_a_bad_log_format_before_anything_starts() -> None:
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0, done.stderr
     assert "ROUTER_LOG_FORMAT" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_decision_line_names_the_mention_not_its_text() -> None:
+    from router.agents.triage import decision_line
+    from vocab.records import Decision, Mention
+
+    from .stream import mention
+
+    m = Mention.from_data(mention("42", "my card number is 4111 and nothing works", "ann"))
+    d = Decision(mention=m, verdict="open", scores={}, case_key="generic:42",
+                 reasons=["support can help (0.97 >= 0.52)", "word 'card' (+1.0)"])
+    line = decision_line(d)
+    assert line == ("generic:42 verdict=open case=generic:42 "
+                    "reason='support can help (0.97 >= 0.52)'")
+    assert "4111" not in line

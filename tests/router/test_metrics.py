@@ -81,6 +81,9 @@ def test_counts_become_labelled_counters() -> None:
     assert got[("router_network_poll_mentions_total",
                 frozenset({("network", "mastodon")}))] == 3
     assert not any(name == "router_other_events_total" for name, _ in got)
+    body, content_type = m.exposition("application/openmetrics-text; version=1.0.0")
+    assert content_type.startswith("application/openmetrics-text")  # what Prometheus asks
+    assert body.endswith(b"# EOF\n")
 
 
 def test_latency_histogram_has_buckets_from_5ms_to_60s() -> None:
