@@ -135,7 +135,8 @@ def version(meta: dict[str, Any]) -> str:
     """The version a decision records: the artifact's sha256 prefix (what identifies it),
     then the card's name and date when it has them, e.g.
     ``3f9a1c2b7d4e (triage model trained on history.csv, 2026-12-07)``."""
-    card = meta.get("card") if isinstance(meta.get("card"), dict) else {}
+    card = meta.get("card")
+    card = card if isinstance(card, dict) else {}
     about = [str(card[k]) for k in ("name", "date") if card.get(k)]
     digest = str(meta.get("sha256", ""))[:VERSION_DIGITS] or "unknown"
     return f"{digest} ({', '.join(about)})" if about else digest
