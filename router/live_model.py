@@ -109,8 +109,9 @@ def load_promoted(value: dict[str, Any]) -> LiveModel:
     live = load(path)
     wanted = value.get("sha256")
     if wanted and live.sha256 != wanted:
-        raise ModelError(f"{path} is not the file that was promoted (sha256 {live.sha256[:12]} "
-                         f"instead of {str(wanted)[:12]}); promote it again")
+        raise ModelError(f"{path or 'the shipped model'} is not the file that was promoted "
+                         f"(sha256 {live.sha256[:12]} here, {str(wanted)[:12]} promoted); "
+                         "promote it again")
     return live
 
 

@@ -112,17 +112,21 @@ def register(rt: Runtime) -> None:
     @rt.app.agent(rt.topics.mentions, name="triage", concurrency=1)
     async def triage(stream: Any) -> None:
         await rt.ready()  # done before the worker starts: the model is loaded
-        if rt.follower is not None:  # a model promoted before this worker started
-            with rt.working(rt.topics.mentions.get_topic_name()):
-                await rt.follower.wait_settled()
         step = Triage(live=lambda: rt.live, policy_settings=rt.policy_settings,
                       authors=rt.tables.authors, posts=rt.tables.posts,
                       decisions=rt.topics.decisions, sink=rt)
+        # Waited for inside the loop, never before it: Faust registers the stream when the
+        # agent first iterates it, and a mention fetched before that never reached triage
+        # (seen with a wait here: a redelivery after a restart was never decided).
+        settle = rt.follower.wait_settled if rt.follower is not None else None
         async for events in stream.take_events(rt.settings.batch_size,
                                                within=rt.settings.batch_timeout):
             batch = list(events)
             try:
                 with rt.working(rt.topics.mentions.get_topic_name()):
+                    if settle is not None:  # first batch: a model promoted before the start
+                        await settle()
+                        settle = None
                     await step.handle(batch)
             except Exception as exc:  # noqa: BLE001 - never lose a batch to a bug
                 log.exception("triage failed on a batch of %d", len(batch))

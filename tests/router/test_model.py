@@ -198,3 +198,12 @@ def test_the_thresholds_left_unset_follow_the_models_card() -> None:
     rt.own_settings = Settings(actionable_threshold=0.8)  # ops set it: it stays
     Runtime.use(rt, LiveModel(Named("c", actionable=0.3)))  # type: ignore[arg-type]
     assert rt.settings.actionable == 0.8
+
+
+def test_a_worker_refuses_a_file_that_changed_since_it_was_promoted(trained: Path) -> None:
+    from router.live_model import load, load_promoted, promotion  # noqa: PLC0415
+
+    value = promotion(load(trained))
+    assert load_promoted(value).sha256 == value["sha256"]
+    with pytest.raises(ModelError, match="is not the file that was promoted"):
+        load_promoted({**value, "sha256": "0" * 64})
