@@ -36,6 +36,8 @@ def _row(r: dict[str, Any]) -> str:
 
 def render(card: dict[str, Any]) -> str:
     lines = [f"# Model card: {card.get('name', 'triage model')}", ""]
+    if card.get("date"):
+        lines += [f"Trained on {card['date']} (UTC).", ""]
     lines += ["## Rebuild", "", "```", card.get("rebuild", ""), "```", ""]
     if card.get("data"):
         lines += ["## Data", "", str(card["data"]), ""]

@@ -7,6 +7,7 @@ router evaluate --data holdout.csv --model model/ --out report/ --thresholds 0.1
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,8 @@ def train_command(
         op = model.operating_point
         card: dict[str, Any] = {
             "name": f"triage model trained on {data_path.name}",
+            # UTC day of training: part of the version every decision records
+            "date": time.strftime("%Y-%m-%d", time.gmtime()),
             "rebuild": f"{REBUILD_OWN.replace('FILE', str(data_path)).replace('DIR', str(out_dir))}"
             + (f" --category-column {category_column}" if category_column else ""),
             "data": f"{data_path} ({len(data)} rows, {sum(data.labels)} actionable); hurtful "

@@ -37,6 +37,9 @@ FORMAT = 1
 DEFAULT_NAME = "triage"
 REBUILD_SHIPPED = "python -m classifiers.build --shared ../shared/data"
 REBUILD_OWN = "router train --data FILE --out DIR"
+#: Hex digits of the sha256 that lead a model version (48 bits: no collision among a
+#: company's models).
+VERSION_DIGITS = 12
 
 
 def artifacts_dir() -> Path:
@@ -128,12 +131,36 @@ def check(path: Path) -> dict[str, Any]:
     return meta
 
 
+def version(meta: dict[str, Any]) -> str:
+    """The version a decision records: the artifact's sha256 prefix (what identifies it),
+    then the card's name and date when it has them, e.g.
+    ``3f9a1c2b7d4e (triage model trained on history.csv, 2026-12-07)``."""
+    card = meta.get("card")
+    card = card if isinstance(card, dict) else {}
+    about = [str(card[k]) for k in ("name", "date") if card.get(k)]
+    digest = str(meta.get("sha256", ""))[:VERSION_DIGITS] or "unknown"
+    return f"{digest} ({', '.join(about)})" if about else digest
+
+
+def target(path: Path | str | None) -> Path:
+    """The joblib file ``load`` reads: the shipped one, the named file, or a folder's."""
+    found = artifacts_dir() / f"{DEFAULT_NAME}.joblib" if path is None else Path(path)
+    return found / f"{DEFAULT_NAME}.joblib" if found.is_dir() else found
+
+
 def load(path: Path | str | None = None) -> Any:
     """Load the shipped model (``path=None``) or an artifact the user names explicitly."""
-    target = artifacts_dir() / f"{DEFAULT_NAME}.joblib" if path is None else Path(path)
-    if target.is_dir():
-        target = target / f"{DEFAULT_NAME}.joblib"
-    meta = check(target)
+    return load_with_meta(path)[0]
+
+
+def load_with_meta(path: Path | str | None = None) -> tuple[Any, dict[str, Any]]:
+    """``load``, with the artifact's checked sidecar (``version(meta)`` names it)."""
+    file = target(path)
+    meta = check(file)
+    return _unpickle(file, meta), meta
+
+
+def _unpickle(target: Path, meta: dict[str, Any]) -> Any:
     try:
         model = joblib.load(target)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad artifact

@@ -59,12 +59,14 @@ def decision_json(d: Decision) -> dict[str, Any]:
         "case": d.case_key,
         "related": list(d.related),
         "reasons": list(d.reasons),
+        "model": d.model_version,
     }
 
 
 def classify_lines(lines: Iterable[bytes], settings: Settings, model: TriageModel,
-                   *, batch: int = 500) -> Iterator[dict[str, Any]]:
-    """One output object per input line, in order (bad lines get ``error``)."""
+                   *, batch: int = 500, model_version: str = "") -> Iterator[dict[str, Any]]:
+    """One output object per input line, in order (bad lines get ``error``); each decision
+    names ``model_version``, the model that scored it."""
     authors: dict[str, Mapping[str, Any]] = {}
     outage: dict[str, Any] = {}
     posts = SeenPosts()
@@ -80,7 +82,8 @@ def classify_lines(lines: Iterable[bytes], settings: Settings, model: TriageMode
                 continue
             key = author_key(item)
             step = triage(item, next(scores), settings, author=authors.get(key, {}),
-                          outage=outage, now=time.time(), posts=posts)
+                          outage=outage, now=time.time(), posts=posts,
+                          model_version=model_version)
             if step.new:  # the same bookkeeping as the triage agent's
                 posts.add(item)
                 authors[key] = step.author

@@ -80,10 +80,21 @@ def main() -> None:
 
 
 # --- the worker -----------------------------------------------------------------------
+MODEL_OPTION = click.option(
+    "--model", "model_path", default=None, type=click.Path(path_type=Path),
+    help="Model artifact (triage.joblib from `router train`, or its folder) instead of "
+    "ROUTER_MODEL_PATH or the shipped model.")
+
+
+def _model_override(model_path: Path | None) -> dict[str, Any]:
+    return {} if model_path is None else {"model_path": model_path}
+
+
 @main.command()
 @click.option("--loglevel", "-l", default="warn",
               type=click.Choice(["crit", "error", "warn", "info", "debug"]))
-def worker(loglevel: str) -> None:
+@MODEL_OPTION
+def worker(loglevel: str, model_path: Path | None) -> None:
     """Run a Faust worker (triage, escalate, close-loop, publish, web views).
 
     Everything it needs (Kafka, topics, the model, the desk, the outputs, the web port) is
@@ -95,7 +106,7 @@ def worker(loglevel: str) -> None:
     from .runtime import build
     from .topics import ensure_topics
 
-    settings = settings_or_exit()
+    settings = settings_or_exit(**_model_override(model_path))
     from vocab.redact import scrub_logs, secret_values
 
     scrub_logs(secret_values(settings))  # Kafka's and Faust's messages too
@@ -164,21 +175,23 @@ def topics_cmd() -> None:
 @click.option("--input", "input_", default="-", show_default=True,
               help="JSON lines of mentions (generic form), or - for stdin.")
 @click.option("--output", default="-", show_default=True, help="Where decisions go.")
-def classify(input_: str, output: str) -> None:
-    """Decide on mentions without Kafka: one JSON decision per line."""
-    import classifiers
-
+@MODEL_OPTION
+def classify(input_: str, output: str, model_path: Path | None) -> None:
+    """Decide on mentions without Kafka: one JSON decision per line (each names the model
+    that made it)."""
     from .classify import classify_lines, dumps
+    from .live_model import open_model
 
-    settings = settings_or_exit()
+    settings = settings_or_exit(**_model_override(model_path))
     if input_ != "-" and not Path(input_).is_file():
         raise click.BadParameter(f"no such file: {input_}", param_hint="--input")
-    model = classifiers.load_default()
+    live = open_model(settings.model_path)
+    model = live.model
     settings = settings.with_model_defaults(getattr(model, "operating_point", {}))
     src = sys.stdin.buffer if input_ == "-" else open(input_, "rb")  # noqa: SIM115
     dst = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")  # noqa: SIM115
     try:
-        for obj in classify_lines(src, settings, model):
+        for obj in classify_lines(src, settings, model, model_version=live.version):
             dst.write(dumps(obj) + "\n")
     finally:
         if src is not sys.stdin.buffer:
@@ -417,6 +430,15 @@ def _attach_dlq_commands() -> None:
 
 
 _attach_dlq_commands()
+
+
+def _attach_model_commands() -> None:
+    from .model_cli import model
+
+    main.add_command(model, "model")
+
+
+_attach_model_commands()
 
 
 def _attach_classifier_commands() -> None:

@@ -13,6 +13,11 @@ from vocab.verdicts import Verdict
 REVIEW_TAG = "needs-human-review"
 
 
+def model_tag(version: str) -> str:
+    """The ticket tag of the model that decided: ``model-`` and its sha256 prefix."""
+    return f"model-{version.split()[0]}"
+
+
 def draft_for(decision: Decision, *, external_id: str,
               thread: Sequence[Mention] = ()) -> TicketDraft:
     """The ticket a decision opens: an incident opens the wave's problem ticket, a review
@@ -29,6 +34,8 @@ def draft_for(decision: Decision, *, external_id: str,
             f"category-{decision.category}"]
     if decision.verdict is Verdict.REVIEW:
         tags.append(REVIEW_TAG)
+    if decision.model_version:  # which model's tickets these are, after a promotion
+        tags.append(model_tag(decision.model_version))
     return TicketDraft(
         external_id=external_id,
         subject=subject,

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,7 @@ from . import topics as topic_specs
 from .app import create_app
 from .control import Control
 from .lifecycle import Health, crash_handler
+from .live_model import LiveModel, ModelFollower, open_model, worker_id
 from .metrics import Metrics
 from .outputs import FileOutput, ReplyOutput
 from .settings import Settings
@@ -68,7 +69,8 @@ class Runtime:
     tables: Tables
     control: Control
     health: Health
-    model: TriageModel = field(init=False)
+    #: The model deciding now, swapped whole by ``use`` (``router.live_model``).
+    live: LiveModel = field(init=False)
     desk: Desk = field(init=False)
     output: ReplyOutput = field(init=False)
     counters: Counter[str] = field(default_factory=Counter)  # what /stats shows
@@ -80,6 +82,24 @@ class Runtime:
     _ready: asyncio.Lock = field(default_factory=asyncio.Lock)
     _prepared: bool = False
     _policy: tuple[int, Settings] | None = None
+    #: The settings the worker was started with, before the model's operating point.
+    own_settings: Settings = field(init=False)
+    follower: ModelFollower | None = None
+
+    def __post_init__(self) -> None:
+        self.own_settings = self.settings
+
+    @property
+    def model(self) -> TriageModel:
+        return self.live.model
+
+    def use(self, live: LiveModel) -> None:
+        """Decide with ``live`` from the next batch on; the thresholds left unset follow its
+        card. Synchronous: no agent sees the model and the thresholds half-changed."""
+        self.live = live
+        self.settings = self.own_settings.with_model_defaults(
+            getattr(live.model, "operating_point", {}))
+        self._policy = None
 
     async def ready(self) -> None:
         """Load the model and set up desk and output, once (``router worker`` does it before
@@ -230,13 +250,14 @@ def setting_line(config: Any, exc: ValidationError) -> str:
     return f"bad setting {env}: {err.get('msg')}; fix or unset {env}"
 
 
-def make_output(settings: Settings, model: TriageModel) -> ReplyOutput:
+def make_output(settings: Settings, hurtful: Callable[[Sequence[str]], Sequence[float]]
+                ) -> ReplyOutput:
     if settings.reply_output == "file":
         # The console echo is a plain line: not among JSON log lines.
         return FileOutput(settings.reply_log_path, echo=settings.log_format == "text")
     from .network_output import NetworkOutput
 
-    return NetworkOutput(settings, hurtful=model.hurtful)
+    return NetworkOutput(settings, hurtful=hurtful)
 
 
 def build(settings: Settings, *, model: TriageModel | None = None, desk: Desk | None = None,
@@ -281,6 +302,20 @@ def build(settings: Settings, *, model: TriageModel | None = None, desk: Desk | 
     async def _watch_control() -> None:  # pragma: no cover - worker
         await rt.control.watch()
 
+    me = worker_id(settings)
+
+    async def report(key: str, value: Any) -> None:  # each worker's live model, for status
+        await rt.control.save(app.producer, key, value, by=me)
+
+    rt.follower = ModelFollower(control=rt.control, current=lambda: rt.live, use=rt.use,
+                                own_path=settings.model_path, report=report, worker=me)
+
+    @app.task
+    async def _follow_model() -> None:  # pragma: no cover - worker
+        await rt.ready()
+        if rt.follower is not None:
+            await rt.follower.run()
+
     if settings.poll_networks:
         from .social_poller import register as register_social_poller
 
@@ -311,18 +346,15 @@ async def prepare(rt: Runtime, *, model: TriageModel | None = None, desk: Desk |
 
     Raises ``ModelError`` or ``SettingsError`` with one line naming the fix.
     """
-    if model is None:
-        import classifiers
-
-        model = classifiers.load_default()
-    rt.model = model
-    rt.settings = rt.settings.with_model_defaults(getattr(model, "operating_point", {}))
+    # ROUTER_MODEL_PATH or the shipped model; a refused artifact names the setting
+    rt.use(open_model(rt.settings.model_path) if model is None else LiveModel(model))
     rt.desk = desk if desk is not None else make_desk(rt.settings)
     try:
         await rt.desk.setup()
     except RouterError as exc:  # ConfigError, FatalError, RetriableError: one line each
         raise SettingsError(f"desk {rt.settings.desk!r} cannot start: {exc}") from None
-    rt.output = output if output is not None else make_output(rt.settings, model)
+    rt.output = output if output is not None else make_output(
+        rt.settings, lambda texts: rt.model.hurtful(texts))  # the live model's gate
     try:
         await rt.output.setup()
         if isinstance(rt.output, FileOutput):

@@ -105,6 +105,15 @@ class Settings(BaseSettings):
         default_factory=list, description="Employees' personal handles."
     )
 
+    # --- The model ----------------------------------------------------------------------
+    model_path: Path | None = Field(
+        None, description="Model artifact the worker and `router classify` decide with: a "
+        "triage.joblib from `router train` or its folder, with the triage.json and the files "
+        "written beside it (checked as the shipped model is: sha256, library versions); "
+        "unset: the shipped model. `router model promote` replaces it on every worker "
+        "without a restart.",
+    )
+
     # --- Thresholds (ops tune these; see `router evaluate`) ----------------------------
     actionable_threshold: float | None = Field(
         None, ge=0, le=1, description="P(actionable) at or above which support is asked "

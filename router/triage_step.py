@@ -136,22 +136,28 @@ class Triaged:
 
 
 def triage(m: Mention, sc: Scores, settings: Settings, *, author: Mapping[str, Any],
-           outage: Mapping[str, Any], now: float, posts: Posts | None = None) -> Triaged:
+           outage: Mapping[str, Any], now: float, posts: Posts | None = None,
+           model_version: str = "") -> Triaged:
     """The one verdict for ``m`` given the author's and the outage window's state (pure).
 
     A mention already decided for this author (a redelivery after a crash) gets the same
     verdict and case again and changes no state; an exact duplicate of the author's text,
     a reply in a thread with a case, an author with an open case, an outage wave: all are
-    the policy's (``router.policy.decide``) reading of the context built here.
+    the policy's (``router.policy.decide``) reading of the context built here. The
+    decision records ``model_version``, the model that made ``sc`` (for a redelivery: the
+    one that scored it again, while the verdict is the earlier one's).
     """
     previous = author.get("decided", {}).get(m.ref)
     if previous is not None:
-        return Triaged(redelivered(m, sc, settings, previous, now), author, None, new=False)
+        again = redelivered(m, sc, settings, previous, now)
+        again.model_version = model_version
+        return Triaged(again, author, None, new=False)
     window = incidents.window_state(dict(outage), now, settings)
     counted = counts_as_outage(m, sc, settings)
     if counted:
         window = incidents.count_report(window)
     d = decide(m, sc, settings, context_for(m, author, now, window))
+    d.model_version = model_version
     if d.verdict.opens:
         d.thread = thread_of(author, m, posts)
     changed = counted or d.verdict is Verdict.INCIDENT

@@ -49,8 +49,10 @@ def register(rt: Runtime) -> None:
 
     @app.page("/stats")
     async def stats(self: web.View, request: web.Request) -> web.Response:
+        live = getattr(rt, "live", None)
         return self.json({"counters": dict(sorted(rt.counters.items())),
-                          "replies_enabled": rt.control.replies_enabled})
+                          "replies_enabled": rt.control.replies_enabled,
+                          "model": live.version if live is not None else None})
 
     @app.page("/metrics")
     async def metrics(self: web.View, request: web.Request) -> web.Response:

@@ -51,3 +51,13 @@ def test_records_keep_the_wire_names_they_were_published_with() -> None:
               '"__faust":{"ns":"router.records.TicketEvent"}}')
     ev = TicketEvent.loads(before.encode())
     assert (ev.ticket_key, ev.kind, ev.status) == ("embedded:7", "status", "solved")
+
+
+def test_a_decision_names_its_model_and_one_written_before_the_field_still_reads() -> None:
+    d = Decision(mention=mention(), verdict="open", scores={}, reasons=[],
+                 model_version="3f9a1c2b7d4e (ours, 2026-12-07)")
+    assert Decision.loads(d.dumps()).model_version == "3f9a1c2b7d4e (ours, 2026-12-07)"
+    older = json.loads(d.dumps())
+    del older["model_version"]  # what the release before the field wrote
+    back = Decision.loads(json.dumps(older).encode())
+    assert back.model_version == "" and back.schema == 1 and back.verdict is Verdict.OPEN

@@ -97,6 +97,9 @@ class Decision(faust.Record, serializer="json", namespace=_NS + "Decision"):
     thread: list[dict[str, Any]] = []  # noqa: RUF012
     decided_at: float = 0.0
     schema: int = SCHEMA_VERSION
+    # Added after schema 1 was published; "" (unknown) in older decisions. The model that
+    # scored the mention: its sha256 prefix, then its card's name and date.
+    model_version: str = ""
 
     def __post_init__(self) -> None:
         # Read back from JSON the verdict is a plain string: make it the member (a name

@@ -69,7 +69,7 @@ def register(rt: Runtime) -> None:
     @rt.app.agent(rt.topics.replies, name="publish", concurrency=1)
     async def publish(stream: Any) -> None:
         await rt.ready()  # done before the worker starts: the model and output are set
-        step = Publish(control=rt.control, hurtful=rt.model.hurtful,
+        step = Publish(control=rt.control, hurtful=lambda texts: rt.model.hurtful(texts),
                        hurtful_cut=lambda: rt.policy_settings().hurtful_cut,
                        output=rt.output, sink=rt)
         async for event in stream.events():

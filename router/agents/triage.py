@@ -2,7 +2,9 @@
 
 Mentions are read in micro-batches (scored together, which is what makes the classifier
 fast), then each is decided by ``policy.decide`` with the author's state from the
-``authors`` table, and the decision is written to ``decisions`` keyed by author.
+``authors`` table, and the decision is written to ``decisions`` keyed by author. A batch is
+scored and decided by the model live when it starts (``router.live_model``: a promotion
+takes effect from the next batch), and each decision names that model's version.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from classifiers.api import Scores
 from vocab.errors import BadInput
 from vocab.records import Decision, Mention
 
+from ..live_model import LiveModel
 from ..settings import Settings
 from ..tables import RecentPosts, Table, in_event
 from ..triage_step import OUTAGE_KEY, author_key, triage
@@ -32,11 +35,11 @@ log = logging.getLogger(__name__)
 class Triage:
     """The triage step for a batch of mentions."""
 
-    def __init__(self, *, score: Callable[[list[str]], list[Scores]],
+    def __init__(self, *, live: Callable[[], LiveModel],
                  policy_settings: Callable[[], Settings],
                  authors: Table[dict[str, Any]], posts: RecentPosts, decisions: TopicT,
                  sink: Sink) -> None:
-        self.score_texts = score
+        self.live = live  # the model deciding now (swapped between batches)
         self.policy_settings = policy_settings  # the worker's, with what ops set at runtime
         self.authors = authors  # author key -> state; OUTAGE_KEY -> the outage window
         self.posts = posts
@@ -46,12 +49,12 @@ class Triage:
         # fails half-way, only the others become "internal error" dead letters.
         self.settled: set[int] = set()
 
-    def score(self, mentions: list[Mention]) -> list[Scores]:
-        return self.score_texts([m.text for m in mentions])
-
     async def handle(self, events: list[Any]) -> None:
         self.settled = set()
+        # Read together, before any await: the model and the thresholds its card sets
+        # stay one pair for the whole batch, whatever a promotion does meanwhile.
         s = self.policy_settings()
+        live = self.live()
         parsed: list[tuple[Any, Mention]] = []
         for event in events:
             try:
@@ -73,7 +76,7 @@ class Triage:
         if not parsed:
             return
         try:
-            scores = self.score([m for _, m in parsed])
+            scores = live.model.score([m.text for _, m in parsed])
         except Exception as exc:  # noqa: BLE001 - a model bug must not lose mentions
             log.exception("classifier failed on a batch of %d", len(parsed))
             for event, _ in parsed:
@@ -82,18 +85,19 @@ class Triage:
             return
         for (event, m), sc in zip(parsed, scores, strict=True):
             try:
-                await self.decide_one(event, m, sc, s)
+                await self.decide_one(event, m, sc, s, live.version)
             except Exception as exc:  # noqa: BLE001 - one mention's bug stays its own
                 log.exception("cannot decide %s", m.ref)
                 await self.sink.dead_letter("mentions", event, "internal error: "
                                           f"{type(exc).__name__}: {str(exc)[:500]}")
             self.settled.add(id(event))
 
-    async def decide_one(self, event: Any, m: Mention, sc: Scores, s: Settings) -> None:
+    async def decide_one(self, event: Any, m: Mention, sc: Scores, s: Settings,
+                         model_version: str = "") -> None:
         in_event(event)
         key = author_key(m)
         step = triage(m, sc, s, author=self.authors[key], outage=self.authors[OUTAGE_KEY],
-                      now=time.time(), posts=self.posts)
+                      now=time.time(), posts=self.posts, model_version=model_version)
         d = step.decision
         if step.new:
             self.posts.add(m.to_json_dict(), d.decided_at)
@@ -118,14 +122,21 @@ def register(rt: Runtime) -> None:
     @rt.app.agent(rt.topics.mentions, name="triage", concurrency=1)
     async def triage(stream: Any) -> None:
         await rt.ready()  # done before the worker starts: the model is loaded
-        step = Triage(score=rt.model.score, policy_settings=rt.policy_settings,
+        step = Triage(live=lambda: rt.live, policy_settings=rt.policy_settings,
                       authors=rt.tables.authors, posts=rt.tables.posts,
                       decisions=rt.topics.decisions, sink=rt)
+        # Waited for inside the loop, never before it: Faust registers the stream when the
+        # agent first iterates it, and a mention fetched before that never reached triage
+        # (seen with a wait here: a redelivery after a restart was never decided).
+        settle = rt.follower.wait_settled if rt.follower is not None else None
         async for events in stream.take_events(rt.settings.batch_size,
                                                within=rt.settings.batch_timeout):
             batch = list(events)
             try:
                 with rt.working(rt.topics.mentions.get_topic_name()):
+                    if settle is not None:  # first batch: a model promoted before the start
+                        await settle()
+                        settle = None
                     await step.handle(batch)
             except Exception as exc:  # noqa: BLE001 - never lose a batch to a bug
                 log.exception("triage failed on a batch of %d", len(batch))

@@ -127,3 +127,39 @@ def test_a_process_with_no_network_at_all_loads_and_scores(copy: Path) -> None:
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert 0.0 <= float(done.stdout.strip()) <= 1.0
+
+
+def test_an_artifact_by_path_carries_the_version_decisions_record(copy: Path) -> None:
+    loaded = classifiers.load_artifact(copy.parent)
+    digest = check(copy)["sha256"]
+    assert loaded.sha256 == digest and loaded.path == copy.resolve()
+    assert loaded.version == f"{digest[:12]} (escalation-router default triage model)"
+    # the same bytes are the same version, wherever they live
+    assert classifiers.load_artifact(None).version == loaded.version
+    assert classifiers.load_artifact(None).path is None
+
+
+def test_the_version_names_the_cards_date_when_it_has_one() -> None:
+    from classifiers.store import version  # noqa: PLC0415
+
+    meta = {"sha256": "ab" * 32, "card": {"name": "ours", "date": "2026-12-07"}}
+    assert version(meta) == "abababababab (ours, 2026-12-07)"
+    assert version({"sha256": "cd" * 32}) == "cdcdcdcdcdcd"
+
+
+@pytest.mark.parametrize("spoil", ["tampered", "missing", "no sidecar"])
+def test_a_refused_artifact_by_path_is_one_line(copy: Path, spoil: str) -> None:
+    if spoil == "tampered":
+        data = bytearray(copy.read_bytes())
+        data[-10] ^= 0xFF
+        copy.write_bytes(bytes(data))
+    elif spoil == "missing":
+        copy.unlink()
+    else:
+        copy.with_suffix(".json").unlink()
+    with pytest.raises(ModelError) as err:
+        classifiers.load_artifact(copy)
+    message = str(err.value)
+    assert "\n" not in message and str(copy.name) in message
+    assert {"tampered": "sha256", "missing": "no model artifact",
+            "no sidecar": "missing"}[spoil] in message

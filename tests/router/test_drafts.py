@@ -33,3 +33,9 @@ def test_an_incident_opens_the_problem_ticket_and_a_review_asks_for_a_person() -
 
 def test_an_empty_post_still_gets_a_subject() -> None:
     assert draft_for(decision("open", text="  "), external_id="e").subject.endswith("(no text)")
+
+
+def test_a_ticket_is_tagged_with_the_model_that_decided() -> None:
+    d = decision("open")
+    d.model_version = "3f9a1c2b7d4e (triage model trained on history.csv, 2026-12-07)"
+    assert draft_for(d, external_id="e").tags[-1] == "model-3f9a1c2b7d4e"

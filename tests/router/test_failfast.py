@@ -76,6 +76,7 @@ def bad_settings(workdir: Path) -> list[tuple[dict[str, str], str]]:
         ({"ROUTER_EMBEDDED_DESK_PATH": str(blocker / "desk.sqlite")},
          "ROUTER_EMBEDDED_DESK_PATH"),
         ({"ROUTER_REPLY_LOG_PATH": str(reply_dir)}, "ROUTER_REPLY_LOG_PATH"),
+        ({"ROUTER_MODEL_PATH": str(workdir / "no-such-model")}, "ROUTER_MODEL_PATH"),
         ({"ROUTER_DESK": "zendesk", "ROUTER_ZENDESK_SUBDOMAIN": "acme",
           "ROUTER_ZENDESK_EMAIL": "agent@acme.example", "ROUTER_ZENDESK_API_TOKEN": "tok",
           "ROUTER_ZENDESK_GROUP_ID": "support-team"}, "ROUTER_ZENDESK_GROUP_ID"),

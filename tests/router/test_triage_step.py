@@ -110,3 +110,12 @@ def test_router_classify_decides_through_the_same_step_as_the_stream() -> None:
     assert [o["verdict"] for o in out] == ["open", "open", "incident", "open"]
     assert out[2]["related"] == ["generic:0", "generic:1"]
     assert out[3]["reasons"][0] == "redelivered: same verdict as before"
+
+
+def test_every_decision_names_the_model_that_scored_it_a_redelivery_too() -> None:
+    mention = m("I was charged twice", id="1")
+    first = triage(mention, sc(), S, author={}, outage={}, now=NOW, model_version="aaa (one)")
+    again = triage(mention, sc(), S, author=first.author, outage={}, now=NOW + 5,
+                   model_version="bbb (two)")
+    assert first.decision.model_version == "aaa (one)"
+    assert not again.new and again.decision.model_version == "bbb (two)"
