@@ -321,7 +321,8 @@ def killswitch(state: str) -> None:
 @click.argument("value", required=False)
 @click.option("--unset", is_flag=True, help="Back to the worker's own setting.")
 def set_cmd(name: str, value: str | None, unset: bool) -> None:
-    """Change a runtime setting on every worker (thresholds, quiet_hours...)."""
+    """Change a runtime setting on every worker (thresholds, quiet_hours...); without a
+    VALUE, show it as the workers apply it now, and where it comes from."""
     from .control import publish, validate
 
     settings = settings_or_exit()
@@ -334,8 +335,16 @@ def set_cmd(name: str, value: str | None, unset: bool) -> None:
         publish(settings, name, None)
         click.echo(f"{name} unset (every worker goes back to its own setting)")
         return
-    if value is None:
-        raise click.UsageError("give a VALUE, or --unset")
+    if value is None:  # show it, with where it comes from
+        try:
+            validate(name, "")
+        except ValueError as exc:
+            if "unknown runtime setting" in str(exc):
+                raise SettingsProblem(str(exc)) from None
+        from .status import show_one
+
+        click.echo(show_one(settings, name))
+        return
     try:
         parsed = validate(name, value)
     except ValueError as exc:  # one line naming the valid form (no usage, no pydantic dump)
@@ -434,8 +443,10 @@ _attach_dlq_commands()
 
 def _attach_model_commands() -> None:
     from .model_cli import model
+    from .status import status
 
     main.add_command(model, "model")
+    main.add_command(status, "status")
 
 
 _attach_model_commands()
