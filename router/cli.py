@@ -5,7 +5,6 @@ Every bad flag or setting ends in one line that names the fix (exit 2), never a 
 
 from __future__ import annotations
 
-import difflib
 import json
 import sys
 import time
@@ -13,64 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-from pydantic import ValidationError
 
-from vocab.errors import RouterError, SettingsError
-
-from .settings import Settings, load_settings, validation_message
-
-
-class SettingsProblem(click.ClickException):
-    """A bad setting: one line, exit status 2."""
-
-    exit_code = 2
-
-
-def settings_or_exit(**overrides: Any) -> Settings:
-    try:
-        return load_settings(**overrides)
-    except SettingsError as exc:
-        raise SettingsProblem(str(exc)) from None
-
-
-class RouterGroup(click.Group):
-    """Turns the project's own errors into one clear line instead of a traceback, and
-    suggests the closest command for a mistyped one."""
-
-    group_class = type  # sub-groups (``router desk ...``) are RouterGroups too
-
-    def resolve_command(self, ctx: click.Context, args: list[str]
-                        ) -> tuple[str | None, click.Command | None, list[str]]:
-        try:
-            return super().resolve_command(ctx, args)
-        except click.UsageError as exc:
-            if args and exc.message.startswith("No such command"):
-                close = difflib.get_close_matches(args[0], self.list_commands(ctx), n=1)
-                if close:  # a new error: click 8.5 makes ``message`` final
-                    raise click.UsageError(f"{exc.message} Did you mean {close[0]}?",
-                                           exc.ctx) from None
-            raise
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except SettingsError as exc:
-            raise SettingsProblem(str(exc)) from None
-        except ValidationError as exc:  # a connector's ROUTER_<KEY>_* setting, read late
-            raise SettingsProblem(validation_message(exc)) from None
-        except RouterError as exc:
-            raise click.ClickException(str(exc)) from None
-        except Exception as exc:
-            from kafka.errors import KafkaError
-
-            if not isinstance(exc, KafkaError):
-                raise
-            from vocab.redact import mask_url
-
-            # One line, and a password in the bootstrap URL stays out of it.
-            raise click.ClickException(
-                f"Kafka: {mask_url(str(exc))}; start it with `router broker start` or set "
-                "KAFKA_BOOTSTRAP") from None
+from .cli_base import RouterGroup, SettingsProblem, settings_or_exit
+from .settings import Settings
 
 
 @click.group(cls=RouterGroup)
@@ -229,75 +173,6 @@ def schema() -> None:
     click.echo(json.dumps(mention_schema(), indent=2, ensure_ascii=False))
 
 
-# --- the embedded desk ----------------------------------------------------------------
-@main.group()
-def desk() -> None:
-    """Work the embedded desk as an agent would."""
-
-
-def _embedded(settings: Settings) -> Any:
-    """The embedded desk the worker uses; never creates one (only the worker does)."""
-    from connectors.desks.embedded import EmbeddedConfig, EmbeddedDesk
-
-    if settings.desk != "embedded":
-        raise click.UsageError(f"ROUTER_DESK is {settings.desk!r}: these commands work on "
-                               "the embedded desk (unset ROUTER_DESK)")
-    path = settings.embedded_desk_path
-    if not path.is_file():
-        raise click.ClickException(
-            f"no embedded desk at {path}: set ROUTER_EMBEDDED_DESK_PATH to the desk's file "
-            "(the worker creates it when it first starts)")
-    return EmbeddedDesk(EmbeddedConfig(path=path, url=settings.embedded_desk_url),
-                        create=False)
-
-
-@desk.command("list")
-@click.option("--status", type=click.Choice(["new", "open", "pending", "solved", "closed",
-                                             "active", "done"]))
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per ticket.")
-def desk_list(status: str | None, as_json: bool) -> None:
-    """List tickets."""
-    d = _embedded(settings_or_exit())
-    for t in d.tickets(status=status):
-        if as_json:
-            click.echo(json.dumps({k: t[k] for k in ("id", "external_id", "subject", "status",
-                                                     "requester", "priority", "comments")}))
-        else:
-            click.echo(f"#{t['id']:<4} {t['status']:<7} {t['priority'] or '':<7} "
-                       f"{t['comments']} notes  {t['subject'][:90]}")
-
-
-@desk.command("solve")
-@click.argument("ticket_ids", nargs=-1, required=True)
-@click.option("--status", default="solved", type=click.Choice(["solved", "closed"]),
-              show_default=True)
-def desk_solve(ticket_ids: tuple[str, ...], status: str) -> None:
-    """Mark tickets solved (a problem's incidents too), and tell the router.
-
-    Each status change is saved with its ticket event in the desk's outbox; the events go
-    to Kafka now, or, if Kafka is down, from a running worker (or the next solve)."""
-    from vocab.errors import BrokerError
-
-    from .outbox import send_pending
-
-    settings = settings_or_exit()
-    d = _embedded(settings)
-    bad = d.unknown_ids(ticket_ids)
-    for tid in dict.fromkeys(t for t in ticket_ids if t not in bad):
-        for t in d.solve(tid, status):
-            click.echo(f"#{t.id} {status}: {t.url}")
-    try:
-        send_pending(settings, d)
-    except BrokerError as exc:
-        click.echo(f"{exc}: the ticket events wait in the desk's outbox, and the customers' "
-                   "replies go out from a running worker once Kafka takes them (or with the "
-                   "next `router desk solve`)", err=True)
-    if bad:
-        raise click.ClickException(
-            f"no ticket {', '.join(bad)} in the embedded desk (`router desk list` shows "
-            "them); the others were " + status)
-
-
 # --- runtime control ------------------------------------------------------------------
 @main.command()
 @click.argument("state", type=click.Choice(["on", "off", "status"]))
@@ -433,9 +308,11 @@ def demo(keep: bool) -> None:
 
 
 def _attach_dlq_commands() -> None:
+    from .desk_cli import desk
     from .dlq import dlq
 
     main.add_command(dlq, "dlq")
+    main.add_command(desk, "desk")
 
 
 _attach_dlq_commands()

@@ -95,7 +95,7 @@ def replay(settings: Settings, source: str, *, everything: bool = False) -> Repl
 
 
 def _settings() -> Settings:
-    from .cli import settings_or_exit
+    from .cli_base import settings_or_exit
 
     return settings_or_exit()
 

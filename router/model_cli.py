@@ -35,7 +35,7 @@ def model() -> None:
 def promote(path: Path | None, to_default: bool) -> None:
     """Check the model at PATH (triage.joblib from `router train`, or its folder), then
     make every worker decide with it from its next batch."""
-    from .cli import settings_or_exit
+    from .cli_base import settings_or_exit
     from .control import publish
 
     if to_default == (path is not None):
@@ -53,7 +53,7 @@ def promote(path: Path | None, to_default: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 def status(as_json: bool) -> None:
     """The promoted model and the model each worker runs."""
-    from .cli import settings_or_exit
+    from .cli_base import settings_or_exit
 
     found = read_status(settings_or_exit())
     if as_json:

@@ -169,7 +169,7 @@ def show(e: Effective) -> str:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 def status(as_json: bool) -> None:
     """Effective settings and their sources, models, lag and dead letters."""
-    from .cli import settings_or_exit
+    from .cli_base import settings_or_exit
 
     found = read_status(settings_or_exit())
     if as_json:

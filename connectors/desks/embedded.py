@@ -437,6 +437,33 @@ class EmbeddedDesk(Desk):
         rows = self._exec(sql + " ORDER BY t.id", args).fetchall()
         return [dict(r) for r in rows]
 
+    def ticket(self, ticket_id: str) -> dict[str, Any] | None:
+        """One ticket whole, as an agent reads it: its fields, tags (a list), the link the
+        customer gets, its problem ticket or incidents, and its comments in order."""
+        if not str(ticket_id).isdigit():
+            return None
+        row = self._exec("SELECT * FROM tickets WHERE id = ?", (int(ticket_id),)).fetchone()
+        if row is None:
+            return None
+        found = dict(row)
+        try:
+            found["tags"] = json.loads(found.get("tags") or "[]")
+        except ValueError:
+            found["tags"] = []
+        found["url"] = self.ticket_url(str(ticket_id))
+        found["incidents"] = [r["id"] for r in self._exec(
+            "SELECT id FROM tickets WHERE parent_id = ? ORDER BY id", (int(ticket_id),))]
+        found["comments"] = self.comments(str(ticket_id))
+        return found
+
+    def add_reply(self, ticket_id: str, text: str) -> None:
+        """A public update by an agent (``router desk reply``): what the customer's status
+        page shows as done."""
+        self._require(ticket_id)
+        key = f"agent-reply:{ticket_id}:{time.time_ns()}"
+        self._transaction(lambda: self._comment(ticket_id, CommentBody(text=valid_text(text)),
+                                                True, key))
+
     def comments(self, ticket_id: str) -> list[dict[str, Any]]:
         rows = self._exec("SELECT * FROM comments WHERE ticket_id = ? ORDER BY id",
                           (int(ticket_id),))

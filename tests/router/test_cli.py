@@ -179,7 +179,7 @@ def test_a_bad_connector_setting_read_by_any_command_is_one_line(
     import click
 
     from connectors.desks.zendesk import ZendeskConfig
-    from router.cli import RouterGroup
+    from router.cli_base import RouterGroup
 
     @click.group(cls=RouterGroup)
     def cli() -> None:

@@ -1,0 +1,165 @@
+"""``router desk``: the embedded desk as an agent works it.
+
+- ``router desk list [--status S] [--tag T] [--review] [--json]``: tickets, filtered;
+- ``router desk show ID [--json]``: one ticket whole (the agent's view, tags, linked
+  tickets, notes and public replies);
+- ``router desk reply ID TEXT``: a public update, shown on the customer's status page;
+- ``router desk solve ID...``: solve tickets (a problem's incidents too) and tell the
+  router, through the desk's outbox, so every linked customer gets their one reply.
+
+These commands never create a desk: only the worker does.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from .cli_base import RouterGroup, settings_or_exit
+from .drafts import REVIEW_TAG
+from .settings import Settings
+
+
+def _settings() -> Settings:
+    return settings_or_exit()
+
+
+def _tags(ticket: dict[str, Any]) -> list[str]:
+    try:
+        tags = json.loads(ticket.get("tags") or "[]")
+    except ValueError:
+        return []
+    return [str(t) for t in tags] if isinstance(tags, list) else []
+
+
+def _when(epoch: Any) -> str:
+    try:
+        return datetime.fromtimestamp(float(epoch), UTC).strftime("%Y-%m-%d %H:%M UTC")
+    except (TypeError, ValueError, OverflowError, OSError):
+        return "?"
+
+
+@click.group(cls=RouterGroup)
+def desk() -> None:
+    """Work the embedded desk as an agent would."""
+
+
+def _embedded(settings: Settings) -> Any:
+    """The embedded desk the worker uses; never creates one (only the worker does)."""
+    from connectors.desks.embedded import EmbeddedConfig, EmbeddedDesk
+
+    if settings.desk != "embedded":
+        raise click.UsageError(f"ROUTER_DESK is {settings.desk!r}: these commands work on "
+                               "the embedded desk (unset ROUTER_DESK)")
+    path = settings.embedded_desk_path
+    if not path.is_file():
+        raise click.ClickException(
+            f"no embedded desk at {path}: set ROUTER_EMBEDDED_DESK_PATH to the desk's file "
+            "(the worker creates it when it first starts)")
+    return EmbeddedDesk(EmbeddedConfig(path=path, url=settings.embedded_desk_url),
+                        create=False)
+
+
+@desk.command("list")
+@click.option("--status", type=click.Choice(["new", "open", "pending", "solved", "closed",
+                                             "active", "done"]))
+@click.option("--tag", "tags", multiple=True, help="Only tickets with this tag (repeatable).")
+@click.option("--review", is_flag=True,
+              help=f"Only tickets waiting for a person's call (tag {REVIEW_TAG}).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per ticket.")
+def desk_list(status: str | None, tags: tuple[str, ...], review: bool, as_json: bool) -> None:
+    """List tickets, optionally by status and tags."""
+    d = _embedded(_settings())
+    wanted = set(tags) | ({REVIEW_TAG} if review else set())
+    for t in d.tickets(status=status):
+        t_tags = _tags(t)
+        if not wanted <= set(t_tags):
+            continue
+        if as_json:
+            click.echo(json.dumps({**{k: t[k] for k in ("id", "external_id", "subject",
+                                                       "status", "requester", "priority",
+                                                       "comments")}, "tags": t_tags}))
+        else:
+            click.echo(f"#{t['id']:<4} {t['status']:<7} {t['priority'] or '':<7} "
+                       f"{t['comments']} notes  {t['subject'][:90]}")
+
+
+@desk.command("show")
+@click.argument("ticket_id")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+def desk_show(ticket_id: str, as_json: bool) -> None:
+    """One ticket whole: what the agent sees (the mention, its scores and reasons, the
+    thread), its tags, linked tickets, and every note and public reply in order."""
+    d = _embedded(_settings())
+    found = d.ticket(ticket_id)
+    if found is None:
+        raise click.ClickException(f"no ticket {ticket_id} in the embedded desk "
+                                   "(`router desk list` shows them)")
+    if as_json:
+        click.echo(json.dumps(found, ensure_ascii=False, default=str))
+        return
+    click.echo(f"#{found['id']} {found['status']} {found['priority'] or ''}  "
+               f"{found['subject']}")
+    click.echo(f"requester: {found['requester'] or '-'} on {found['network'] or '-'}; "
+               f"tags: {', '.join(found['tags']) or '-'}")
+    if found["parent_id"]:
+        click.echo(f"incident of problem #{found['parent_id']}")
+    if found["incidents"]:
+        click.echo("incidents: " + ", ".join(f"#{i}" for i in found["incidents"]))
+    click.echo(f"link for the customer: {found['url']}")
+    click.echo("")
+    click.echo(found["body"].rstrip())
+    for c in found["comments"]:
+        kind = "public reply" if c["public"] else "internal note"
+        click.echo(f"\n--- {kind}, {_when(c['created_at'])} ---\n{c['body'].rstrip()}")
+
+
+@desk.command("reply")
+@click.argument("ticket_id")
+@click.argument("text")
+def desk_reply(ticket_id: str, text: str) -> None:
+    """Add a public update to a ticket: the customer reads it on the ticket's status page
+    (the link in the router's reply), as what was done."""
+    d = _embedded(_settings())
+    if not text.strip():
+        raise click.UsageError("give the TEXT of the update")
+    if d.ticket(ticket_id) is None:
+        raise click.ClickException(f"no ticket {ticket_id} in the embedded desk "
+                                   "(`router desk list` shows them)")
+    d.add_reply(ticket_id, text.strip())
+    click.echo(f"#{ticket_id}: public update added; the customer sees it at "
+               f"{d.ticket_url(ticket_id)}")
+
+
+@desk.command("solve")
+@click.argument("ticket_ids", nargs=-1, required=True)
+@click.option("--status", default="solved", type=click.Choice(["solved", "closed"]),
+              show_default=True)
+def desk_solve(ticket_ids: tuple[str, ...], status: str) -> None:
+    """Mark tickets solved (a problem's incidents too), and tell the router.
+
+    Each status change is saved with its ticket event in the desk's outbox; the events go
+    to Kafka now, or, if Kafka is down, from a running worker (or the next solve)."""
+    from vocab.errors import BrokerError
+
+    from .outbox import send_pending
+
+    settings = _settings()
+    d = _embedded(settings)
+    bad = d.unknown_ids(ticket_ids)
+    for tid in dict.fromkeys(t for t in ticket_ids if t not in bad):
+        for t in d.solve(tid, status):
+            click.echo(f"#{t.id} {status}: {t.url}")
+    try:
+        send_pending(settings, d)
+    except BrokerError as exc:
+        click.echo(f"{exc}: the ticket events wait in the desk's outbox, and the customers' "
+                   "replies go out from a running worker once Kafka takes them (or with the "
+                   "next `router desk solve`)", err=True)
+    if bad:
+        raise click.ClickException(
+            f"no ticket {', '.join(bad)} in the embedded desk (`router desk list` shows "
+            "them); the others were " + status)
