@@ -324,6 +324,9 @@ def _attach_model_commands() -> None:
 
     main.add_command(model, "model")
     main.add_command(status, "status")
+    from .audit import audit
+
+    main.add_command(audit, "audit")
 
 
 _attach_model_commands()

@@ -78,6 +78,8 @@ FAMILIES: dict[str, Family] = {
         ("network",)),
     "outbox": Family(
         "router_outbox_events_sent", "Ticket events the embedded desk's outbox sent to Kafka."),
+    "audit": Family(
+        "router_audit_items", "Silent verdicts sampled as audit items for a person to check."),
     "other": Family(
         "router_other_events", "Counts not mapped to a metric of their own, by name (a "
         "test keeps this empty).", ("name",)),
@@ -99,6 +101,7 @@ ROUTES: tuple[tuple[str, str, Mapping[str, str]], ...] = (
     ("poller.events", "desk_poll_events", {}),
     ("poller.{network}.mentions", "network_poll_mentions", {}),
     ("outbox.sent", "outbox", {}),
+    ("audit.sampled", "audit", {}),
 )
 
 

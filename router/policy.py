@@ -110,6 +110,17 @@ def _versus(score: float, cut: float) -> tuple[str, str]:
     return a, b
 
 
+#: How the reasons of a silent verdict the model's judgement made begin (not a rule's: own
+#: accounts, reposts, duplicates): what an audit of the silence samples.
+JUDGED_SILENT = ("not actionable:", "hurtful (")
+
+
+def judged_silent(d: Decision) -> bool:
+    """True for a silent verdict the model's scores made (one a person can second-guess)."""
+    return (d.verdict is Verdict.SILENT and bool(d.reasons)
+            and d.reasons[0].startswith(JUDGED_SILENT))
+
+
 def decide(m: Mention, s: Scores, settings: Settings, ctx: Context) -> Decision:
     """The one verdict for this mention, with its reasons (pure; no I/O)."""
     threshold = settings.threshold_for(s.category)

@@ -136,6 +136,14 @@ class Settings(BaseSettings):
         description="Below this share of known words the model cannot read the mention "
         "(another language, jargon): a human reviews it. 0 turns this off.",
     )
+    audit_share: float = Field(
+        0.01, ge=0, le=1,
+        description="Share of the silent verdicts the model judged (not the rules: own "
+        "accounts, reposts, duplicates) that become audit items for a person (router "
+        "audit). 0 turns the audit off.",
+    )
+    audit_per_hour: int = Field(
+        20, ge=0, description="At most this many audit items per hour and worker.")
     review_margin: float | None = Field(
         None, ge=0, le=0.5,
         description="Actionable scores within this margin below the threshold go to review "

@@ -47,6 +47,10 @@ SPECS: dict[str, TopicSpec] = {
     "config": TopicSpec("router-config", compacted=True, partitions=1),
     # desk webhook deliveries already accepted (replay protection across restarts)
     "webhook_deliveries": TopicSpec("webhook-deliveries", compacted=True, partitions=1),
+    # silent verdicts sampled for a person to check, keyed by mention (router audit)
+    "audit": TopicSpec("audit", compacted=True),
+    # labels by people (audits, agents' desk feedback), keyed by mention: one per mention
+    "feedback": TopicSpec("feedback", compacted=True),
     "mentions_dlq": TopicSpec("mentions-dlq"),
     "decisions_dlq": TopicSpec("decisions-dlq"),
     "ticket_events_dlq": TopicSpec("ticket-events-dlq"),

@@ -193,6 +193,33 @@ class DeadLetter(faust.Record, serializer="json", namespace=_NS + "DeadLetter"):
                    truncated=len(kept) < len(raw))
 
 
+class AuditItem(faust.Record, serializer="json", namespace=_NS + "AuditItem"):
+    """A silent verdict sampled for a person to check: could support have helped after all?
+    On the compacted ``audit`` topic, keyed by the mention's ref."""
+
+    mention: Mention
+    reasons: list[str]
+    scores: dict[str, float]
+    model_version: str = ""
+    at: float = 0.0
+    schema: int = SCHEMA_VERSION
+
+
+class Label(faust.Record, serializer="json", namespace=_NS + "Label"):
+    """A person's judgement of one mention: could support help (``actionable``)? On the
+    compacted ``feedback`` topic keyed by the mention's ref, so a label is never lost and a
+    relabel replaces it instead of counting twice."""
+
+    mention_ref: str
+    actionable: bool
+    source: str  # where it was given: "audit", or a desk's feedback ("zendesk", ...)
+    text: str = ""  # the mention's text, what a model trains on
+    verdict: str = ""  # what the router had decided
+    by: str = ""
+    at: float = 0.0
+    schema: int = SCHEMA_VERSION
+
+
 class ConfigEntry(faust.Record, serializer="json", namespace=_NS + "ConfigEntry"):
     """A runtime setting on the compacted control topic (kill switch, thresholds...)."""
 

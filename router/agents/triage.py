@@ -20,6 +20,7 @@ from classifiers.api import Scores
 from vocab.errors import BadInput
 from vocab.records import Decision, Mention
 
+from ..audit import Sampler
 from ..live_model import LiveModel
 from ..settings import Settings
 from ..tables import RecentPosts, Table, in_event
@@ -38,13 +39,15 @@ class Triage:
     def __init__(self, *, live: Callable[[], LiveModel],
                  policy_settings: Callable[[], Settings],
                  authors: Table[dict[str, Any]], posts: RecentPosts, decisions: TopicT,
-                 sink: Sink) -> None:
+                 sink: Sink, audit: TopicT | None = None) -> None:
         self.live = live  # the model deciding now (swapped between batches)
         self.policy_settings = policy_settings  # the worker's, with what ops set at runtime
         self.authors = authors  # author key -> state; OUTAGE_KEY -> the outage window
         self.posts = posts
         self.decisions = decisions
         self.sink = sink
+        self.audit = audit  # where sampled silent verdicts go for a person to check
+        self.sampler = Sampler(policy_settings)
         # The events of the current batch already decided or dead-lettered: if the batch
         # fails half-way, only the others become "internal error" dead letters.
         self.settled: set[int] = set()
@@ -96,8 +99,9 @@ class Triage:
                          model_version: str = "") -> None:
         in_event(event)
         key = author_key(m)
+        now = time.time()
         step = triage(m, sc, s, author=self.authors[key], outage=self.authors[OUTAGE_KEY],
-                      now=time.time(), posts=self.posts, model_version=model_version)
+                      now=now, posts=self.posts, model_version=model_version)
         d = step.decision
         if step.new:
             self.posts.add(m.to_json_dict(), d.decided_at)
@@ -106,6 +110,10 @@ class Triage:
                 self.authors[OUTAGE_KEY] = step.outage
         self.sink.count(f"verdict.{d.verdict}", network=m.network)
         await self.sink.emit(self.decisions, key.encode(), d.dumps())
+        item = self.sampler.take(d, now) if step.new and self.audit is not None else None
+        if item is not None and self.audit is not None:
+            await self.sink.emit(self.audit, m.ref.encode(), item.dumps())
+            self.sink.count("audit.sampled")
         self.sink.decided(getattr(event.message, "timestamp", None))
         if log.isEnabledFor(logging.DEBUG):
             log.debug("decided %s", decision_line(d))
@@ -124,7 +132,7 @@ def register(rt: Runtime) -> None:
         await rt.ready()  # done before the worker starts: the model is loaded
         step = Triage(live=lambda: rt.live, policy_settings=rt.policy_settings,
                       authors=rt.tables.authors, posts=rt.tables.posts,
-                      decisions=rt.topics.decisions, sink=rt)
+                      decisions=rt.topics.decisions, sink=rt, audit=rt.topics.audit)
         # Waited for inside the loop, never before it: Faust registers the stream when the
         # agent first iterates it, and a mention fetched before that never reached triage
         # (seen with a wait here: a redelivery after a restart was never decided).

@@ -1,0 +1,142 @@
+"""Auditing the silence: nobody looks at what the router silenced unless some of it is shown.
+
+A share of the silent verdicts the model judged (``ROUTER_AUDIT_SHARE``, 1 % by default;
+never the rules' silences: own accounts, reposts, duplicates) becomes an audit item on the
+compacted ``audit`` topic, at most ``ROUTER_AUDIT_PER_HOUR`` per hour and worker. Which
+mentions are sampled depends only on their ref, so a redelivery is sampled the same way.
+
+- ``router audit list [--all] [--json]``: the items nobody has labelled yet (text, link,
+  reasons, scores);
+- ``router audit label REF yes|no``: could support have helped? The label goes to the
+  compacted ``feedback`` topic keyed by the mention, where every label lives (one per
+  mention: a relabel replaces it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from vocab.records import AuditItem, Decision, Label
+
+from .cli_base import RouterGroup, settings_or_exit
+from .policy import judged_silent
+from .settings import Settings
+from .topics import name
+
+HOUR = 3600.0
+
+
+def sampled(ref: str, share: float) -> bool:
+    """Whether the mention ``ref`` is in the audited share (the same answer every time)."""
+    if share <= 0:
+        return False
+    digest = int(hashlib.sha256(ref.encode("utf-8", "surrogatepass")).hexdigest()[:8], 16)
+    return digest < share * 0x1_0000_0000
+
+
+class Sampler:
+    """Picks the audit items of one worker: the sampled share, capped per hour."""
+
+    def __init__(self, settings: Callable[[], Settings]) -> None:
+        self.settings = settings  # read per decision: ``router set`` may change the share
+        self.hour = -1
+        self.taken = 0
+
+    def take(self, d: Decision, now: float) -> AuditItem | None:
+        s = self.settings()
+        if not judged_silent(d) or not sampled(d.mention.ref, s.audit_share):
+            return None
+        hour = int(now // HOUR)
+        if hour != self.hour:
+            self.hour, self.taken = hour, 0
+        if self.taken >= s.audit_per_hour:
+            return None
+        self.taken += 1
+        return AuditItem(mention=d.mention, reasons=list(d.reasons), scores=dict(d.scores),
+                         model_version=d.model_version, at=now)
+
+
+# --- the command line ----------------------------------------------------------------
+
+
+def latest(settings: Settings, topic_key: str) -> dict[str, dict[str, Any]]:
+    """The latest value per key of a compacted topic (tombstones remove the key)."""
+    from .replay import read_to_end
+
+    out: dict[str, dict[str, Any]] = {}
+    for rec in read_to_end(settings, topic_key):
+        key = (rec.key or b"").decode("utf-8", "replace")
+        if rec.value is None:
+            out.pop(key, None)
+            continue
+        try:
+            out[key] = json.loads(rec.value)
+        except ValueError:
+            continue
+    return out
+
+
+@click.group(cls=RouterGroup)
+def audit() -> None:
+    """Check a sample of what the router silenced, and say where support could help."""
+
+
+@audit.command("list")
+@click.option("--all", "everything", is_flag=True, help="Labelled items too.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per item.")
+def list_cmd(everything: bool, as_json: bool) -> None:
+    """The audit items nobody has labelled yet, oldest first."""
+    settings = settings_or_exit()
+    items = latest(settings, "audit")
+    labels = latest(settings, "feedback")
+    shown = 0
+    for ref, item in sorted(items.items(), key=lambda kv: kv[1].get("at", 0.0)):
+        label = labels.get(ref)
+        if label is not None and not everything:
+            continue
+        shown += 1
+        m = item.get("mention", {})
+        if as_json:
+            click.echo(json.dumps({"ref": ref, "text": m.get("text"), "url": m.get("url"),
+                                   "reasons": item.get("reasons"),
+                                   "scores": item.get("scores"),
+                                   "label": None if label is None else label["actionable"]},
+                                  ensure_ascii=False))
+            continue
+        said = "" if label is None else f"  [labelled: {'yes' if label['actionable'] else 'no'}]"
+        click.echo(f"{ref}{said}  @{m.get('author', {}).get('handle', '?')}: "
+                   f"{' '.join(str(m.get('text', '')).split())[:160]}")
+        click.echo(f"    {(item.get('reasons') or ['?'])[0]}; {m.get('url') or 'no link'}")
+    if not shown and not as_json:
+        click.echo("nothing to audit" if not items else "every audit item is labelled")
+
+
+@audit.command("label")
+@click.argument("ref")
+@click.argument("answer", type=click.Choice(["yes", "no"]))
+@click.option("--by", default="", help="Who labels (kept with the label).")
+def label_cmd(ref: str, answer: str, by: str) -> None:
+    """Could support have helped with the mention REF (network:id)? yes or no."""
+    from kafka import KafkaProducer
+
+    settings = settings_or_exit()
+    item = latest(settings, "audit").get(ref)
+    if item is None:
+        raise click.ClickException(f"no audit item {ref} (`router audit list` shows them)")
+    m = item.get("mention", {})
+    label = Label(mention_ref=ref, actionable=answer == "yes", source="audit",
+                  text=str(m.get("text", "")), verdict="silent", by=by, at=time.time())
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    try:
+        producer.send(name(settings, "feedback"), key=ref.encode(),
+                      value=bytes(label.dumps())).get(timeout=30)
+    finally:
+        producer.close()
+    click.echo(f"{ref}: support could {'' if label.actionable else 'not '}have helped "
+               "(on the feedback topic)")

@@ -1,0 +1,74 @@
+"""Auditing the silence: a share of what the model silenced reaches a person, who says
+whether support could have helped; the label lands once per mention on `feedback`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from router.audit import Sampler, sampled
+from router.settings import Settings
+from vocab.records import Author, Decision, Mention
+
+from .stream import RouterProcess, encode, key_of, mention, running
+
+
+def silent(ref_id: str, first_reason: str) -> Decision:
+    m = Mention(id=ref_id, network="generic", text="nice ad", created_at="t",
+                author=Author(id="u1", handle="ann"))
+    return Decision(mention=m, verdict="silent", scores={"actionable": 0.1},
+                    reasons=[first_reason])
+
+
+def test_only_the_models_silences_are_sampled_the_same_way_every_time_and_capped() -> None:
+    settings = Settings(audit_share=1.0, audit_per_hour=2)
+    sampler = Sampler(lambda: settings)
+    now = 1_800_000_000.0
+    assert sampler.take(silent("a", "never a ticket: a repost"), now) is None  # a rule's
+    assert sampler.take(silent("b", "exact duplicate of generic:a"), now) is None
+    first = sampler.take(silent("c", "not actionable: 0.10 < 0.52"), now)
+    assert first is not None and first.mention.ref == "generic:c"
+    assert sampler.take(silent("d", "hurtful (0.91) and nothing support can do"), now)
+    assert sampler.take(silent("e", "not actionable: 0.10 < 0.52"), now) is None  # the cap
+    assert sampler.take(silent("e", "not actionable: 0.10 < 0.52"), now + 3600) is not None
+    # about the configured share, and the same mentions whatever the run
+    picks = [sampled(f"generic:{i}", 0.01) for i in range(20_000)]
+    assert 150 <= sum(picks) <= 250
+    assert picks == [sampled(f"generic:{i}", 0.01) for i in range(20_000)]
+    assert not any(sampled(f"generic:{i}", 0.0) for i in range(1000))
+
+
+@pytest.mark.kafka
+def test_a_silenced_mention_is_audited_labelled_once_and_leaves_the_queue(
+        kafka_bootstrap: str, tmp_path: Path) -> None:
+    rp = RouterProcess(kafka_bootstrap, tmp_path, extra_env={
+        "ROUTER_AUDIT_SHARE": "1", "ROUTER_OWN_ACCOUNTS": "acmecorp"})
+    posts = [mention("p1", "Love the new ad campaign, the music is great"),
+             mention("p2", "Our spring sale starts today!", handle="acmecorp"),
+             mention("p3", "I was charged twice for my order, please refund me")]
+    with running(rp):
+        rp.produce("mentions", [encode(p) for p in posts], [key_of(p) for p in posts])
+        decisions = rp.read("decisions", lambda r: len(r) >= 3)
+        verdicts = {d["mention"]["id"]: d["verdict"] for d in decisions}
+        assert verdicts["p1"] == "silent" and verdicts["p2"] == "silent"
+        assert verdicts["p3"] != "silent"
+        items = rp.read("audit", lambda r: len(r) >= 1)
+    assert [i["mention"]["id"] for i in items] == ["p1"]  # not the brand's own post
+    listed = rp.cli("audit", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    [row] = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert row["ref"] == "generic:p1" and row["label"] is None
+    assert row["reasons"][0].startswith("not actionable")
+
+    assert rp.cli("audit", "label", "generic:p1", "no", "--by", "ops").returncode == 0
+    assert rp.cli("audit", "list").stdout.strip() == "every audit item is labelled"
+    assert rp.cli("audit", "label", "generic:p1", "yes").returncode == 0  # changed mind
+    labels = rp.read("feedback", lambda r: len(r) >= 2)
+    assert {lab["mention_ref"] for lab in labels} == {"generic:p1"}  # one mention
+    assert labels[-1]["actionable"] is True and labels[-1]["source"] == "audit"
+    again = rp.cli("audit", "list", "--all", "--json")
+    assert json.loads(again.stdout)["label"] is True  # the latest label counts, once
+    unknown = rp.cli("audit", "label", "generic:nope", "yes")
+    assert unknown.returncode == 1 and "no audit item generic:nope" in unknown.stderr
