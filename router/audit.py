@@ -9,7 +9,10 @@ mentions are sampled depends only on their ref, so a redelivery is sampled the s
   reasons, scores);
 - ``router audit label REF yes|no``: could support have helped? The label goes to the
   compacted ``feedback`` topic keyed by the mention, where every label lives (one per
-  mention: a relabel replaces it).
+  mention: a relabel replaces it);
+- ``router audit export FILE``: every label on ``feedback`` (the latest per mention) as
+  JSON lines with ``text`` and ``label``, the file ``router train --data`` and
+  ``router evaluate --data`` read.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -140,3 +144,22 @@ def label_cmd(ref: str, answer: str, by: str) -> None:
         producer.close()
     click.echo(f"{ref}: support could {'' if label.actionable else 'not '}have helped "
                "(on the feedback topic)")
+
+
+@audit.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def export_cmd(file: Path) -> None:
+    """Write every label (the latest per mention) as JSON lines that `router train --data`
+    and `router evaluate --data` read: ref, text, label (1: support could help), source."""
+    settings = settings_or_exit()
+    labels = latest(settings, "feedback")
+    rows = [{"ref": ref, "text": lab.get("text", ""), "label": int(bool(lab["actionable"])),
+             "source": lab.get("source", ""), "verdict": lab.get("verdict", "")}
+            for ref, lab in sorted(labels.items()) if "actionable" in lab and lab.get("text")]
+    file.parent.mkdir(parents=True, exist_ok=True)
+    with file.open("w", encoding="utf-8") as out:
+        for row in rows:
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    helpful = sum(r["label"] for r in rows)
+    click.echo(f"{len(rows)} labels to {file} ({helpful} where support could help); train "
+               f"with `router train --data {file}`")

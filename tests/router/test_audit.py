@@ -47,28 +47,42 @@ def test_a_silenced_mention_is_audited_labelled_once_and_leaves_the_queue(
         "ROUTER_AUDIT_SHARE": "1", "ROUTER_OWN_ACCOUNTS": "acmecorp"})
     posts = [mention("p1", "Love the new ad campaign, the music is great"),
              mention("p2", "Our spring sale starts today!", handle="acmecorp"),
-             mention("p3", "I was charged twice for my order, please refund me")]
+             mention("p3", "I was charged twice for my order, please refund me"),
+             mention("p4", "What a beautiful sunset over the bay tonight", handle="bob")]
     with running(rp):
         rp.produce("mentions", [encode(p) for p in posts], [key_of(p) for p in posts])
-        decisions = rp.read("decisions", lambda r: len(r) >= 3)
+        decisions = rp.read("decisions", lambda r: len(r) >= 4)
         verdicts = {d["mention"]["id"]: d["verdict"] for d in decisions}
         assert verdicts["p1"] == "silent" and verdicts["p2"] == "silent"
-        assert verdicts["p3"] != "silent"
-        items = rp.read("audit", lambda r: len(r) >= 1)
-    assert [i["mention"]["id"] for i in items] == ["p1"]  # not the brand's own post
+        assert verdicts["p3"] != "silent" and verdicts["p4"] == "silent"
+        items = rp.read("audit", lambda r: len(r) >= 2)
+    assert sorted(i["mention"]["id"] for i in items) == ["p1", "p4"]  # not the brand's post
     listed = rp.cli("audit", "list", "--json")
     assert listed.returncode == 0, listed.stderr
-    [row] = [json.loads(line) for line in listed.stdout.splitlines()]
-    assert row["ref"] == "generic:p1" and row["label"] is None
-    assert row["reasons"][0].startswith("not actionable")
+    rows = {json.loads(line)["ref"]: json.loads(line) for line in listed.stdout.splitlines()}
+    assert set(rows) == {"generic:p1", "generic:p4"}
+    assert rows["generic:p1"]["label"] is None
+    assert rows["generic:p1"]["reasons"][0].startswith("not actionable")
 
     assert rp.cli("audit", "label", "generic:p1", "no", "--by", "ops").returncode == 0
+    assert "generic:p1" not in rp.cli("audit", "list").stdout  # out of the queue
+    assert rp.cli("audit", "label", "generic:p4", "no").returncode == 0
     assert rp.cli("audit", "list").stdout.strip() == "every audit item is labelled"
     assert rp.cli("audit", "label", "generic:p1", "yes").returncode == 0  # changed mind
-    labels = rp.read("feedback", lambda r: len(r) >= 2)
-    assert {lab["mention_ref"] for lab in labels} == {"generic:p1"}  # one mention
+    labels = rp.read("feedback", lambda r: len(r) >= 3)
+    assert [lab["mention_ref"] for lab in labels].count("generic:p1") == 2
     assert labels[-1]["actionable"] is True and labels[-1]["source"] == "audit"
     again = rp.cli("audit", "list", "--all", "--json")
-    assert json.loads(again.stdout)["label"] is True  # the latest label counts, once
+    latest = {json.loads(line)["ref"]: json.loads(line)["label"]
+              for line in again.stdout.splitlines()}
+    assert latest == {"generic:p1": True, "generic:p4": False}  # the latest label, once
     unknown = rp.cli("audit", "label", "generic:nope", "yes")
     assert unknown.returncode == 1 and "no audit item generic:nope" in unknown.stderr
+
+    exported = rp.cli("audit", "export", str(tmp_path / "labels.jsonl"))
+    assert exported.returncode == 0 and "2 labels" in exported.stdout, exported.stderr
+    from classifiers.data import read_labelled
+
+    data = read_labelled(tmp_path / "labels.jsonl")  # what `router train --data` reads
+    assert dict(zip(data.texts, data.labels, strict=True)) == {posts[0]["text"]: 1,
+                                                               posts[3]["text"]: 0}
