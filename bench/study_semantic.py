@@ -1,6 +1,6 @@
 """Which semantic half? Full MiniLM against its static per-piece vectors. A study, not a test.
 
-On the shipped model's own split (``classifiers.build.split_shared``: the relabelled
+On the shipped model's own split (``classifiers.splits.split_shared``: the relabelled
 complaints rows and IBM first turns for training, their held-out 20% plus TweetEval hate
 val as the evaluation set) it fits the linear pipeline, a logistic regression on each kind
 of MiniLM vector, and their stack, and prints ROC-AUC and recall at 5% false alarms for
@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from study_minilm_cascade import MiniLM  # noqa: E402
 
 from classifiers.actionable import make_pipeline  # noqa: E402
-from classifiers.build import split_shared  # noqa: E402
 from classifiers.semantic import StaticEncoder, logit  # noqa: E402
+from classifiers.splits import split_shared  # noqa: E402
 from classifiers.store import artifacts_dir  # noqa: E402
 
 _HANDLE = re.compile(r"@\w+")

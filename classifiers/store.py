@@ -30,7 +30,7 @@ import numpy as np
 import scipy
 import sklearn
 
-from classifiers.digest import sha256 as sha256  # also reachable as classifiers.store.sha256
+from classifiers.digest import sha256
 from vocab.errors import ModelError
 
 FORMAT = 1

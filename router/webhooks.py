@@ -98,14 +98,6 @@ def accept_delivery(desk: type[Desk], headers: Mapping[str, str], body: bytes, s
                                  at=at) for c in changes], seen)
 
 
-def events_from_delivery(desk: type[Desk], headers: Mapping[str, str], body: bytes,
-                         secret: str, *, replay_cache: ReplayCache,
-                         ticket_url: Any, now: float | None = None) -> list[TicketEvent]:
-    """The ticket events of one verified delivery; raises WebhookRejected otherwise."""
-    return accept_delivery(desk, headers, body, secret, replay_cache=replay_cache,
-                           ticket_url=ticket_url, now=now).events
-
-
 class DeliveryLog:
     """The replay cache's durable side: the ``webhook-deliveries`` topic (one partition).
 

@@ -35,7 +35,8 @@ from connectors.errors import NotSupported
 from connectors.registry import DESK_GROUP, DESKS, desk_class
 from router.settings import load_settings
 from router.topics import ensure_topics
-from router.webhooks import DeliveryLog, DeliveryUnreadable, events_from_delivery
+from router.webhooks import DeliveryLog, DeliveryUnreadable, accept_delivery
+from vocab.records import TicketEvent
 
 from .stream import ROOT, RouterProcess
 
@@ -43,6 +44,12 @@ SECRET = "s3cret-webhook-key"
 # Each desk's class checks and reads its own deliveries; the router finds it by its key.
 ZENDESK, GITHUB, JIRA = desk_class("zendesk"), desk_class("github"), desk_class("jira")
 EMBEDDED = desk_class("embedded")
+
+
+def events_from_delivery(desk: type[Desk], headers: dict[str, str], body: bytes, secret: str,
+                         **kwargs: Any) -> list[TicketEvent]:
+    """The ticket events of one delivery, as the endpoint gets them."""
+    return accept_delivery(desk, headers, body, secret, **kwargs).events
 
 
 def zendesk_delivery(status: str, ticket: int = 42) -> tuple[dict[str, str], bytes]:
