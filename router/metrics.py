@@ -15,6 +15,7 @@ The consumer lag and the kill switch are gauges read at scrape time.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -64,7 +65,11 @@ FAMILIES: dict[str, Family] = {
     "closeloop": Family(
         "router_closeloop_events", "What the close-loop agent did with solved tickets, by "
         "outcome (reply_queued, reply_not_allowed, solved_without_mentions, "
-        "linked_after_solved).", ("outcome",)),
+        "linked_after_solved, marked_not_actionable, not_actionable_no_reply).",
+        ("outcome",)),
+    "feedback": Family(
+        "router_feedback_labels", "Labels agents gave through the desk (written to the "
+        "feedback topic), by desk and whether support could help.", ("source", "actionable")),
     "webhooks": Family(
         "router_webhook_deliveries", "Desk webhook deliveries, by outcome (accepted, "
         "rejected, unreadable).", ("outcome",)),
@@ -102,6 +107,7 @@ ROUTES: tuple[tuple[str, str, Mapping[str, str]], ...] = (
     ("poller.{network}.mentions", "network_poll_mentions", {}),
     ("outbox.sent", "outbox", {}),
     ("audit.sampled", "audit", {}),
+    ("feedback.labels", "feedback", {}),
 )
 
 
@@ -115,8 +121,10 @@ def _pattern(route: str) -> re.Pattern[str]:
 _ROUTES = tuple((_pattern(route), family, fixed) for route, family, fixed in ROUTES)
 
 
+@functools.lru_cache(maxsize=1024)
 def route(name: str) -> tuple[str, dict[str, str]]:
-    """The family a count name feeds and the labels its name gives."""
+    """The family a count name feeds and the labels its name gives (cached: the names are
+    a small fixed set, and this runs for every count). Callers must not change the dict."""
     for pattern, family, fixed in _ROUTES:
         match = pattern.match(name)
         if match:

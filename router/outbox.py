@@ -32,7 +32,8 @@ MAX_PAGES = 20  # a drain sends at most MAX_PAGES * 500 events, the rest next ti
 
 def event_of(desk_key: str, row: dict[str, Any]) -> TicketEvent:
     return TicketEvent(desk=desk_key, ticket_id=row["ticket_id"], kind="status",
-                       status=row["status"], ticket_url=row["url"], at=time.time())
+                       status=row["status"], ticket_url=row["url"],
+                       not_actionable=row.get("not_actionable"), at=time.time())
 
 
 def send_pending(settings: Settings, desk: EmbeddedDesk, *, timeout_s: float = 15.0) -> int:

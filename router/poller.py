@@ -31,7 +31,8 @@ async def poll_once(rt: Runtime) -> int:
         page = await rt.desk.changes_since(checkpoint)
         for change in page.changes:
             ev = TicketEvent(desk=rt.desk.key, ticket_id=change.ticket_id, kind="status",
-                             status=change.status, ticket_url=change.url, at=time.time())
+                             status=change.status, ticket_url=change.url,
+                             not_actionable=change.not_actionable, at=time.time())
             await rt.topics.ticket_events.send(key=ev.ticket_key.encode(), value=ev)
             written += 1
         if page.checkpoint == checkpoint or not page.changes:

@@ -128,7 +128,8 @@ def register(rt: Runtime) -> None:
             try:
                 accepted = accept_delivery(scheme, headers, body, key,
                                            replay_cache=replay_cache,
-                                           ticket_url=rt.desk.ticket_url)
+                                           ticket_url=rt.desk.ticket_url,
+                                           feedback_tag=rt.desk.feedback_tag)
             except WebhookRejected:
                 rt.count("webhooks.rejected")
                 return self.text("unauthorized", status=401)

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.desks.base import STATUSES, Desk
+from connectors.desks.base import FEEDBACK_TAG, STATUSES, Desk
 from connectors.desks.webhooks import ReplayCache, Seen, WebhookRejected, json_object
 from vocab.errors import RouterError
 from vocab.records import TicketEvent
@@ -71,13 +71,14 @@ def verify_delivery(desk: type[Desk], headers: Mapping[str, str], body: bytes,
 
 def accept_delivery(desk: type[Desk], headers: Mapping[str, str], body: bytes, secret: str, *,
                     replay_cache: ReplayCache, ticket_url: Any,
-                    now: float | None = None) -> Accepted:
-    """The ticket events of one verified delivery; raises WebhookRejected otherwise."""
+                    feedback_tag: str = FEEDBACK_TAG, now: float | None = None) -> Accepted:
+    """The ticket events of one verified delivery; raises WebhookRejected otherwise.
+    ``feedback_tag``: the configured desk's tag for a ticket an agent marked not actionable."""
     seen = verify_delivery(desk, headers, body, secret, now=now, replay_cache=replay_cache)
     try:
         payload = json_object(body)  # also too deep, or a 5,000-digit number: refused
         try:
-            changes = desk.parse_webhook(payload)
+            changes = desk.parse_webhook(payload, feedback_tag=feedback_tag)
         except RecursionError as exc:
             raise WebhookRejected("body is nested too deep") from exc
         except Exception as exc:  # noqa: BLE001 - any parser failure: see DeliveryUnreadable
@@ -95,7 +96,8 @@ def accept_delivery(desk: type[Desk], headers: Mapping[str, str], body: bytes, s
     at = time.time() if now is None else now
     return Accepted([TicketEvent(desk=desk.key, ticket_id=c.ticket_id, kind="status",
                                  status=c.status, ticket_url=c.url or ticket_url(c.ticket_id),
-                                 at=at) for c in changes], seen)
+                                 not_actionable=c.not_actionable, at=at)
+                     for c in changes], seen)
 
 
 class DeliveryLog:

@@ -124,6 +124,12 @@ class TicketEvent(faust.Record, serializer="json", namespace=_NS + "TicketEvent"
     reply_allowed: bool = True
     at: float = 0.0
     schema: int = SCHEMA_VERSION
+    # Added after schema 1 was published (absent, the defaults, in older events).
+    # kind == "linked": the verdict the router gave the mention.
+    verdict: str = ""
+    # kind == "status": an agent's judgement read from the desk (its feedback tag or field):
+    # True marked not actionable / misrouted, False not marked, None the desk did not say.
+    not_actionable: bool | None = None
 
     @property
     def ticket_key(self) -> str:

@@ -31,7 +31,7 @@ Errors are mapped at the boundary (``connectors.errors``); use ``connectors.http
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -45,6 +45,10 @@ STATUSES = ("new", "open", "pending", "solved", "closed")
 DONE_STATUSES = frozenset({"solved", "closed"})
 
 SOCIAL_TAG = "social"
+#: What an agent puts on a social ticket the router should not have sent (not actionable, or
+#: misrouted): the desk's own tag or label of that name, or its field set to that value (each
+#: desk says which in its docstring; ``ROUTER_<KEY>_FEEDBACK_TAG`` names another).
+FEEDBACK_TAG = "not-actionable"
 
 DeskEvents = Literal["webhook", "poll", "local"]
 
@@ -114,6 +118,19 @@ class TicketChange:
     url: str = ""
     external_id: str | None = None
     changed_at: str = ""
+    # An agent's judgement of the router's ticket, read from the desk's tag or field
+    # (``feedback_tag``): True marked not actionable / misrouted, False not marked, None
+    # the payload does not say (a status-only event).
+    not_actionable: bool | None = None
+
+
+def marked(tags: Iterable[Any] | None, feedback_tag: str) -> bool | None:
+    """Whether ``feedback_tag`` is among a ticket's ``tags`` (any case, surrounding spaces
+    ignored); None when the desk did not send its tags."""
+    if tags is None:
+        return None
+    wanted = feedback_tag.strip().casefold()
+    return any(str(t).strip().casefold() == wanted for t in tags)
 
 
 @dataclass(frozen=True)
@@ -138,6 +155,10 @@ class CommentBody:
 
 class DeskConfig(ConnectorConfig):
     """Base of each desk's settings; subclasses set ``env_prefix = 'ROUTER_<KEY>_'``."""
+
+    #: The tag (label, or field value where the desk has no tags) an agent sets on a social
+    #: ticket the router should not have sent; it comes back as a "not actionable" label.
+    feedback_tag: str = FEEDBACK_TAG
 
 
 class Desk(Connector):
@@ -230,10 +251,13 @@ class Desk(Connector):
         raise WebhookRejected(f"{getattr(cls, 'key', cls.__name__)} has no webhooks")
 
     @classmethod
-    def parse_webhook(cls, payload: Mapping[str, Any]) -> list[TicketChange]:
+    def parse_webhook(cls, payload: Mapping[str, Any], *,
+                      feedback_tag: str = FEEDBACK_TAG) -> list[TicketChange]:
         """The ticket status changes in a verified delivery's JSON object (``[]`` for events
         that change no status), each status one of ``STATUSES``, read with the same status
-        map as the desk's REST code. By default a desk has no webhooks: NotSupported."""
+        map as the desk's REST code. Where the payload lists the ticket's tags (labels),
+        ``not_actionable`` says whether ``feedback_tag`` is among them (``marked``). By
+        default a desk has no webhooks: NotSupported."""
         from connectors.errors import NotSupported
 
         raise NotSupported(f"{getattr(cls, 'key', cls.__name__)} has no webhooks")
@@ -241,3 +265,8 @@ class Desk(Connector):
     def ticket_url(self, ticket_id: str) -> str:
         """The link an agent (or customer) opens for this ticket."""
         return ticket_id
+
+    @property
+    def feedback_tag(self) -> str:
+        """The tag (or field value) agents mark a ticket not actionable with (settings)."""
+        return self.config.feedback_tag if isinstance(self.config, DeskConfig) else FEEDBACK_TAG

@@ -35,7 +35,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from ..errors import ConfigError
-from .base import CommentBody, DeskEvents, Ticket, TicketChange, TicketDraft
+from .base import FEEDBACK_TAG, CommentBody, DeskEvents, Ticket, TicketChange, TicketDraft
 from .saas import SaasConfig, SaasDesk, requester_key, same_text
 from .webhooks import (
     MAX_AGE_SECONDS,
@@ -225,7 +225,8 @@ class Freshdesk(SaasDesk):
         return None
 
     @classmethod
-    def parse_webhook(cls, payload: Mapping[str, Any]) -> list[TicketChange]:
+    def parse_webhook(cls, payload: Mapping[str, Any], *,
+                      feedback_tag: str = FEEDBACK_TAG) -> list[TicketChange]:
         """An automation webhook's ``freshdesk_webhook`` object (or those fields at the top)."""
         data = payload.get("freshdesk_webhook", payload)
         if not isinstance(data, Mapping) or not data.get("ticket_id"):

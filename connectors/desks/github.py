@@ -36,7 +36,7 @@ from pydantic_settings import SettingsConfigDict
 
 from ..errors import ConfigError, NotSupported, RetriableError
 from ..http import parse_retry_after, raise_for_response
-from .base import CommentBody, DeskEvents, Ticket, TicketChange, TicketDraft
+from .base import FEEDBACK_TAG, CommentBody, DeskEvents, Ticket, TicketChange, TicketDraft
 from .render import find_marker, marker
 from .saas import SaasConfig, SaasDesk, requester_key
 from .webhooks import (
@@ -280,7 +280,8 @@ class GitHubIssues(SaasDesk):
         return check_replay(replay_cache, cls.key, digest(body), now + DEDUP_WINDOW)
 
     @classmethod
-    def parse_webhook(cls, payload: Mapping[str, Any]) -> list[TicketChange]:
+    def parse_webhook(cls, payload: Mapping[str, Any], *,
+                      feedback_tag: str = FEEDBACK_TAG) -> list[TicketChange]:
         """``issues`` events (opened, closed, reopened, edited); pull requests are not."""
         issue = payload.get("issue")
         if not isinstance(issue, Mapping) or "pull_request" in issue:

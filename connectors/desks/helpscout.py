@@ -36,7 +36,7 @@ from pydantic_settings import SettingsConfigDict
 
 from ..errors import FatalError
 from ..http import raise_for_response
-from .base import CommentBody, DeskEvents, Ticket, TicketChange, TicketDraft
+from .base import FEEDBACK_TAG, CommentBody, DeskEvents, Ticket, TicketChange, TicketDraft
 from .saas import SaasConfig, SaasDesk, requester_key, same_text
 from .webhooks import (
     DEDUP_WINDOW,
@@ -253,7 +253,8 @@ class HelpScout(SaasDesk):
         return check_replay(replay_cache, cls.key, digest(body), now + DEDUP_WINDOW)
 
     @classmethod
-    def parse_webhook(cls, payload: Mapping[str, Any]) -> list[TicketChange]:
+    def parse_webhook(cls, payload: Mapping[str, Any], *,
+                      feedback_tag: str = FEEDBACK_TAG) -> list[TicketChange]:
         """``convo.*`` events: the conversation object (convo.deleted has only its id)."""
         if not payload.get("id") or "status" not in payload:
             return []  # e.g. convo.deleted carries only the id

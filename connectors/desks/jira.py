@@ -37,7 +37,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from ..errors import ConfigError
-from .base import CommentBody, DeskEvents, Ticket, TicketChange, TicketDraft
+from .base import FEEDBACK_TAG, CommentBody, DeskEvents, Ticket, TicketChange, TicketDraft
 from .saas import SaasConfig, SaasDesk, requester_key
 from .webhooks import (
     DEDUP_WINDOW,
@@ -315,7 +315,8 @@ class Jira(SaasDesk):
         return check_replay(replay_cache, cls.key, digest(body), expires_at)
 
     @classmethod
-    def parse_webhook(cls, payload: Mapping[str, Any]) -> list[TicketChange]:
+    def parse_webhook(cls, payload: Mapping[str, Any], *,
+                      feedback_tag: str = FEEDBACK_TAG) -> list[TicketChange]:
         """``jira:issue_*`` events; the issue's browse link from its ``self`` URL."""
         if not text(payload.get("webhookEvent")).startswith("jira:issue_"):
             return []

@@ -28,7 +28,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from ..errors import FatalError, RetriableError
-from .base import CommentBody, DeskEvents, Ticket, TicketChange, TicketDraft
+from .base import FEEDBACK_TAG, CommentBody, DeskEvents, Ticket, TicketChange, TicketDraft
 from .saas import SaasConfig, SaasDesk, requester_key, same_text
 from .webhooks import (
     DEDUP_WINDOW,
@@ -244,7 +244,8 @@ class Zammad(SaasDesk):
         return check_replay(replay_cache, cls.key, digest(body), now + DEDUP_WINDOW)
 
     @classmethod
-    def parse_webhook(cls, payload: Mapping[str, Any]) -> list[TicketChange]:
+    def parse_webhook(cls, payload: Mapping[str, Any], *,
+                      feedback_tag: str = FEEDBACK_TAG) -> list[TicketChange]:
         """The default trigger payload: ``ticket.state`` (a name, or an object with one)."""
         ticket = payload.get("ticket")
         if not isinstance(ticket, Mapping) or not ticket.get("id"):

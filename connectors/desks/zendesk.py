@@ -32,7 +32,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from ..errors import ConfigError
-from .base import CommentBody, DeskEvents, Ticket, TicketChange, TicketDraft
+from .base import FEEDBACK_TAG, CommentBody, DeskEvents, Ticket, TicketChange, TicketDraft
 from .saas import SaasConfig, SaasDesk, requester_key
 from .webhooks import (
     MAX_AGE_SECONDS,
@@ -244,7 +244,8 @@ class Zendesk(SaasDesk):
         return check_replay(replay_cache, cls.key, digest(stamp, body), at + max_age)
 
     @classmethod
-    def parse_webhook(cls, payload: Mapping[str, Any]) -> list[TicketChange]:
+    def parse_webhook(cls, payload: Mapping[str, Any], *,
+                      feedback_tag: str = FEEDBACK_TAG) -> list[TicketChange]:
         """Event subscriptions (``zen:event-type:ticket.*``) and trigger webhooks."""
         kind = text(payload.get("type"))
         if kind.startswith("zen:event-type:ticket."):

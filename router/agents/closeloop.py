@@ -9,6 +9,16 @@ A ``linked`` event can arrive after the ticket's solved event (an agent solved t
 before the router's link was written, or while it was retried): ``replied`` also remembers
 that the ticket's latest status is done (``SOLVED``), so the late customer is answered then;
 a later non-done status (reopened) clears it.
+
+Agents' judgement comes back here too, as labels on the compacted ``feedback`` topic keyed
+by mention (one per mention: a later judgement replaces an earlier one, never adds to it):
+
+- a ticket an agent marked not actionable (the desk's feedback tag or field, carried by the
+  status event as ``not_actionable``) labels every mention linked to it "support could not
+  help", and its customers get no reply when it is solved ("if we can't help, we shut up");
+  ``replied`` remembers the mark (``NOT_ACTIONABLE``) until the tag is taken off;
+- a ticket solved without that mark labels every mention linked to it "support could help"
+  (the router's reply is the public answer), a mention linked after the solve too.
 """
 
 from __future__ import annotations
@@ -22,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from faust.types import TopicT
 
 from connectors.desks.base import DONE_STATUSES
-from vocab.records import Mention, Reply, TicketEvent
+from vocab.records import Label, Mention, Reply, TicketEvent
 
 from ..tables import Table, in_event
 from . import Sink
@@ -33,6 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SOLVED = "#solved"  # in ``replied[ticket]``: its latest status is solved or closed
+NOT_ACTIONABLE = "#not-actionable"  # in ``replied[ticket]``: an agent marked it so
 
 
 def reply_id(ticket_key: str, network: str, author_id: str) -> str:
@@ -45,10 +56,12 @@ class CloseLoop:
     """Who to answer per ticket, and one reply per customer when it is solved."""
 
     def __init__(self, *, links: Table[list[dict[str, Any]]], replied: Table[list[str]],
-                 replies: TopicT, compose: Callable[[Mention, str], str], sink: Sink) -> None:
+                 replies: TopicT, compose: Callable[[Mention, str], str], sink: Sink,
+                 feedback: TopicT | None = None) -> None:
         self.links = links
         self.replied = replied
         self.replies = replies
+        self.feedback = feedback
         self.compose = compose
         self.sink = sink
 
@@ -61,7 +74,7 @@ class CloseLoop:
                        and t["mention"]["network"] == ev.mention.network for t in targets):
                 targets.append({"mention": ev.mention.to_json_dict(),
                                 "reply_allowed": ev.reply_allowed,
-                                "ticket_url": ev.ticket_url})
+                                "ticket_url": ev.ticket_url, "verdict": ev.verdict})
                 self.links[key] = targets
                 if SOLVED in self.replied[key]:  # linked after it was solved
                     self.sink.count("closeloop.linked_after_solved")
@@ -69,17 +82,45 @@ class CloseLoop:
             return
         if ev.kind != "status":
             return
+        marks = set(self.replied[key])
+        if ev.not_actionable is not None and (NOT_ACTIONABLE in marks) != ev.not_actionable:
+            marks ^= {NOT_ACTIONABLE}  # an agent put the mark on, or took it off
+            self.replied[key] = sorted(marks)
+            if ev.not_actionable:
+                self.sink.count("closeloop.marked_not_actionable")
+                await self.label(key, self.links[key], actionable=False)
         if ev.status not in DONE_STATUSES:
-            replied = self.replied[key]
-            if SOLVED in replied:  # reopened: the next link waits for the next solve
-                self.replied[key] = [x for x in replied if x != SOLVED]
+            if SOLVED in marks:  # reopened: the next link waits for the next solve
+                self.replied[key] = sorted(marks - {SOLVED})
             return
         await self.solved(key, ev)
+
+    async def label(self, key: str, targets: list[dict[str, Any]], *,
+                    actionable: bool) -> None:
+        """An agent's judgement of the mentions on ticket ``key``, one label per mention."""
+        if self.feedback is None:
+            return
+        desk = key.split(":", 1)[0]
+        for t in targets:
+            m = t["mention"]
+            ref = f"{m['network']}:{m['id']}"
+            label = Label(mention_ref=ref, actionable=actionable, source=desk,
+                          text=str(m.get("text", "")), verdict=str(t.get("verdict", "")),
+                          by=f"{key} (desk)", at=time.time())
+            await self.feedback.send(key=ref.encode(), value=label)
+            self.sink.count("feedback.labels", source=desk,
+                            actionable="yes" if actionable else "no")
 
     async def solved(self, key: str, ev: TicketEvent) -> None:
         targets = self.links[key]
         done = set(self.replied[key])
         done.add(SOLVED)
+        if NOT_ACTIONABLE in done:  # an agent said support cannot help: no reply
+            if targets:
+                self.sink.count("closeloop.not_actionable_no_reply")
+            self.replied[key] = sorted(done)
+            return
+        await self.label(key, targets, actionable=True)
         if not targets:
             self.sink.count("closeloop.solved_without_mentions")
             self.replied[key] = sorted(done)
@@ -114,7 +155,8 @@ class CloseLoop:
 
 def register(rt: Runtime) -> None:
     step = CloseLoop(links=rt.tables.links, replied=rt.tables.replied,
-                     replies=rt.topics.replies, compose=rt.compose, sink=rt)
+                     replies=rt.topics.replies, compose=rt.compose, sink=rt,
+                     feedback=rt.topics.feedback)
 
     @rt.app.agent(rt.topics.ticket_events, name="closeloop", concurrency=1)
     async def closeloop(stream: Any) -> None:

@@ -175,7 +175,7 @@ class Escalate:
         if d.case_key:
             self.cases[d.case_key] = ticket.id
         ev = TicketEvent(desk=self.desk.key, ticket_id=ticket.id, kind="linked",
-                         ticket_url=ticket.url, mention=m,
+                         ticket_url=ticket.url, mention=m, verdict=str(d.verdict),
                          reply_allowed=d.verdict.may_reply and not d.sensitive
                          and not d.hurtful, at=time.time())
         try:
