@@ -155,11 +155,18 @@ def evaluation(model: Any, parts: dict[str, Labelled], shared: Path) -> dict[str
     return out
 
 
-def build(shared: Path, out: Path, protocols: bool = False) -> dict[str, Any]:
-    parts = split_shared(shared)
+def actionable_rows(parts: dict[str, Labelled]) -> Labelled:
+    """The rows the shipped model's actionable heads train on (``router train --shared``
+    starts from them too): the training splits, the project's examples, handles removed,
+    and general tweets as not actionable."""
     actionable = Labelled().extend(parts["complaints_train"]).extend(parts["ibm_train"])
     actionable = without_handles(actionable.extend(seed_labelled(2)).extend(brand_labelled(2)))
-    actionable.extend(general_negatives(parts["offensive_train"]))
+    return actionable.extend(general_negatives(parts["offensive_train"]))
+
+
+def build(shared: Path, out: Path, protocols: bool = False) -> dict[str, Any]:
+    parts = split_shared(shared)
+    actionable = actionable_rows(parts)
     hurtful = Labelled().extend(parts["offensive_train"]).extend(seed_labelled(3))
     hurtful.extend(brand_labelled(3))
     print(".. semantic: MiniLM per-piece vectors", flush=True)

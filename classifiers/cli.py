@@ -27,6 +27,17 @@ def _read(path: Path, text_column: str, label_column: str, category_column: str 
         raise click.BadParameter(str(exc), param_hint="--data") from exc
 
 
+def _shared_rows(shared: Path) -> Labelled:
+    from classifiers.build import actionable_rows  # noqa: PLC0415
+    from classifiers.splits import split_shared  # noqa: PLC0415
+
+    try:
+        return actionable_rows(split_shared(shared))
+    except (OSError, ValueError, KeyError) as exc:
+        raise click.BadParameter(f"cannot read the shared data in {shared}: {exc}",
+                                 param_hint="--shared") from exc
+
+
 def _load(model_path: Path | None) -> Any:
     import classifiers  # noqa: PLC0415
     from vocab.errors import ModelError  # noqa: PLC0415
@@ -59,10 +70,18 @@ def _max_fpr(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any
 @click.command("train")
 @click.option(
     "--data",
-    "data_path",
-    required=True,
+    "data_paths",
+    multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="CSV (with header) or JSON lines: text, label, optional category.",
+    help="CSV (with header) or JSON lines: text, label, optional category (repeatable).",
+)
+@click.option(
+    "--shared",
+    "shared",
+    default=None,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The shared research data (e.g. ../shared/data): also train on the rows the "
+    "shipped model trains on.",
 )
 @click.option(
     "--out",
@@ -76,22 +95,37 @@ def _max_fpr(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any
 @_max_fpr("Highest false-positive rate the chosen threshold may have.")
 @_columns
 def train_command(
-    data_path: Path,
+    data_paths: tuple[Path, ...],
+    shared: Path | None,
     out_dir: Path,
     category_column: str | None,
     max_fpr: float,
     text_column: str,
     label_column: str,
 ) -> None:
-    """Train the actionable model on your own labelled history (keeps the shipped gate)."""
+    """Train the actionable model on your own labelled history (keeps the shipped gate),
+    with --shared on the shipped model's training rows too."""
     from tqdm import tqdm  # noqa: PLC0415
 
     from classifiers.card import write_card  # noqa: PLC0415
     from classifiers.metrics import fmt, threshold_table  # noqa: PLC0415
-    from classifiers.store import REBUILD_OWN, library_versions, save  # noqa: PLC0415
+    from classifiers.store import library_versions, save  # noqa: PLC0415
     from classifiers.train import train_on  # noqa: PLC0415
 
-    data = _read(data_path, text_column, label_column, category_column)
+    if not data_paths and shared is None:
+        raise click.UsageError("give --data FILE (your labelled history), --shared DIR, or both")
+    data = Labelled()
+    sources: list[str] = []
+    for path in data_paths:
+        part = _read(path, text_column, label_column, category_column)
+        data.extend(part)
+        sources.append(f"{path} ({len(part)} rows, {sum(part.labels)} actionable)")
+    if shared is not None:
+        part = _shared_rows(shared)
+        data.extend(part)
+        sources.append(f"the shipped model's training rows from {shared} ({len(part)} rows, "
+                       f"{sum(part.labels)} actionable)")
+    data_path = data_paths[0] if data_paths else shared
     if min(data.labels.count(0), data.labels.count(1)) < 2:
         raise click.BadParameter("need at least 2 rows of each label", param_hint="--data")
     steps = ["load base model", "features", "actionable: out-of-fold", "actionable: fit"]
@@ -107,13 +141,15 @@ def train_command(
         model, oof = train_on(data, base, progress=progress, max_fpr=max_fpr)
         op = model.operating_point
         card: dict[str, Any] = {
-            "name": f"triage model trained on {data_path.name}",
+            "name": f"triage model trained on {data_path.name if data_path else '?'}"
+            + (" and more" if len(sources) > 1 else ""),
             # UTC day of training: part of the version every decision records
             "date": time.strftime("%Y-%m-%d", time.gmtime()),
-            "rebuild": f"{REBUILD_OWN.replace('FILE', str(data_path)).replace('DIR', str(out_dir))}"
+            "rebuild": "router train" + "".join(f" --data {p}" for p in data_paths)
+            + (f" --shared {shared}" if shared is not None else "") + f" --out {out_dir}"
             + (f" --category-column {category_column}" if category_column else ""),
-            "data": f"{data_path} ({len(data)} rows, {sum(data.labels)} actionable); hurtful "
-            "gate and vocabulary from the shipped model",
+            "data": "; ".join(sources) + "; hurtful gate and vocabulary from the shipped "
+            "model",
             "versions": library_versions(),
             "operating_point": op,
             "oof_training": {
@@ -253,6 +289,14 @@ def _plots(y: list[int], p: list[float], out_dir: Path, op: float) -> list[Path]
     default=None,
     help="Column with the true category, if any: adds category accuracy to the report.",
 )
+@click.option(
+    "--candidate",
+    "candidate_path",
+    default=None,
+    type=click.Path(exists=True, path_type=Path),
+    help="A second artifact to score beside --model (live vs candidate): both tables and "
+    "one PR chart.",
+)
 @_max_fpr("False-positive rate a suggested per-category threshold may not exceed.")
 @_columns
 def evaluate_command(
@@ -261,12 +305,15 @@ def evaluate_command(
     out_dir: Path,
     spec: str,
     category_column: str | None,
+    candidate_path: Path | None,
     max_fpr: float,
     text_column: str,
     label_column: str,
 ) -> None:
     """Precision, recall, F1 and volume at a range of thresholds, overall and per category
-    the model assigns (with suggested per-category thresholds); plots and JSON."""
+    the model assigns (with suggested per-category thresholds); plots and JSON. With
+    --candidate: the two models side by side as the router would route (ticket, person,
+    silent), with the review share."""
     from tqdm import tqdm  # noqa: PLC0415
 
     from classifiers.metrics import fmt, threshold_table  # noqa: PLC0415
@@ -277,6 +324,11 @@ def evaluate_command(
         raise click.BadParameter(str(exc), param_hint="--thresholds") from exc
     data = _read(data_path, text_column, label_column, category_column)
     model = _load(model_path)
+    if candidate_path is not None:
+        models = {"live": (str(model_path or "shipped"), model),
+                  "candidate": (str(candidate_path), _load(candidate_path))}
+        compare_models(models, data, grid, out_dir, data_path)
+        return
     op = float(model.operating_point.get("actionable", 0.5))
     p: list[float] = []
     predicted: list[str] = []
@@ -312,3 +364,96 @@ def evaluate_command(
     }
     (out_dir / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n", "utf-8")
     click.echo(f"wrote {out_dir / 'evaluation.json'}" + "".join(f", {x}" for x in pngs))
+
+
+def routed_rows(model: Any, data: Labelled, grid: list[float]) -> tuple[list[float],
+                                                                        list[dict[str, Any]]]:
+    """P(actionable) per row, and at each threshold what the router would do with these
+    rows (``classifiers.metrics.route``, the model's own hurtful threshold and review band):
+    precision and recall of what it acts on (a ticket or a person), the share it acts on
+    (volume), the share it sends to a person (review) and the share it opens."""
+    import numpy as np  # noqa: PLC0415
+
+    from classifiers.metrics import route  # noqa: PLC0415
+
+    scores = [s for start in range(0, len(data), BATCH)
+              for s in model.score(data.texts[start : start + BATCH])]
+    p = [s.actionable for s in scores]
+    hurt = [s.hurtful for s in scores]
+    praise = [s.category == "praise" for s in scores]
+    op = dict(model.operating_point)
+    margin = float(op.get("review_margin", 0.1))
+    y = np.asarray(data.labels, dtype=int)
+    rows = []
+    for t in grid:
+        verdicts = route(p, hurt, praise, {**op, "actionable": t}, margin)
+        acted = verdicts != "silent"
+        tp = int(np.sum(acted & (y == 1)))
+        rows.append({
+            "threshold": round(float(t), 4),
+            "precision": round(tp / int(acted.sum()), 4) if acted.any() else None,
+            "recall": round(tp / int(y.sum()), 4) if y.any() else None,
+            "volume": round(float(acted.mean()), 4),
+            "review": round(float((verdicts == "review").mean()), 4),
+            "opened": round(float((verdicts == "open").mean()), 4),
+        })
+    return p, rows
+
+
+def compare_models(models: dict[str, tuple[str, Any]], data: Labelled, grid: list[float],
+                   out_dir: Path, data_path: Path) -> dict[str, Any]:
+    """Live vs candidate on the same labelled rows: a table each (at the grid and each
+    model's own operating point, marked *), one PR chart with both curves, JSON."""
+    from classifiers.metrics import fmt  # noqa: PLC0415
+
+    report: dict[str, Any] = {"data": str(data_path), "rows": len(data),
+                              "positives": int(sum(data.labels)), "models": {}}
+    curves: dict[str, tuple[list[float], float]] = {}
+    click.echo(f"{len(data)} rows, {sum(data.labels)} actionable; what the router would do "
+               "at each threshold (acted on: a ticket or a person)")
+    for role, (where, model) in models.items():
+        op = float(model.operating_point.get("actionable", 0.5))
+        thresholds = sorted(set(grid) | {round(op, 4)})
+        p, rows = routed_rows(model, data, thresholds)
+        curves[role] = (p, op)
+        version = str((model.card or {}).get("name", ""))
+        report["models"][role] = {"model": where, "name": version, "operating_point": op,
+                                  "thresholds": rows}
+        click.echo(f"\n{role}: {where} (operating point {op:.2f} *)")
+        click.echo(f"  {'threshold':>9} {'precision':>9} {'recall':>7} {'volume':>7} "
+                   f"{'review':>7} {'opened':>7}")
+        for r in rows:
+            mark = "*" if abs(r["threshold"] - op) < 1e-9 else " "
+            click.echo(f"{mark} {r['threshold']:>9.2f} {fmt(r['precision']):>9} "
+                       f"{fmt(r['recall']):>7} {r['volume']:>7.3f} {r['review']:>7.3f} "
+                       f"{r['opened']:>7.3f}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if len(set(data.labels)) == 2:
+        report["plots"] = [str(_pr_chart(data.labels, curves, out_dir / "pr_curve.png"))]
+    (out_dir / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n", "utf-8")
+    click.echo(f"\nwrote {out_dir / 'evaluation.json'}"
+               + "".join(f", {x}" for x in report.get("plots", [])))
+    return report
+
+
+def _pr_chart(y: list[int], curves: dict[str, tuple[list[float], float]], path: Path) -> Path:
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+    from sklearn.metrics import precision_recall_curve  # noqa: PLC0415
+
+    fig, ax = plt.subplots(figsize=(5, 4))
+    for role, (p, op) in curves.items():
+        precision, recall, thr = precision_recall_curve(y, p)
+        line = ax.plot(recall, precision, label=role)[0]
+        if len(thr):
+            k = min(range(len(thr)), key=lambda i: abs(thr[i] - op))
+            ax.scatter([recall[k]], [precision[k]], color=line.get_color(), zorder=3)
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_title("Precision-recall on the labels (dot: operating point)")
+    ax.legend(loc="lower left")
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return path

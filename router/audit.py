@@ -151,15 +151,10 @@ def label_cmd(ref: str, answer: str, by: str) -> None:
 def export_cmd(file: Path) -> None:
     """Write every label (the latest per mention) as JSON lines that `router train --data`
     and `router evaluate --data` read: ref, text, label (1: support could help), source."""
-    settings = settings_or_exit()
-    labels = latest(settings, "feedback")
-    rows = [{"ref": ref, "text": lab.get("text", ""), "label": int(bool(lab["actionable"])),
-             "source": lab.get("source", ""), "verdict": lab.get("verdict", "")}
-            for ref, lab in sorted(labels.items()) if "actionable" in lab and lab.get("text")]
-    file.parent.mkdir(parents=True, exist_ok=True)
-    with file.open("w", encoding="utf-8") as out:
-        for row in rows:
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    from .feedback import label_rows, write_labels
+
+    rows = label_rows(settings_or_exit())
+    write_labels(rows, file)
     helpful = sum(r["label"] for r in rows)
     click.echo(f"{len(rows)} labels to {file} ({helpful} where support could help); train "
                f"with `router train --data {file}`")

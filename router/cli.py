@@ -333,12 +333,11 @@ _attach_model_commands()
 
 
 def _attach_classifier_commands() -> None:
-    try:
-        from classifiers.cli import evaluate_command, train_command
-    except ImportError:  # pragma: no cover - during development only
-        return
-    main.add_command(train_command, "train")
-    main.add_command(evaluate_command, "evaluate")
+    # classifiers' train and evaluate, with --feedback (the labels on the feedback topic)
+    from .feedback import evaluate_command, train_command
+
+    main.add_command(train_command(), "train")
+    main.add_command(evaluate_command(), "evaluate")
 
 
 _attach_classifier_commands()

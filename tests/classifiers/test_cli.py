@@ -129,3 +129,43 @@ def test_headerless_csv_says_there_is_no_header_row(small_csv: Path, tmp_path: P
     assert "no header row: the first line looks like data" in error[0]
     assert "add a header with a 'text' and a label column" in error[0]
     assert "22631081115127" not in error[0]  # the data is not listed as column names
+
+
+def test_evaluate_a_candidate_beside_the_live_model(small_csv: Path, tmp_path: Path) -> None:
+    """Live vs candidate on the same labels: a routed table each (precision, recall, volume,
+    review share), one PR chart with both, and JSON ops can diff."""
+    runner = CliRunner()
+    model_dir = tmp_path / "model"
+    extra = tmp_path / "more.jsonl"
+    extra.write_text('{"text": "@acme where is my parcel", "label": 1}\n'
+                     '{"text": "what a game last night", "label": 0}\n', "utf-8")
+    trained = runner.invoke(train_command, ["--data", str(small_csv), "--data", str(extra),
+                                            "--out", str(model_dir)])
+    assert trained.exit_code == 0, trained.output
+    card = (model_dir / "MODEL_CARD.md").read_text()
+    assert str(extra) in card  # both files are named where the card says what it learnt from
+    report = tmp_path / "report"
+    result = runner.invoke(evaluate_command, [
+        "--data", str(small_csv), "--candidate", str(model_dir), "--out", str(report),
+        "--thresholds", "0.3:0.7:0.2"])
+    assert result.exit_code == 0, result.output
+    assert "live: shipped" in result.output and f"candidate: {model_dir}" in result.output
+    assert result.output.count("review") >= 2
+    numbers = json.loads((report / "evaluation.json").read_text())
+    live, candidate = numbers["models"]["live"], numbers["models"]["candidate"]
+    for side in (live, candidate):
+        rows = {r["threshold"]: r for r in side["thresholds"]}
+        assert {0.3, 0.5, 0.7} <= set(rows)
+        # a higher threshold acts on no more posts, and sends to a person no more than all
+        assert rows[0.7]["volume"] <= rows[0.3]["volume"]
+        assert all(0 <= r["review"] <= r["volume"] for r in rows.values())
+    # the candidate learnt these very rows: it ranks them at least as well as the shipped
+    best = max(r["recall"] or 0 for r in candidate["thresholds"] if (r["precision"] or 0) >= 0.9)
+    assert best >= max(r["recall"] or 0 for r in live["thresholds"]
+                       if (r["precision"] or 0) >= 0.9)
+    assert (report / "pr_curve.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_train_needs_some_data() -> None:
+    result = CliRunner().invoke(train_command, ["--out", "/tmp/never"])
+    assert result.exit_code == 2 and "give --data FILE" in result.output

@@ -86,3 +86,48 @@ def test_a_silenced_mention_is_audited_labelled_once_and_leaves_the_queue(
     data = read_labelled(tmp_path / "labels.jsonl")  # what `router train --data` reads
     assert dict(zip(data.texts, data.labels, strict=True)) == {posts[0]["text"]: 1,
                                                                posts[3]["text"]: 0}
+
+
+@pytest.mark.kafka
+def test_train_and_evaluate_on_the_feedback_labels(kafka_bootstrap: str, tmp_path: Path
+                                                  ) -> None:
+    """The company's labels on `feedback` (audits and agents' desk marks, one per mention)
+    train a candidate and score it beside the live model, from the command line."""
+    from classifiers.seed_examples import SEED_EXAMPLES
+    from vocab.records import Label
+
+    rp = RouterProcess(kafka_bootstrap, tmp_path)
+    rp.create_topics()
+    labels = [Label(mention_ref=f"generic:f{i}", actionable=bool(actionable), text=text,
+                    source="zendesk" if i % 2 else "audit", verdict="silent")
+              for i, (text, _c, actionable, _h, _s) in enumerate(SEED_EXAMPLES)]
+    # a relabel of the first mention: it must count once, with the newer answer
+    labels.append(Label(mention_ref="generic:f0", actionable=not labels[0].actionable,
+                        text=labels[0].text, source="audit"))
+    rp.produce("feedback", [bytes(lab.dumps()) for lab in labels],
+               [lab.mention_ref.encode() for lab in labels])
+
+    trained = rp.cli("train", "--feedback", "--no-shared", "--out", str(tmp_path / "m"))
+    assert trained.returncode == 0, trained.stderr
+    assert f"{len(SEED_EXAMPLES)} labels from the feedback topic" in trained.stdout
+    kept = [json.loads(line) for line in
+            (tmp_path / "m" / "feedback-labels.jsonl").read_text().splitlines()]
+    assert len(kept) == len(SEED_EXAMPLES)  # one per mention
+    assert next(r for r in kept if r["ref"] == "generic:f0")["label"] == int(
+        not SEED_EXAMPLES[0][2])
+
+    evaluated = rp.cli("evaluate", "--feedback", "--candidate", str(tmp_path / "m"),
+                       "--out", str(tmp_path / "eval"))
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert "live model: the shipped model" in evaluated.stdout
+    report = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
+    assert report["rows"] == len(SEED_EXAMPLES)
+    assert set(report["models"]) == {"live", "candidate"}
+    assert (tmp_path / "eval" / "pr_curve.png").is_file()
+
+    (tmp_path / "x.csv").write_text("text,label\nhi,0\nhelp,1\n", "utf-8")
+    both = rp.cli("evaluate", "--feedback", "--data", str(tmp_path / "x.csv"))
+    assert both.returncode == 2 and "not both" in both.stderr
+    # run where ../shared/data is not: the command says how to go on
+    no_shared = rp.cli("train", "--feedback", "--out", str(tmp_path / "m2"))
+    assert no_shared.returncode == 2 and "--no-shared" in no_shared.stderr
