@@ -69,7 +69,6 @@ STATUSES = {"active": "open", "open": "open", "pending": "pending", "closed": "c
             "spam": "closed"}
 
 
-
 def tag_names(raw: Any) -> list[Any] | None:
     """A conversation's ``tags``: objects with ``tag`` (Mailbox API 2.0; ``name`` read too)
     or plain names; None when the payload has no tags."""
