@@ -23,6 +23,8 @@
   ``X-Router-Webhook-Token``, compared in constant time; the body is not authenticated
   beyond TLS, and there is no replay key (an identical body may be a second genuine change
   back to the same status; status events are idempotent downstream).
+- An agent's feedback is the ticket tag ``feedback_tag`` (``not-actionable``), read from
+  ``ticket_tags`` (``{{ticket.tags}}``, comma separated) in the webhook body.
 """
 
 from __future__ import annotations
@@ -35,7 +37,15 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from ..errors import ConfigError
-from .base import FEEDBACK_TAG, CommentBody, DeskEvents, Ticket, TicketChange, TicketDraft
+from .base import (
+    FEEDBACK_TAG,
+    CommentBody,
+    DeskEvents,
+    Ticket,
+    TicketChange,
+    TicketDraft,
+    marked,
+)
 from .saas import SaasConfig, SaasDesk, requester_key, same_text
 from .webhooks import (
     MAX_AGE_SECONDS,
@@ -54,6 +64,14 @@ from .webhooks import (
 STATUSES = {"2": "open", "open": "open", "3": "pending", "pending": "pending",
             "4": "solved", "resolved": "solved", "5": "closed", "closed": "closed"}
 PRIORITIES = {"low": 1, "normal": 2, "high": 3, "urgent": 4}
+
+
+def tag_list(raw: Any) -> list[Any] | None:
+    """A ticket's tags as the ``{{ticket.tags}}`` placeholder gives them, one comma-separated
+    string (a Freshdesk tag may hold spaces), or a list; None when the body has no tags."""
+    if isinstance(raw, str):
+        return [t for t in raw.split(",") if t.strip()]
+    return list(raw) if isinstance(raw, list) else None
 
 
 class FreshdeskConfig(SaasConfig):
@@ -75,7 +93,10 @@ class FreshdeskConfig(SaasConfig):
 
 
 class Freshdesk(SaasDesk):
-    """Freshdesk tickets."""
+    """Freshdesk tickets.
+
+    Feedback: an agent adds the tag ``not-actionable`` (``feedback_tag``); the automation
+    rule's webhook body sends ``"ticket_tags": "{{ticket.tags}}"``."""
 
     key: ClassVar[str] = "freshdesk"
     #: API v2: 200 calls a minute on the smallest paid plan (Growth)
@@ -227,11 +248,17 @@ class Freshdesk(SaasDesk):
     @classmethod
     def parse_webhook(cls, payload: Mapping[str, Any], *,
                       feedback_tag: str = FEEDBACK_TAG) -> list[TicketChange]:
-        """An automation webhook's ``freshdesk_webhook`` object (or those fields at the top)."""
+        """An automation webhook's ``freshdesk_webhook`` object (or those fields at the top).
+
+        The body is what the rule's placeholders fill in, the ticket's status and tags as they
+        are now, so whichever rule event sent it (a status change, a tag added) it is a change
+        at the current status with the agent's mark."""
         data = payload.get("freshdesk_webhook", payload)
         if not isinstance(data, Mapping) or not data.get("ticket_id"):
             return []
         return [TicketChange(ticket_id=text(data["ticket_id"]),
                              status=status_in(cls.statuses, text(data.get("ticket_status"))),
                              url=text(data.get("ticket_url")),
-                             external_id=text(data.get("ticket_cf_external_id")) or None)]
+                             external_id=text(data.get("ticket_cf_external_id")) or None,
+                             not_actionable=marked(tag_list(data.get("ticket_tags")),
+                                                   feedback_tag))]

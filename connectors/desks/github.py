@@ -22,6 +22,9 @@
   ``X-GitHub-Delivery`` required. GitHub signs no time and the delivery id is not signed,
   so the replay key is the body, for a day (``DEDUP_WINDOW``), and an issue event whose
   signed ``issue.updated_at`` is over a day old is refused as stale.
+- An agent's feedback is the issue label ``feedback_tag`` (``not-actionable``), read from
+  ``issue.labels`` of every ``issues`` event read; ``labeled`` / ``unlabeled`` events of
+  that label carry it without a status change.
 """
 
 from __future__ import annotations
@@ -36,7 +39,15 @@ from pydantic_settings import SettingsConfigDict
 
 from ..errors import ConfigError, NotSupported, RetriableError
 from ..http import parse_retry_after, raise_for_response
-from .base import FEEDBACK_TAG, CommentBody, DeskEvents, Ticket, TicketChange, TicketDraft
+from .base import (
+    FEEDBACK_TAG,
+    CommentBody,
+    DeskEvents,
+    Ticket,
+    TicketChange,
+    TicketDraft,
+    marked,
+)
 from .render import find_marker, marker
 from .saas import SaasConfig, SaasDesk, requester_key
 from .webhooks import (
@@ -95,7 +106,10 @@ class GitHubConfig(SaasConfig):
 
 
 class GitHubIssues(SaasDesk):
-    """Issues of one GitHub repository."""
+    """Issues of one GitHub repository.
+
+    Feedback: an agent adds the label ``not-actionable`` (``feedback_tag``); it is read from
+    ``issue.labels`` of the ``issues`` events (``labeled`` / ``unlabeled`` of that label)."""
 
     key: ClassVar[str] = "github"
     #: secondary limit: 80 content-creating requests a minute
@@ -282,15 +296,33 @@ class GitHubIssues(SaasDesk):
     @classmethod
     def parse_webhook(cls, payload: Mapping[str, Any], *,
                       feedback_tag: str = FEEDBACK_TAG) -> list[TicketChange]:
-        """``issues`` events (opened, closed, reopened, edited); pull requests are not."""
+        """``issues`` events (opened, closed, reopened, edited, and labeled / unlabeled with
+        ``feedback_tag``); pull requests are not.
+
+        Each carries the issue as it is now (state, labels), so the feedback label's own
+        ``labeled`` / ``unlabeled`` is a change at the current status with the mark. Other
+        labels' events are skipped: GitHub sends one per label (the router's own ``social``
+        right after ``opened``), and they say nothing new."""
         issue = payload.get("issue")
         if not isinstance(issue, Mapping) or "pull_request" in issue:
             return []
-        if payload.get("action") not in ("opened", "closed", "reopened", "edited"):
+        action = payload.get("action")
+        label = payload.get("label")
+        name = label.get("name") if isinstance(label, Mapping) else None
+        feedback = (action in ("labeled", "unlabeled") and isinstance(name, str)
+                    and bool(marked([name], feedback_tag)))
+        if action not in ("opened", "closed", "reopened", "edited") and not feedback:
             return []
+        raw = issue.get("labels")
+        labels = ([x.get("name") if isinstance(x, Mapping) else x for x in raw]
+                  if isinstance(raw, list) else None)
+        mark = marked(labels, feedback_tag)
+        if feedback:  # the event names the label it added or removed
+            mark = action == "labeled"
         return [TicketChange(ticket_id=text(issue.get("number")),
                              status=github_status(text(issue.get("state")),
                                                   issue.get("state_reason")),
                              url=text(issue.get("html_url")),
                              external_id=find_marker(issue.get("body"), "external-id"),
-                             changed_at=text(issue.get("updated_at")))]
+                             changed_at=text(issue.get("updated_at")),
+                             not_actionable=mark)]

@@ -19,6 +19,9 @@
 - Changes come back by webhook (``HelpScout.verify_webhook``, ``convo.*`` events carrying
   the conversation): ``X-HelpScout-Signature`` = base64(HMAC-SHA1(secret, body)); Help
   Scout signs no time, so the replay key is the body, for a day (``DEDUP_WINDOW``).
+- An agent's feedback is the conversation tag ``feedback_tag`` (``not-actionable``), read
+  from the conversation's ``tags`` in every ``convo.*`` event (``convo.tags`` when only
+  the tags changed).
 """
 
 from __future__ import annotations
@@ -36,7 +39,15 @@ from pydantic_settings import SettingsConfigDict
 
 from ..errors import FatalError
 from ..http import raise_for_response
-from .base import FEEDBACK_TAG, CommentBody, DeskEvents, Ticket, TicketChange, TicketDraft
+from .base import (
+    FEEDBACK_TAG,
+    CommentBody,
+    DeskEvents,
+    Ticket,
+    TicketChange,
+    TicketDraft,
+    marked,
+)
 from .saas import SaasConfig, SaasDesk, requester_key, same_text
 from .webhooks import (
     DEDUP_WINDOW,
@@ -56,6 +67,15 @@ from .webhooks import (
 
 STATUSES = {"active": "open", "open": "open", "pending": "pending", "closed": "closed",
             "spam": "closed"}
+
+
+def tag_names(raw: Any) -> list[Any] | None:
+    """A conversation's ``tags``: objects with ``tag`` (Mailbox API 2.0; ``name`` read too)
+    or plain names; None when the payload has no tags."""
+    if not isinstance(raw, list):
+        return None
+    return [t.get("tag", t.get("name", "")) if isinstance(t, Mapping) else t for t in raw]
+
 
 TOKEN_URL = "/v2/oauth2/token"  # noqa: S105 - a path, not a password
 
@@ -82,7 +102,10 @@ class HelpScoutConfig(SaasConfig):
 
 
 class HelpScout(SaasDesk):
-    """Help Scout conversations."""
+    """Help Scout conversations.
+
+    Feedback: an agent adds the tag ``not-actionable`` (``feedback_tag``); it is read from the
+    conversation's ``tags`` in every ``convo.*`` event (subscribe to ``convo.tags`` too)."""
 
     key: ClassVar[str] = "helpscout"
     #: Mailbox API 2.0: 400 requests a minute
@@ -255,11 +278,17 @@ class HelpScout(SaasDesk):
     @classmethod
     def parse_webhook(cls, payload: Mapping[str, Any], *,
                       feedback_tag: str = FEEDBACK_TAG) -> list[TicketChange]:
-        """``convo.*`` events: the conversation object (convo.deleted has only its id)."""
+        """``convo.*`` events: the conversation object (convo.deleted has only its id).
+
+        Every event but convo.deleted carries the whole conversation, its status and tags as
+        they are now, so each one (convo.tags, a reply too) is a change at the current status
+        with the agent's mark; the router's status events are idempotent."""
         if not payload.get("id") or "status" not in payload:
             return []  # e.g. convo.deleted carries only the id
         web = ((payload.get("_links") or {}).get("web") or {}).get("href", "")
         return [TicketChange(ticket_id=text(payload["id"]),
                              status=status_in(cls.statuses, text(payload["status"])),
                              url=text(web), changed_at=text(payload.get("userUpdatedAt")
-                                                            or payload.get("closedAt")))]
+                                                            or payload.get("closedAt")),
+                             not_actionable=marked(tag_names(payload.get("tags")),
+                                                   feedback_tag))]

@@ -21,7 +21,9 @@ API and the webhooks. Ticket changes come back by admin webhook with a secret
 (``Jira.verify_webhook``, ``jira:issue_*`` events): ``X-Hub-Signature`` = ``sha256=`` + hex
 HMAC-SHA256(secret, body) (WebSub style); the signed body's ``timestamp`` (epoch ms) must
 be within ``max_age`` (5 minutes); the replay key is the body
-(X-Atlassian-Webhook-Identifier is not signed).
+(X-Atlassian-Webhook-Identifier is not signed). An agent's feedback is the issue label
+``feedback_tag`` (``not-actionable``), read from ``issue.fields.labels`` of every
+``jira:issue_*`` event (a label change alone is a ``jira:issue_updated``).
 """
 
 from __future__ import annotations
@@ -37,7 +39,15 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from ..errors import ConfigError
-from .base import FEEDBACK_TAG, CommentBody, DeskEvents, Ticket, TicketChange, TicketDraft
+from .base import (
+    FEEDBACK_TAG,
+    CommentBody,
+    DeskEvents,
+    Ticket,
+    TicketChange,
+    TicketDraft,
+    marked,
+)
 from .saas import SaasConfig, SaasDesk, requester_key
 from .webhooks import (
     DEDUP_WINDOW,
@@ -113,7 +123,10 @@ def jql_string(value: str) -> str:
 
 
 class Jira(SaasDesk):
-    """Jira issues or Jira Service Management customer requests."""
+    """Jira issues or Jira Service Management customer requests.
+
+    Feedback: an agent adds the label ``not-actionable`` (``feedback_tag``); it is read from
+    ``issue.fields.labels`` of the ``jira:issue_updated`` event."""
 
     key: ClassVar[str] = "jira"
     title: ClassVar[str] = "Jira / Jira Service Management"
@@ -317,7 +330,11 @@ class Jira(SaasDesk):
     @classmethod
     def parse_webhook(cls, payload: Mapping[str, Any], *,
                       feedback_tag: str = FEEDBACK_TAG) -> list[TicketChange]:
-        """``jira:issue_*`` events; the issue's browse link from its ``self`` URL."""
+        """``jira:issue_*`` events; the issue's browse link from its ``self`` URL.
+
+        Each carries the whole issue, its status and labels as they are now, so each one (a
+        label added, a field edited) is a change at the current status with the agent's mark;
+        the router's status events are idempotent (``comment_*`` events are not read)."""
         if not text(payload.get("webhookEvent")).startswith("jira:issue_"):
             return []
         issue = payload.get("issue") or {}
@@ -327,6 +344,9 @@ class Jira(SaasDesk):
         url = text(issue.get("self"))
         if "/rest/api/" in url:
             url = url.split("/rest/api/")[0] + f"/browse/{issue['key']}"
+        labels = fields.get("labels")
         return [TicketChange(ticket_id=text(issue["key"]),
                              status=jira_status(fields.get("status")), url=url,
-                             changed_at=text(payload.get("timestamp")))]
+                             changed_at=text(payload.get("timestamp")),
+                             not_actionable=marked(labels if isinstance(labels, list) else None,
+                                                   feedback_tag))]

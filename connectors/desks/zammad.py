@@ -14,6 +14,12 @@
 - Changes come back by trigger webhook (``Zammad.verify_webhook``, the default trigger
   payload): ``X-Hub-Signature`` = ``sha1=`` + hex HMAC-SHA1(secret, body); Zammad signs no
   time, so the replay key is the body, for a day (``DEDUP_WINDOW``).
+- An agent's feedback is a ticket field, not a tag: Zammad's default webhook payload
+  carries no tags, and a tag change alone fires no "updated" trigger (zammad/zammad#2438).
+  The field is a ticket object attribute named ``router_feedback`` (``FEEDBACK_FIELD``, a
+  select with the option ``feedback_tag``, ``not-actionable``), which the default payload
+  carries with the other custom attributes; ``ticket.tags``, where a payload has them, is
+  read too.
 """
 
 from __future__ import annotations
@@ -28,7 +34,15 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from ..errors import FatalError, RetriableError
-from .base import FEEDBACK_TAG, CommentBody, DeskEvents, Ticket, TicketChange, TicketDraft
+from .base import (
+    FEEDBACK_TAG,
+    CommentBody,
+    DeskEvents,
+    Ticket,
+    TicketChange,
+    TicketDraft,
+    marked,
+)
 from .saas import SaasConfig, SaasDesk, requester_key, same_text
 from .webhooks import (
     DEDUP_WINDOW,
@@ -50,6 +64,8 @@ STATUSES = {"new": "new", "open": "open", "pending reminder": "pending",
             "pending close": "pending", "closed": "closed", "merged": "closed",
             "removed": "closed"}
 PRIORITIES = {"low": "1 low", "normal": "2 normal", "high": "3 high", "urgent": "3 high"}
+#: The ticket object attribute an agent sets to ``feedback_tag`` (Admin > System > Objects).
+FEEDBACK_FIELD = "router_feedback"
 
 
 def case_tag(external_id: str) -> str:
@@ -58,6 +74,22 @@ def case_tag(external_id: str) -> str:
 
 def customer_login(who: str) -> str:
     return "social-" + re.sub(r"[^a-z0-9._-]", "-", who.lower())
+
+
+def feedback_values(ticket: Mapping[str, Any]) -> list[Any] | None:
+    """What a ticket says of the agent's mark: the ``FEEDBACK_FIELD`` value (a select, or a
+    multi-select's list; null when unset) and its ``tags`` (a list, or comma-separated as
+    Zammad's ``#{ticket.tags}`` renders them); None when the payload has neither."""
+    if FEEDBACK_FIELD not in ticket and "tags" not in ticket:
+        return None
+    field = ticket.get(FEEDBACK_FIELD)
+    tags = ticket.get("tags")
+    values = list(field) if isinstance(field, list) else [field] if field else []
+    if isinstance(tags, str):
+        values += tags.split(",")
+    elif isinstance(tags, list):
+        values += tags
+    return values
 
 
 class ZammadConfig(SaasConfig):
@@ -75,7 +107,10 @@ class ZammadConfig(SaasConfig):
 
 
 class Zammad(SaasDesk):
-    """Zammad tickets and articles."""
+    """Zammad tickets and articles.
+
+    Feedback: an agent sets the ticket field ``router_feedback`` (an object attribute) to
+    ``not-actionable`` (``feedback_tag``); the default trigger payload carries it."""
 
     key: ClassVar[str] = "zammad"
     title: ClassVar[str] = "Zammad"
@@ -246,7 +281,11 @@ class Zammad(SaasDesk):
     @classmethod
     def parse_webhook(cls, payload: Mapping[str, Any], *,
                       feedback_tag: str = FEEDBACK_TAG) -> list[TicketChange]:
-        """The default trigger payload: ``ticket.state`` (a name, or an object with one)."""
+        """The default trigger payload: ``ticket.state`` (a name, or an object with one).
+
+        It is the whole ticket as it is now, so whichever trigger condition sent it (a state
+        change, the feedback field changed) it is a change at the current state with the
+        agent's mark."""
         ticket = payload.get("ticket")
         if not isinstance(ticket, Mapping) or not ticket.get("id"):
             return []
@@ -255,4 +294,5 @@ class Zammad(SaasDesk):
             state = state.get("name")
         return [TicketChange(ticket_id=text(ticket["id"]),
                              status=status_in(cls.statuses, text(state)),
-                             changed_at=text(ticket.get("updated_at")))]
+                             changed_at=text(ticket.get("updated_at")),
+                             not_actionable=marked(feedback_values(ticket), feedback_tag))]

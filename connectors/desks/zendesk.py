@@ -19,6 +19,10 @@
   invocation id is not signed, so the replay key is timestamp + body. Payloads: event
   subscriptions (``zen:event-type:ticket.*``) and trigger webhooks with the JSON body
   ``docs/desks.md`` recommends.
+- An agent's feedback is the ticket tag ``feedback_tag`` (``not-actionable``): read from
+  ``detail.tags`` of every ticket event (``ticket.tags_changed`` also names
+  ``event.tags_added`` / ``tags_removed``), or ``ticket.tags`` (``{{ticket.tags}}``, space
+  separated) in the trigger body.
 """
 
 from __future__ import annotations
@@ -32,7 +36,15 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from ..errors import ConfigError
-from .base import FEEDBACK_TAG, CommentBody, DeskEvents, Ticket, TicketChange, TicketDraft
+from .base import (
+    FEEDBACK_TAG,
+    CommentBody,
+    DeskEvents,
+    Ticket,
+    TicketChange,
+    TicketDraft,
+    marked,
+)
 from .saas import SaasConfig, SaasDesk, requester_key
 from .webhooks import (
     MAX_AGE_SECONDS,
@@ -57,6 +69,28 @@ STATUSES = {"new": "new", "open": "open", "pending": "pending", "hold": "pending
             "on-hold": "pending", "solved": "solved", "closed": "closed"}
 PRIORITIES = {"low": "low", "normal": "normal", "high": "high", "urgent": "urgent"}
 META_KEY = "escalation_router_key"
+TAGS_CHANGED = "zen:event-type:ticket.tags_changed"
+
+
+def tag_list(raw: Any) -> list[Any] | None:
+    """A ticket's tags: a list (event subscriptions) or the ``{{ticket.tags}}`` placeholder,
+    one space-separated string (a Zendesk tag has no spaces); None when not sent."""
+    if isinstance(raw, str):
+        return raw.split()
+    return list(raw) if isinstance(raw, list) else None
+
+
+def event_mark(detail: Mapping[str, Any], event: Any, kind: str,
+               feedback_tag: str) -> bool | None:
+    """The mark a ticket event carries: ``detail.tags``, and for ``ticket.tags_changed`` the
+    tag added or removed (which says it even where ``detail`` left the tags out)."""
+    mark = marked(tag_list(detail.get("tags")), feedback_tag)
+    if kind == TAGS_CHANGED and isinstance(event, Mapping):
+        if marked(tag_list(event.get("tags_added")) or [], feedback_tag):
+            return True
+        if marked(tag_list(event.get("tags_removed")) or [], feedback_tag):
+            return False
+    return mark
 
 
 class ZendeskConfig(SaasConfig):
@@ -78,7 +112,11 @@ class ZendeskConfig(SaasConfig):
 
 
 class Zendesk(SaasDesk):
-    """Zendesk Support tickets."""
+    """Zendesk Support tickets.
+
+    Feedback: an agent adds the tag ``not-actionable`` (``feedback_tag``); it is read from
+    ``detail.tags`` of the ticket events (subscribe to ``ticket.tags_changed`` too) or from
+    ``"tags": "{{ticket.tags}}"`` in the trigger body."""
 
     key: ClassVar[str] = "zendesk"
     #: Support API: 200 requests a minute on the smallest plan (Team)
@@ -246,7 +284,11 @@ class Zendesk(SaasDesk):
     @classmethod
     def parse_webhook(cls, payload: Mapping[str, Any], *,
                       feedback_tag: str = FEEDBACK_TAG) -> list[TicketChange]:
-        """Event subscriptions (``zen:event-type:ticket.*``) and trigger webhooks."""
+        """Event subscriptions (``zen:event-type:ticket.*``) and trigger webhooks.
+
+        Every ticket event carries the whole ticket (``detail``: its status and tags), so each
+        one, a comment or a tag change too, is a change at the ticket's current status with
+        the agent's mark; the router's status events are idempotent."""
         kind = text(payload.get("type"))
         if kind.startswith("zen:event-type:ticket."):
             detail = payload.get("detail") or {}
@@ -261,7 +303,8 @@ class Zendesk(SaasDesk):
             return [TicketChange(
                 ticket_id=text(detail["id"]), status=status_in(cls.statuses, status),
                 external_id=text(detail.get("external_id")) or None,
-                changed_at=text(payload.get("time") or detail.get("updated_at")))]
+                changed_at=text(payload.get("time") or detail.get("updated_at")),
+                not_actionable=event_mark(detail, event, kind, feedback_tag))]
         # A trigger webhook with the JSON body docs/desks.md recommends.
         inner = payload.get("ticket")
         ticket: Mapping[str, Any] = inner if isinstance(inner, Mapping) else payload
@@ -271,4 +314,5 @@ class Zendesk(SaasDesk):
                              status=status_in(cls.statuses, ticket["status"]),
                              url=text(ticket.get("url")),
                              external_id=text(ticket.get("external_id")) or None,
-                             changed_at=text(ticket.get("updated_at")))]
+                             changed_at=text(ticket.get("updated_at")),
+                             not_actionable=marked(tag_list(ticket.get("tags")), feedback_tag))]
