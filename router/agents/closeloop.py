@@ -89,6 +89,8 @@ class CloseLoop:
             if ev.not_actionable:
                 self.sink.count("closeloop.marked_not_actionable")
                 await self.label(key, self.links[key], actionable=False)
+            elif SOLVED in marks and ev.status in DONE_STATUSES:  # unmarked once solved
+                await self.label(key, self.links[key], actionable=True)
         if ev.status not in DONE_STATUSES:
             if SOLVED in marks:  # reopened: the next link waits for the next solve
                 self.replied[key] = sorted(marks - {SOLVED})
@@ -114,13 +116,21 @@ class CloseLoop:
     async def solved(self, key: str, ev: TicketEvent) -> None:
         targets = self.links[key]
         done = set(self.replied[key])
+        fresh = SOLVED not in done  # the first done status since it was opened or reopened
         done.add(SOLVED)
         if NOT_ACTIONABLE in done:  # an agent said support cannot help: no reply
             if targets:
                 self.sink.count("closeloop.not_actionable_no_reply")
             self.replied[key] = sorted(done)
             return
-        await self.label(key, targets, actionable=True)
+        # "Support could help": every mention on it when it is solved, a mention linked
+        # after that on its own; another event of a solved ticket (a comment) labels nothing.
+        if ev.kind == "linked" and ev.mention is not None:
+            await self.label(key, [t for t in targets if t["mention"]["id"] == ev.mention.id
+                                   and t["mention"]["network"] == ev.mention.network],
+                             actionable=True)
+        elif fresh:
+            await self.label(key, targets, actionable=True)
         if not targets:
             self.sink.count("closeloop.solved_without_mentions")
             self.replied[key] = sorted(done)

@@ -84,12 +84,16 @@ def test_a_ticket_marked_not_actionable_labels_its_mentions_and_answers_nobody()
 
 
 def test_a_ticket_solved_unmarked_labels_its_mentions_helpful_and_answers_once() -> None:
-    step, replies, feedback, _ = loop()
-    a = mention("1", "ann")
+    step, replies, feedback, sink = loop()
+    a, late = mention("1", "ann"), mention("3", "cy")
     run(step, linked("8", a), status("8", "solved", not_actionable=False),
-        status("8", "solved", not_actionable=False))  # redelivered
-    assert [lab.actionable for lab in labels(feedback).values()] == [True]
-    assert len(replies.sent) == 1 and isinstance(replies.sent[0][1], Reply)
+        status("8", "solved", not_actionable=False),  # redelivered, or a comment on it
+        linked("8", late))  # linked after the solve: labelled (and answered) on its own
+    assert {ref: lab.actionable for ref, lab in labels(feedback).items()} == {
+        "generic:1": True, "generic:3": True}
+    assert sink.counts["feedback.labels"] == 2  # each mention once
+    assert [r.author_handle for _, r in replies.sent] == ["ann", "cy"]
+    assert isinstance(replies.sent[0][1], Reply)
 
 
 def test_a_late_mark_replaces_the_label_and_a_removed_mark_lets_the_reply_go() -> None:
@@ -99,6 +103,8 @@ def test_a_late_mark_replaces_the_label_and_a_removed_mark_lets_the_reply_go() -
     assert labels(feedback)["generic:1"].actionable is True
     run(step, status("9", "solved", not_actionable=True))  # the agent tags it afterwards
     assert labels(feedback)["generic:1"].actionable is False  # replaced, not added
+    run(step, status("9", "solved", not_actionable=False))  # and takes the tag off again
+    assert labels(feedback)["generic:1"].actionable is True
     step2, replies2, feedback2, _ = loop()
     run(step2, linked("10", a), status("10", "open", not_actionable=True),
         status("10", "open", not_actionable=False),  # tag taken off again

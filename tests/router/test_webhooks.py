@@ -23,12 +23,14 @@ from pydantic_settings import SettingsConfigDict
 from connectors.base import ConnectorConfig
 from connectors.desks import webhooks
 from connectors.desks.base import (
+    FEEDBACK_TAG,
     CommentBody,
     Desk,
     DeskConfig,
     Ticket,
     TicketChange,
     TicketDraft,
+    marked,
 )
 from connectors.desks.webhooks import ReplayCache, Seen, WebhookRejected
 from connectors.errors import NotSupported
@@ -298,12 +300,16 @@ class Lantern(Desk):
                                      at + max_age)
 
     @classmethod
-    def parse_webhook(cls, payload: Mapping[str, Any]) -> list[TicketChange]:
+    def parse_webhook(cls, payload: Mapping[str, Any], *,
+                      feedback_tag: str = FEEDBACK_TAG) -> list[TicketChange]:
         item = payload.get("item")
         if payload.get("event") != "item.moved" or not isinstance(item, Mapping):
             return []
+        flags = item.get("flags")
         return [TicketChange(ticket_id=webhooks.text(item.get("ref")),
-                             status=webhooks.status_in(cls.COLUMNS, item.get("column")))]
+                             status=webhooks.status_in(cls.COLUMNS, item.get("column")),
+                             not_actionable=marked(flags if isinstance(flags, list) else None,
+                                                   feedback_tag))]
 
 
 def install_lantern(site: Path) -> Path:
@@ -318,8 +324,12 @@ def install_lantern(site: Path) -> Path:
 
 
 def lantern_delivery(ref: str, column: str, *, at: float | None = None,
-                     secret: str = SECRET) -> tuple[dict[str, str], bytes]:
-    body = json.dumps({"event": "item.moved", "item": {"ref": ref, "column": column}}).encode()
+                     secret: str = SECRET, flags: list[str] | None = None
+                     ) -> tuple[dict[str, str], bytes]:
+    item: dict[str, Any] = {"ref": ref, "column": column}
+    if flags is not None:
+        item["flags"] = flags
+    body = json.dumps({"event": "item.moved", "item": item}).encode()
     stamp = str(int(time.time() if at is None else at))
     sig = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha512).hexdigest()
     return {"X-Lantern-Signature": f"t={stamp},v1={sig}"}, body
@@ -343,6 +353,12 @@ def test_a_desk_from_an_entry_point_checks_and_reads_its_own_deliveries(
                                    ticket_url=lambda tid: f"https://lantern.example/items/{tid}")
     assert (event.ticket_key, event.kind, event.status) == ("lantern:L-7", "status", "solved")
     assert event.ticket_url == "https://lantern.example/items/L-7"
+    assert event.not_actionable is None  # no flags in that delivery: the desk did not say
+    flagged_headers, flagged_body = lantern_delivery("L-9", "doing", flags=["Misrouted"])
+    [flagged] = events_from_delivery(lantern, flagged_headers, flagged_body, SECRET,
+                                     replay_cache=cache, ticket_url=str,
+                                     feedback_tag="misrouted")  # the desk's configured tag
+    assert (flagged.status, flagged.not_actionable) == ("open", True)
     with pytest.raises(WebhookRejected):  # the same delivery again
         events_from_delivery(lantern, headers, body, SECRET, replay_cache=cache,
                              ticket_url=str)
@@ -525,17 +541,19 @@ class FragileLantern(Lantern):
     broken: ClassVar[bool] = True
 
     @classmethod
-    def parse_webhook(cls, payload: Mapping[str, Any]) -> list[TicketChange]:
+    def parse_webhook(cls, payload: Mapping[str, Any], *,
+                      feedback_tag: str = FEEDBACK_TAG) -> list[TicketChange]:
         if cls.broken:
             raise KeyError("column")
-        return super().parse_webhook(payload)
+        return super().parse_webhook(payload, feedback_tag=feedback_tag)
 
 
 class OffListLantern(Lantern):
     """Lantern reporting a status the router does not know."""
 
     @classmethod
-    def parse_webhook(cls, payload: Mapping[str, Any]) -> list[TicketChange]:
+    def parse_webhook(cls, payload: Mapping[str, Any], *,
+                      feedback_tag: str = FEEDBACK_TAG) -> list[TicketChange]:
         return [TicketChange(ticket_id="L-1", status="archived")]
 
 
