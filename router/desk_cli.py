@@ -5,7 +5,10 @@
   tickets, notes and public replies);
 - ``router desk reply ID TEXT``: a public update, shown on the customer's status page;
 - ``router desk solve ID...``: solve tickets (a problem's incidents too) and tell the
-  router, through the desk's outbox, so every linked customer gets their one reply.
+  router, through the desk's outbox, so every linked customer gets their one reply;
+- ``router desk tag ID TAG [--remove]``: tag a ticket (or untag it); the feedback tag
+  (``not-actionable``, ``ROUTER_EMBEDDED_DESK_FEEDBACK_TAG``) tells the router, through the
+  outbox, that support could not help: its mentions are labelled so and get no reply.
 
 These commands never create a desk: only the worker does.
 """
@@ -134,6 +137,18 @@ def desk_reply(ticket_id: str, text: str) -> None:
                f"{d.ticket_url(ticket_id)}")
 
 
+def _send(settings: Settings, d: Any, then: str) -> None:
+    """Send the desk's pending ticket events now; if Kafka is down, say what happens."""
+    from vocab.errors import BrokerError
+
+    from .outbox import send_pending
+
+    try:
+        send_pending(settings, d)
+    except BrokerError as exc:
+        click.echo(f"{exc}: the ticket events wait in the desk's outbox, and {then}", err=True)
+
+
 @desk.command("solve")
 @click.argument("ticket_ids", nargs=-1, required=True)
 @click.option("--status", default="solved", type=click.Choice(["solved", "closed"]),
@@ -143,23 +158,46 @@ def desk_solve(ticket_ids: tuple[str, ...], status: str) -> None:
 
     Each status change is saved with its ticket event in the desk's outbox; the events go
     to Kafka now, or, if Kafka is down, from a running worker (or the next solve)."""
-    from vocab.errors import BrokerError
-
-    from .outbox import send_pending
-
     settings = _settings()
     d = _embedded(settings)
     bad = d.unknown_ids(ticket_ids)
     for tid in dict.fromkeys(t for t in ticket_ids if t not in bad):
         for t in d.solve(tid, status):
             click.echo(f"#{t.id} {status}: {t.url}")
-    try:
-        send_pending(settings, d)
-    except BrokerError as exc:
-        click.echo(f"{exc}: the ticket events wait in the desk's outbox, and the customers' "
-                   "replies go out from a running worker once Kafka takes them (or with the "
-                   "next `router desk solve`)", err=True)
+    _send(settings, d, "the customers' replies go out from a running worker once Kafka takes "
+          "them (or with the next `router desk solve`)")
     if bad:
         raise click.ClickException(
             f"no ticket {', '.join(bad)} in the embedded desk (`router desk list` shows "
             "them); the others were " + status)
+
+
+@desk.command("tag")
+@click.argument("ticket_id")
+@click.argument("tag")
+@click.option("--remove", is_flag=True, help="Take the tag off instead.")
+def desk_tag(ticket_id: str, tag: str, remove: bool) -> None:
+    """Put TAG on a ticket (or take it off with --remove), and tell the router.
+
+    The feedback tag (not-actionable, or ROUTER_EMBEDDED_DESK_FEEDBACK_TAG) says the router
+    should not have sent this ticket: its mentions are labelled "support could not help" and
+    their authors get no reply; taking it off withdraws that."""
+    from connectors.errors import FatalError
+
+    settings = _settings()
+    d = _embedded(settings)
+    try:
+        changed = d.tag(ticket_id, tag, remove=remove)
+    except FatalError as exc:
+        raise click.ClickException(f"{exc} (`router desk list` shows the tickets)") from exc
+    shown = d.ticket(ticket_id)
+    tags = ", ".join(shown["tags"]) or "-"
+    if not changed:
+        click.echo(f"#{ticket_id} {'has no' if remove else 'already has'} tag {tag}; "
+                   f"tags: {tags}")
+    else:
+        marked = d.feedback_tag.casefold() in {t.casefold() for t in shown["tags"]}
+        click.echo(f"#{ticket_id} tags: {tags}" + (
+            " (marked not actionable: the router labels its mentions and sends no reply)"
+            if marked else ""))
+    _send(settings, d, "the router hears of it from a running worker once Kafka takes them")
