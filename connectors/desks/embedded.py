@@ -38,6 +38,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from connectors.errors import FatalError, RetriableError
+from vocab.records import Mention
 
 from .base import (
     DONE_STATUSES,
@@ -53,7 +54,7 @@ from .base import (
     TicketDraft,
     marked,
 )
-from .render import render, ticket_document
+from .render import comment_document, render, ticket_document
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tickets (
@@ -454,6 +455,54 @@ class EmbeddedDesk(Desk):
                 "('solved', 'closed')", (int(ticket_id),)).fetchall()
             changed += [self._set_status(str(r["id"]), status) for r in children]
             return changed
+
+        return self._transaction(work)
+
+    def move(self, ticket_id: str, mention: Mention, *, to: str | None) -> Ticket:
+        """Move a mention the router put on ``ticket_id`` onto ticket ``to``, or (``to`` is
+        None) onto a new ticket for its author (external id ``moved:<ref>``), as an agent
+        would: the new ticket or a note with the mention on the target, and a note on the
+        source saying where it went, in one transaction. Safe to repeat: a second move finds
+        the same new ticket and adds no note twice. Returns the target.
+
+        Telling the router (the mention's link to the target, a "support could help" label)
+        is the caller's: the desk knows no Kafka."""
+        ref = mention.ref
+
+        def work() -> Ticket:
+            source = self._require(ticket_id)
+            now = time.time()
+            moved = CommentBody(text=f"Moved here from ticket #{ticket_id} by an agent.",
+                                mention=mention)
+            if to is None:
+                target = self._exec("SELECT * FROM tickets WHERE external_id = ?",
+                                    (f"moved:{ref}",)).fetchone()
+                if target is None:
+                    a = mention.author
+                    cur = self._exec(
+                        "INSERT INTO tickets (external_id, subject, body, status, requester, "
+                        "network, priority, tags, created_at, updated_at) "
+                        "VALUES (?, ?, ?, 'new', ?, ?, ?, ?, ?, ?)",
+                        (f"moved:{ref}", f"@{a.handle} on {mention.network} (moved from "
+                         f"#{ticket_id})", render(comment_document(moved), "plain"),
+                         requester_of(mention.network, a.handle), mention.network,
+                         source["priority"], json.dumps(self._tags_of(source),
+                                                        ensure_ascii=False), now, now))
+                    self._exec("INSERT INTO changes (ticket_id, status, at) VALUES (?, ?, ?)",
+                               (cur.lastrowid, "new", now))
+                    target = self._require(str(cur.lastrowid))
+            else:
+                target = self._require(to)
+                if target["id"] == source["id"]:
+                    raise FatalError(f"ticket #{ticket_id} is the one the mention is on: "
+                                     "move it to another ticket (--to OTHER) or a new one")
+                self._comment(str(target["id"]), CommentBody(
+                    text=render(comment_document(moved), "plain"), mention=mention), False,
+                    f"moved:{ref}:to:{target['id']}")
+            self._comment(ticket_id, CommentBody(
+                text=f"An agent moved the post {ref} by @{mention.author.handle} to ticket "
+                     f"#{target['id']}."), False, f"moved:{ref}:from:{ticket_id}:{target['id']}")
+            return self._ticket(target)
 
         return self._transaction(work)
 

@@ -227,3 +227,24 @@ async def test_a_file_from_before_the_mark_is_migrated(tmp_path: Path) -> None:
     again = EmbeddedDesk(EmbeddedConfig(path=path), create=False)  # a second open: no-op
     assert len(again.outbox_rows()) == 2
     await again.aclose()
+
+
+async def test_moving_a_post_to_another_or_a_new_ticket_is_safe_to_repeat(
+        desk: EmbeddedDesk) -> None:
+    source = await desk.open(draft("social-router:generic:1"))
+    other = await desk.open(draft("social-router:generic:2", handle="bob"))
+    post = draft(handle="zoe").mention
+    new = desk.move(source.id, post, to=None)
+    assert desk.move(source.id, post, to=None) == new  # the same new ticket
+    shown = desk.ticket(new.id)
+    assert shown is not None and shown["requester"] == "generic:@zoe"
+    assert "charged twice" in shown["body"] and f"from #{source.id}" in shown["subject"]
+    assert desk.move(source.id, post, to=other.id).id == other.id
+    desk.move(source.id, post, to=other.id)
+    notes = [c["body"] for c in desk.comments(other.id)]
+    assert len(notes) == 1 and "charged twice" in notes[0]
+    assert [c["body"].split(" to ")[-1] for c in desk.comments(source.id)] == [
+        f"ticket #{new.id}.", f"ticket #{other.id}."]
+    with pytest.raises(FatalError, match="is the one the mention is on"):
+        desk.move(source.id, post, to=source.id)
+    assert desk.outbox_rows() == []  # telling the router is the CLI's (a linked event)
