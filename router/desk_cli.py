@@ -5,7 +5,13 @@
   tickets, notes and public replies);
 - ``router desk reply ID TEXT``: a public update, shown on the customer's status page;
 - ``router desk solve ID...``: solve tickets (a problem's incidents too) and tell the
-  router, through the desk's outbox, so every linked customer gets their one reply.
+  router, through the desk's outbox, so every linked customer gets their one reply;
+- ``router desk tag ID TAG [--remove]``: tag a ticket (or untag it); the feedback tag
+  (``not-actionable``, ``ROUTER_EMBEDDED_DESK_FEEDBACK_TAG``) tells the router, through the
+  outbox, that support could not help: its mentions are labelled so and get no reply;
+- ``router desk move ID MENTION_REF (--to OTHER_ID | --new)``: a post the router put on
+  the wrong ticket goes to the right one (or a new one): its author is answered when that
+  one is solved, and the post is labelled "support could help" on ``feedback``.
 
 These commands never create a desk: only the worker does.
 """
@@ -13,6 +19,7 @@ These commands never create a desk: only the worker does.
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -134,6 +141,18 @@ def desk_reply(ticket_id: str, text: str) -> None:
                f"{d.ticket_url(ticket_id)}")
 
 
+def _send(settings: Settings, d: Any, then: str) -> None:
+    """Send the desk's pending ticket events now; if Kafka is down, say what happens."""
+    from vocab.errors import BrokerError
+
+    from .outbox import send_pending
+
+    try:
+        send_pending(settings, d)
+    except BrokerError as exc:
+        click.echo(f"{exc}: the ticket events wait in the desk's outbox, and {then}", err=True)
+
+
 @desk.command("solve")
 @click.argument("ticket_ids", nargs=-1, required=True)
 @click.option("--status", default="solved", type=click.Choice(["solved", "closed"]),
@@ -143,23 +162,131 @@ def desk_solve(ticket_ids: tuple[str, ...], status: str) -> None:
 
     Each status change is saved with its ticket event in the desk's outbox; the events go
     to Kafka now, or, if Kafka is down, from a running worker (or the next solve)."""
-    from vocab.errors import BrokerError
-
-    from .outbox import send_pending
-
     settings = _settings()
     d = _embedded(settings)
     bad = d.unknown_ids(ticket_ids)
     for tid in dict.fromkeys(t for t in ticket_ids if t not in bad):
         for t in d.solve(tid, status):
             click.echo(f"#{t.id} {status}: {t.url}")
-    try:
-        send_pending(settings, d)
-    except BrokerError as exc:
-        click.echo(f"{exc}: the ticket events wait in the desk's outbox, and the customers' "
-                   "replies go out from a running worker once Kafka takes them (or with the "
-                   "next `router desk solve`)", err=True)
+    _send(settings, d, "the customers' replies go out from a running worker once Kafka takes "
+          "them (or with the next `router desk solve`)")
     if bad:
         raise click.ClickException(
             f"no ticket {', '.join(bad)} in the embedded desk (`router desk list` shows "
             "them); the others were " + status)
+
+
+@desk.command("tag")
+@click.argument("ticket_id")
+@click.argument("tag")
+@click.option("--remove", is_flag=True, help="Take the tag off instead.")
+def desk_tag(ticket_id: str, tag: str, remove: bool) -> None:
+    """Put TAG on a ticket (or take it off with --remove), and tell the router.
+
+    The feedback tag (not-actionable, or ROUTER_EMBEDDED_DESK_FEEDBACK_TAG) says the router
+    should not have sent this ticket: its mentions are labelled "support could not help" and
+    their authors get no reply; taking it off withdraws that."""
+    from connectors.errors import FatalError
+
+    settings = _settings()
+    d = _embedded(settings)
+    try:
+        changed = d.tag(ticket_id, tag, remove=remove)
+    except FatalError as exc:
+        raise click.ClickException(f"{exc} (`router desk list` shows the tickets)") from exc
+    shown = d.ticket(ticket_id)
+    tags = ", ".join(shown["tags"]) or "-"
+    if not changed:
+        click.echo(f"#{ticket_id} {'has no' if remove else 'already has'} tag {tag}; "
+                   f"tags: {tags}")
+    else:
+        marked = d.feedback_tag.casefold() in {t.casefold() for t in shown["tags"]}
+        click.echo(f"#{ticket_id} tags: {tags}" + (
+            " (marked not actionable: the router labels its mentions and sends no reply)"
+            if marked else ""))
+    _send(settings, d, "the router hears of it from a running worker once Kafka takes them")
+
+
+def _linked(settings: Settings, ticket_id: str, ref: str) -> dict[str, Any] | None:
+    """The router's latest ``linked`` event of the post ``ref`` (network:id, or the post's
+    link as the ticket shows it) on embedded ticket ``ticket_id``, read from ticket-events:
+    it says who is answered for each ticket (the whole topic is read: the embedded desk's
+    are few)."""
+    from .replay import read_to_end
+
+    found = None
+    for rec in read_to_end(settings, "ticket_events"):
+        if rec.key != f"embedded:{ticket_id}".encode():
+            continue
+        try:
+            ev = json.loads(rec.value)
+        except (TypeError, ValueError):
+            continue
+        m = ev.get("mention") if isinstance(ev, dict) else None
+        if ev.get("kind") == "linked" and isinstance(m, dict) \
+                and ref in (f"{m.get('network')}:{m.get('id')}", m.get("url")):
+            found = ev
+    return found
+
+
+@desk.command("move")
+@click.argument("ticket_id")
+@click.argument("mention_ref")
+@click.option("--to", "to", metavar="OTHER_ID", help="The ticket the post belongs on.")
+@click.option("--new", "new", is_flag=True, help="A new ticket for the post's author.")
+def desk_move(ticket_id: str, mention_ref: str, to: str | None, new: bool) -> None:
+    """Move a post the router put on a ticket (MENTION_REF: network:id, or the post's link)
+    to the ticket it belongs on (--to OTHER_ID) or a new one (--new).
+
+    Its author is then answered when that ticket is solved, and the post is labelled
+    "support could help" (the router was right to send it, if not where). Safe to run
+    again: nothing is moved twice, and the close-loop takes a repeated link once."""
+    from kafka import KafkaProducer
+    from kafka.errors import KafkaError
+
+    from connectors.errors import FatalError
+    from vocab.errors import BrokerError
+    from vocab.records import Label, Mention, TicketEvent
+
+    from .topics import name
+
+    if new == (to is not None):
+        raise click.UsageError("say where the post goes: --to OTHER_ID or --new")
+    settings = _settings()
+    d = _embedded(settings)
+    for tid in (ticket_id, to):
+        if tid is not None and d.ticket(tid) is None:
+            raise click.ClickException(f"no ticket {tid} in the embedded desk (`router desk "
+                                       "list` shows them)")
+    linked = _linked(settings, ticket_id, mention_ref)
+    if linked is None:
+        raise click.ClickException(
+            f"the router put no post {mention_ref} on ticket #{ticket_id} (`router desk show "
+            f"{ticket_id}` shows its posts; the ref is network:id)")
+    mention = Mention.from_data(linked["mention"])
+    ref = mention.ref
+    try:
+        target = d.move(ticket_id, mention, to=to)
+    except FatalError as exc:
+        raise click.ClickException(str(exc)) from exc
+    verdict = str(linked.get("verdict") or "")
+    ev = TicketEvent(desk=d.key, ticket_id=target.id, kind="linked", ticket_url=target.url,
+                     mention=mention, verdict=verdict,
+                     reply_allowed=bool(linked.get("reply_allowed", True)), at=time.time())
+    label = Label(mention_ref=ref, actionable=True, source=d.key, text=mention.text,
+                  verdict=verdict, by="router desk move", at=time.time())
+    try:
+        producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+        try:
+            producer.send(name(settings, "ticket_events"), key=ev.ticket_key.encode(),
+                          value=bytes(ev.dumps())).get(timeout=30)
+            producer.send(name(settings, "feedback"), key=ref.encode(),
+                          value=bytes(label.dumps())).get(timeout=30)
+        finally:
+            producer.close()
+    except KafkaError as exc:
+        raise BrokerError(f"the post is on ticket #{target.id}, but Kafka did not take the "
+                          f"link ({type(exc).__name__}): run the same move again") from exc
+    click.echo(f"{ref} moved from #{ticket_id} to #{target.id} ({target.url}): "
+               f"@{mention.author.handle} is answered when it is solved; labelled 'support "
+               "could help'")

@@ -5,6 +5,12 @@ its own right for a small team: tickets, public replies and internal notes, stat
 external ids (unique, so a retry never opens a second ticket), parent links and a change log
 that ``changes_since`` reads. ``router desk list`` and ``router desk solve`` work on it.
 
+An agent's judgement is a tag: ``router desk tag ID not-actionable`` (``feedback_tag``,
+``ROUTER_EMBEDDED_DESK_FEEDBACK_TAG``) on a social ticket the router should not have sent.
+The desk knows its tickets' tags, so every outbox event (a tag change, a status change)
+carries ``not_actionable``: whether the ticket has the tag right then. Outbox rows written
+before the column existed (a file from an older version) have it NULL: "did not say".
+
 Every SQLite call of the async verbs runs on the desk's own thread, so a locked file never
 blocks the worker's event loop; "database is locked" is a ``RetriableError``. A status change
 an agent makes is written with its pending ticket event in the ``outbox`` table, in one
@@ -32,6 +38,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from connectors.errors import FatalError, RetriableError
+from vocab.records import Mention
 
 from .base import (
     DONE_STATUSES,
@@ -45,8 +52,9 @@ from .base import (
     Ticket,
     TicketChange,
     TicketDraft,
+    marked,
 )
-from .render import render, ticket_document
+from .render import comment_document, render, ticket_document
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tickets (
@@ -87,7 +95,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     ticket_id INTEGER NOT NULL REFERENCES tickets(id),
     status TEXT NOT NULL,
     at REAL NOT NULL,
-    sent_at REAL
+    sent_at REAL,
+    not_actionable INTEGER
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(sent_at, seq);
 """
@@ -103,6 +112,14 @@ def valid_text(value: Any) -> Any:
 
 def _params(args: Iterable[Any]) -> tuple[Any, ...]:
     return tuple(valid_text(a) for a in args)
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Bring a file made by an older version up to ``SCHEMA`` (inside the caller's
+    transaction): the outbox's ``not_actionable`` column (NULL in the rows already there)."""
+    columns = {r[1] for r in db.execute("PRAGMA table_info(outbox)")}
+    if "not_actionable" not in columns:
+        db.execute("ALTER TABLE outbox ADD COLUMN not_actionable INTEGER")
 
 
 class EmbeddedConfig(DeskConfig):
@@ -170,7 +187,13 @@ class EmbeddedDesk(Desk):
             db.execute("PRAGMA journal_mode=WAL")
             # one transaction: another process opening the file meanwhile sees all of the
             # schema or none of it (it once saw "tickets" without "comments")
-            db.executescript(f"BEGIN IMMEDIATE;\n{SCHEMA}COMMIT;\n")
+            db.executescript(f"BEGIN IMMEDIATE;\n{SCHEMA}")
+            try:
+                migrate(db)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
             self._db = db
         return self._db
 
@@ -379,9 +402,46 @@ class EmbeddedDesk(Desk):
                    (status, now, int(ticket_id)))
         self._exec("INSERT INTO changes (ticket_id, status, at) VALUES (?, ?, ?)",
                    (int(ticket_id), status, now))
-        self._exec("INSERT INTO outbox (ticket_id, status, at) VALUES (?, ?, ?)",
-                   (int(ticket_id), status, now))
+        self._outbox(ticket_id)
         return self._ticket(self._require(ticket_id))
+
+    def _outbox(self, ticket_id: str) -> None:
+        """The pending ticket event of a change just made to the ticket: its status now, and
+        whether it carries the feedback tag now."""
+        row = self._require(ticket_id)
+        mark = marked(self._tags_of(row), self.feedback_tag)
+        self._exec("INSERT INTO outbox (ticket_id, status, at, not_actionable) "
+                   "VALUES (?, ?, ?, ?)", (int(ticket_id), row["status"], time.time(), mark))
+
+    @staticmethod
+    def _tags_of(row: sqlite3.Row) -> list[str]:
+        try:
+            tags = json.loads(row["tags"] or "[]")
+        except ValueError:
+            return []
+        return [str(t) for t in tags] if isinstance(tags, list) else []
+
+    def tag(self, ticket_id: str, tag: str, *, remove: bool = False) -> bool:
+        """Put ``tag`` on a ticket (or take it off) as an agent would; with the change, in
+        one transaction, a pending ticket event saying the ticket's status and whether it
+        carries the feedback tag. False when the ticket already was so (nothing written)."""
+        tag = valid_text(" ".join(tag.split()))
+        if not tag:
+            raise FatalError("give a tag (e.g. not-actionable)")
+
+        def work() -> bool:
+            row = self._require(ticket_id)
+            tags = self._tags_of(row)
+            same = [t for t in tags if t.casefold() == tag.casefold()]
+            if bool(same) != remove:
+                return False
+            kept = [t for t in tags if t not in same] if remove else [*tags, tag]
+            self._exec("UPDATE tickets SET tags = ?, updated_at = ? WHERE id = ?",
+                       (json.dumps(kept, ensure_ascii=False), time.time(), int(ticket_id)))
+            self._outbox(ticket_id)
+            return True
+
+        return self._transaction(work)
 
     def solve(self, ticket_id: str, status: str = "solved") -> list[Ticket]:
         """Solve a ticket and, for a problem ticket, its incidents (as Zendesk does), in one
@@ -398,6 +458,54 @@ class EmbeddedDesk(Desk):
 
         return self._transaction(work)
 
+    def move(self, ticket_id: str, mention: Mention, *, to: str | None) -> Ticket:
+        """Move a mention the router put on ``ticket_id`` onto ticket ``to``, or (``to`` is
+        None) onto a new ticket for its author (external id ``moved:<ref>``), as an agent
+        would: the new ticket or a note with the mention on the target, and a note on the
+        source saying where it went, in one transaction. Safe to repeat: a second move finds
+        the same new ticket and adds no note twice. Returns the target.
+
+        Telling the router (the mention's link to the target, a "support could help" label)
+        is the caller's: the desk knows no Kafka."""
+        ref = mention.ref
+
+        def work() -> Ticket:
+            source = self._require(ticket_id)
+            now = time.time()
+            moved = CommentBody(text=f"Moved here from ticket #{ticket_id} by an agent.",
+                                mention=mention)
+            if to is None:
+                target = self._exec("SELECT * FROM tickets WHERE external_id = ?",
+                                    (f"moved:{ref}",)).fetchone()
+                if target is None:
+                    a = mention.author
+                    cur = self._exec(
+                        "INSERT INTO tickets (external_id, subject, body, status, requester, "
+                        "network, priority, tags, created_at, updated_at) "
+                        "VALUES (?, ?, ?, 'new', ?, ?, ?, ?, ?, ?)",
+                        (f"moved:{ref}", f"@{a.handle} on {mention.network} (moved from "
+                         f"#{ticket_id})", render(comment_document(moved), "plain"),
+                         requester_of(mention.network, a.handle), mention.network,
+                         source["priority"], json.dumps(self._tags_of(source),
+                                                        ensure_ascii=False), now, now))
+                    self._exec("INSERT INTO changes (ticket_id, status, at) VALUES (?, ?, ?)",
+                               (cur.lastrowid, "new", now))
+                    target = self._require(str(cur.lastrowid))
+            else:
+                target = self._require(to)
+                if target["id"] == source["id"]:
+                    raise FatalError(f"ticket #{ticket_id} is the one the mention is on: "
+                                     "move it to another ticket (--to OTHER) or a new one")
+                self._comment(str(target["id"]), CommentBody(
+                    text=render(comment_document(moved), "plain"), mention=mention), False,
+                    f"moved:{ref}:to:{target['id']}")
+            self._comment(ticket_id, CommentBody(
+                text=f"An agent moved the post {ref} by @{mention.author.handle} to ticket "
+                     f"#{target['id']}."), False, f"moved:{ref}:from:{ticket_id}:{target['id']}")
+            return self._ticket(target)
+
+        return self._transaction(work)
+
     def unknown_ids(self, ticket_ids: Sequence[str]) -> list[str]:
         """The ids among these that name no ticket of this desk."""
         bad = []
@@ -409,12 +517,14 @@ class EmbeddedDesk(Desk):
         return bad
 
     def outbox_rows(self, limit: int = 500) -> list[dict[str, Any]]:
-        """Status changes whose ticket event is not yet known to be in Kafka, oldest first:
-        ``seq``, ``ticket_id``, ``status``, ``url``."""
-        rows = self._exec("SELECT seq, ticket_id, status FROM outbox WHERE sent_at IS NULL "
-                          "ORDER BY seq LIMIT ?", (limit,)).fetchall()
+        """Changes whose ticket event is not yet known to be in Kafka, oldest first:
+        ``seq``, ``ticket_id``, ``status``, ``url``, ``not_actionable`` (None: not said)."""
+        rows = self._exec("SELECT seq, ticket_id, status, not_actionable FROM outbox "
+                          "WHERE sent_at IS NULL ORDER BY seq LIMIT ?", (limit,)).fetchall()
         return [{"seq": r["seq"], "ticket_id": str(r["ticket_id"]), "status": r["status"],
-                 "url": self.ticket_url(str(r["ticket_id"]))} for r in rows]
+                 "url": self.ticket_url(str(r["ticket_id"])),
+                 "not_actionable": None if r["not_actionable"] is None
+                 else bool(r["not_actionable"])} for r in rows]
 
     def outbox_sent(self, seqs: Iterable[int]) -> None:
         """These outbox events are in Kafka."""

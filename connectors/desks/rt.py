@@ -14,6 +14,18 @@ How the router's verbs map onto RT::
     link(child, parent)          PUT /ticket/:child {"AddParent": parent} (RT's MemberOf)
     changes_since(checkpoint)    TransactionSQL ``Type = 'Status' AND id > checkpoint``,
                                  oldest first; the checkpoint is the last transaction id
+    agent's feedback             the status ``rejected`` (``feedback_tag``): not actionable
+
+An agent's judgement comes back through RT's own lifecycle, not a tag: RT has no ticket
+tags, and its default lifecycle already has the status for "this ticket should not be
+here", ``rejected`` (the Reject action on a ticket, in every RT 5 queue without setup). A
+Status transaction carries the ticket's whole new status, so every change the poller reads
+says for sure whether the mark is on: ``not_actionable`` is True when the new status is
+``feedback_tag`` (default ``rejected``; a site with its own lifecycle names its status in
+``ROUTER_RT_FEEDBACK_TAG``) and False otherwise (reopened after a reject takes the mark
+off). A custom field was the other choice; it needs an admin to create it on each queue,
+and its changes are CustomField transactions the poller would read besides the Status
+ones, for no more than what the status already says.
 
 Social customers become RT requesters with a made-up address that cannot receive mail,
 ``handle@network.<requester_domain>`` (``social.invalid`` by default), and their display name.
@@ -45,7 +57,15 @@ from pydantic_settings import SettingsConfigDict
 
 from ..errors import ConfigError, FatalError
 from ..http import HttpApi
-from .base import ChangePage, CommentBody, DeskConfig, Ticket, TicketChange, TicketDraft
+from .base import (
+    ChangePage,
+    CommentBody,
+    DeskConfig,
+    Ticket,
+    TicketChange,
+    TicketDraft,
+    marked,
+)
 from .saas import Ledger, NoLedger, SaasDesk
 
 log = logging.getLogger(__name__)
@@ -92,6 +112,10 @@ class RTConfig(DeskConfig):
     poll_router_tickets_only: bool = Field(
         True, description="Report status changes only of tickets carrying an external id "
         "(the ones the router opened).")
+    feedback_tag: str = Field(
+        "rejected", description="The RT status an agent gives a social ticket that is not "
+        "actionable or misrouted (RT's built-in 'rejected': the Reject action); the "
+        "router takes it as 'support could not help' and sends no reply.")
     timeout_seconds: float = Field(15.0, gt=0, description="HTTP timeout per request.")
     max_attempts: int = Field(5, ge=1, le=20,
                               description="Attempts of one verb through 429/5xx/timeouts.")
@@ -182,6 +206,9 @@ class RequestTracker(SaasDesk):
         if not cfg.external_id_field.strip():
             raise ConfigError(f"rt: external_id_field is empty; set "
                               f"{self.env_name('external_id_field')}")
+        if not cfg.feedback_tag.strip():
+            raise ConfigError(f"rt: feedback_tag is empty; set {self.env_name('feedback_tag')} "
+                              "to the status agents reject a ticket with (RT's: rejected)")
         has_token = cfg.token is not None and cfg.token.get_secret_value() != ""
         has_basic = bool(cfg.username) and cfg.password is not None
         if not has_token and not has_basic:
@@ -412,7 +439,8 @@ class RequestTracker(SaasDesk):
     # --- the poller -------------------------------------------------------------------------
 
     async def changes_since(self, checkpoint: str | None) -> ChangePage:
-        """Status changes after ``checkpoint`` (a transaction id), oldest first."""
+        """Status changes after ``checkpoint`` (a transaction id), oldest first; each says
+        whether an agent rejected the ticket (its new status is ``feedback_tag``)."""
         after = self.cfg.poll_from_id if checkpoint is None else _checkpoint(checkpoint)
         txns = await self._search(
             "transactions", f"ObjectType = 'RT::Ticket' AND Type = 'Status' AND id > {after}",
@@ -430,9 +458,11 @@ class RequestTracker(SaasDesk):
             ext = external.get(tid)
             if ext is None and self.cfg.poll_router_tickets_only:
                 continue
-            changes.append(TicketChange(ticket_id=tid, status=map_status(t.get("NewValue")),
+            new = t.get("NewValue")
+            changes.append(TicketChange(ticket_id=tid, status=map_status(new),
                                         url=self.ticket_url(tid), external_id=ext,
-                                        changed_at=str(t.get("Created") or "")))
+                                        changed_at=str(t.get("Created") or ""),
+                                        not_actionable=bool(marked([new], self.feedback_tag))))
         return ChangePage(changes=changes, checkpoint=str(last))
 
     async def _external_ids(self, ids: list[str], deleted: set[str]) -> dict[str, str]:

@@ -16,11 +16,22 @@
   gaps and no repeats across restarts. Records updated within ``poll_lag_seconds`` are left
   for the next poll, so a transaction that commits late with an older timestamp is not
   skipped.
+- An agent's judgement is the incident's Resolution code, ``close_code``
+  (``feedback_field``), set to ``feedback_tag`` (``not-actionable`` by default: a choice an
+  admin adds to incident.close_code, or ROUTER_SERVICENOW_FEEDBACK_TAG names one the
+  instance has). The agent resolves a misrouted or not actionable social incident with that
+  code; every polled change reads the field with the state, so ``not_actionable`` is True
+  when it holds the value and False when it holds another (a later resolution with a real
+  code takes the mark off). Why not tags (``sys_tags``): ServiceNow keeps tags in
+  ``label_entry``, which the Table API does not return with the incident, and reading them
+  needs rights an integration user rarely has; a resolution code is a plain incident field
+  every agent must fill in when resolving anyway.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -28,12 +39,23 @@ import httpx
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from .base import ChangePage, CommentBody, DeskEvents, Ticket, TicketChange, TicketDraft
+from ..errors import ConfigError
+from .base import (
+    FEEDBACK_TAG,
+    ChangePage,
+    CommentBody,
+    DeskEvents,
+    Ticket,
+    TicketChange,
+    TicketDraft,
+    marked,
+)
 from .saas import SaasConfig, SaasDesk, requester_key, same_text
 
 STATES = {"1": "new", "2": "open", "3": "pending", "6": "solved", "7": "closed", "8": "closed"}
 URGENCY = {"urgent": ("1", "1"), "high": ("2", "1"), "normal": ("2", "2"), "low": ("3", "3")}
 FIELDS = "sys_id,number,state,short_description,correlation_id,sys_updated_on"
+FIELD_NAME = re.compile(r"[a-z][a-z0-9_]{0,79}")  # a column name, as sysparm_fields takes it
 
 
 def q(value: str) -> str:
@@ -64,6 +86,13 @@ class ServiceNowConfig(SaasConfig):
     page_size: int = Field(100, ge=1, le=10_000, description="Incidents per poll page.")
     poll_lag_seconds: float = Field(5.0, ge=0, description="Leave changes this recent for "
                                     "the next poll (covers late-committing transactions).")
+    feedback_tag: str = Field(
+        FEEDBACK_TAG, description="The value of feedback_field that marks a social incident "
+        "not actionable or misrouted (a Resolution code choice the admin adds); the router "
+        "takes it as 'support could not help' and sends no reply.")
+    feedback_field: str = Field(
+        "close_code", description="Incident field an agent sets to feedback_tag on a social "
+        "incident that is not actionable or misrouted (default: the Resolution code).")
 
 
 class ServiceNow(SaasDesk):
@@ -77,7 +106,11 @@ class ServiceNow(SaasDesk):
     statuses = STATES
 
     def check_config(self) -> None:
-        self.require("instance_url", "username", "password")
+        self.require("instance_url", "username", "password", "feedback_tag")
+        if not FIELD_NAME.fullmatch(self.cfg.feedback_field):
+            raise ConfigError(f"servicenow: feedback_field {self.cfg.feedback_field[:40]!r} is "
+                              "not an incident column name (e.g. close_code, u_feedback); "
+                              f"set {self.env_name('feedback_field')}")
 
     def client_options(self) -> dict[str, Any]:
         return {"base_url": str(self.cfg.instance_url).rstrip("/"),
@@ -178,6 +211,11 @@ class ServiceNow(SaasDesk):
 
     # --- polling ------------------------------------------------------------------------
 
+    def marked(self, value: object) -> bool | None:
+        """Whether the feedback field's value is the mark; None when the instance did not
+        send the field (no such column, or one the user may not read)."""
+        return None if value is None else marked([value], self.feedback_tag)
+
     def utcnow(self) -> datetime:
         """The poller's clock (tests replace it with the fake instance's clock)."""
         return datetime.now(UTC)
@@ -194,8 +232,9 @@ class ServiceNow(SaasDesk):
                      f"^NQ{mine}^sys_updated_on={at}^sys_id>{q(after_id)}{until}")
         else:
             query = f"{mine}{until}"
+        field = self.cfg.feedback_field
         rows = await self._query(f"{query}^ORDERBYsys_updated_on^ORDERBYsys_id",
-                                 self.cfg.page_size)
+                                 self.cfg.page_size, fields=f"{FIELDS},{field}")
         rows.sort(key=lambda r: (r["sys_updated_on"], r["sys_id"]))
         if checkpoint:  # belt and braces: never hand back what the checkpoint covers
             at, _, after_id = checkpoint.partition("|")
@@ -203,6 +242,8 @@ class ServiceNow(SaasDesk):
         changes = [TicketChange(ticket_id=r["sys_id"], status=self.map_status(r.get("state")),
                                 url=self.ticket_url(r["sys_id"]),
                                 external_id=r.get("correlation_id") or None,
-                                changed_at=r["sys_updated_on"]) for r in rows]
+                                changed_at=r["sys_updated_on"],
+                                not_actionable=self.marked(r.get(field)))
+                   for r in rows]
         last = f"{rows[-1]['sys_updated_on']}|{rows[-1]['sys_id']}" if rows else checkpoint
         return ChangePage(changes=changes, checkpoint=last)

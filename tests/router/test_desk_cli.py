@@ -7,15 +7,18 @@ import dataclasses
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from connectors.desks.base import CommentBody
 from connectors.desks.embedded import EmbeddedConfig, EmbeddedDesk
 from router.cli import main
 from router.drafts import REVIEW_TAG
+from router.outbox import event_of
 from router.pages import ticket_page
 
 from ..connectors.desks.drafts import draft
+from .stream import RouterProcess, encode, mention, tickets
 
 
 async def desk_with_tickets(path: Path) -> tuple[EmbeddedDesk, str, str]:
@@ -61,3 +64,58 @@ async def test_show_reply_and_the_review_queue(tmp_path: Path) -> None:
     assert missing.exit_code == 1 and "no ticket 99" in missing.output
     assert "Traceback" not in missing.output
     await desk.aclose()
+
+
+def test_the_outbox_event_carries_the_agents_mark() -> None:
+    row = {"seq": 1, "ticket_id": "7", "status": "solved", "url": "u", "not_actionable": True}
+    assert event_of("embedded", row).not_actionable is True
+    assert event_of("embedded", {**row, "not_actionable": None}).not_actionable is None
+
+
+@pytest.mark.kafka
+async def test_an_agents_tag_and_move_reach_the_router(kafka_bootstrap: str,
+                                                       tmp_path: Path) -> None:
+    rp = RouterProcess(kafka_bootstrap, tmp_path)  # no worker: what the CLI writes
+    rp.create_topics()
+    desk = EmbeddedDesk(EmbeddedConfig(path=tmp_path / "desk.sqlite",
+                                       url=rp.env["ROUTER_EMBEDDED_DESK_URL"]))
+    await desk.setup()
+    wrong = await desk.open(draft("case-w", handle="wes"))
+    first = await desk.open(draft("case-a", handle="amy"))
+    joined = mention("mv1", "@acmesupport and my parcel is lost too", "zoe")
+    linked = [{"desk": "embedded", "ticket_id": wrong.id, "kind": "linked", "mention": m,
+               "ticket_url": wrong.url, "verdict": "link", "reply_allowed": True, "at": 1.0}
+              for m in (mention("w1", "@acmesupport nice ad", "wes"), joined)]
+    rp.produce("ticket-events", [encode(x) for x in linked], [f"embedded:{wrong.id}".encode()] * 2)
+    await desk.aclose()
+
+    tagged = rp.cli("desk", "tag", wrong.id, "not-actionable")
+    assert tagged.returncode == 0, tagged.stderr
+    assert "marked not actionable" in tagged.stdout
+    events = rp.read("ticket-events", lambda r: any(x["kind"] == "status" for x in r))
+    assert [(x["ticket_id"], x["status"], x["not_actionable"]) for x in events
+            if x["kind"] == "status"] == [(wrong.id, "new", True)]
+
+    for _ in range(2):  # an agent who runs it twice moves it once
+        moved = rp.cli("desk", "move", wrong.id, "https://social.example/@zoe/mv1", "--new")
+        assert moved.returncode == 0, moved.stderr
+    new_ids = {t["id"] for t in tickets(rp)} - {int(wrong.id), int(first.id)}
+    assert len(new_ids) == 1
+    new_id = str(new_ids.pop())
+    assert rp.cli("desk", "move", wrong.id, "generic:mv1", "--to", first.id).returncode == 0
+
+    events = rp.read("ticket-events", lambda r: sum(x["kind"] == "linked" for x in r) >= 5)
+    moves = [(x["ticket_id"], x["mention"]["id"], x["verdict"]) for x in events
+             if x["kind"] == "linked" and x["ticket_id"] != wrong.id]
+    assert sorted(moves) == sorted([(new_id, "mv1", "link")] * 2 + [(first.id, "mv1", "link")])
+    labels = rp.read("feedback", lambda r: len(r) >= 3)
+    assert {(x["mention_ref"], x["actionable"], x["source"], x["by"]) for x in labels} == {
+        ("generic:mv1", True, "embedded", "router desk move")}
+    assert labels[0]["text"] == joined["text"]
+    shown = json.loads(rp.cli("desk", "show", first.id, "--json").stdout)
+    assert "and my parcel is lost too" in shown["comments"][-1]["body"]
+
+    missing = rp.cli("desk", "move", first.id, "generic:nope", "--new")
+    assert missing.returncode == 1 and "put no post generic:nope" in missing.stderr
+    both = rp.cli("desk", "move", wrong.id, "generic:mv1")
+    assert both.returncode == 2 and "--to OTHER_ID or --new" in both.stderr

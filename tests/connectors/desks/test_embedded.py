@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -169,3 +170,81 @@ async def test_a_locked_file_is_retriable_and_never_blocks_the_event_loop(
     t = await d.open(draft())
     assert t.id == "1"
     await d.aclose()
+
+
+async def test_an_agents_tag_is_written_with_its_pending_event(desk: EmbeddedDesk) -> None:
+    t = await desk.open(draft())
+    assert desk.tag(t.id, "Not-Actionable") is True
+    assert desk.tag(t.id, "not-actionable") is False  # already on: nothing new to say
+    assert desk.tag(t.id, "vip") is True
+    assert desk.ticket(t.id)["tags"] == ["social", "Not-Actionable", "vip"]  # type: ignore[index]
+    desk.solve(t.id)
+    assert desk.tag(t.id, "not-actionable", remove=True) is True
+    assert [(e["ticket_id"], e["status"], e["not_actionable"]) for e in desk.outbox_rows()] == [
+        (t.id, "new", True), (t.id, "new", True), (t.id, "solved", True),
+        (t.id, "solved", False)]
+    assert desk.ticket(t.id)["tags"] == ["social", "vip"]  # type: ignore[index]
+    with pytest.raises(FatalError, match="no ticket '99'"):
+        desk.tag("99", "not-actionable")
+    with pytest.raises(FatalError, match="give a tag"):
+        desk.tag(t.id, "  ")
+    assert len(desk.outbox_rows()) == 4
+
+
+async def test_the_feedback_tag_is_a_setting(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROUTER_EMBEDDED_DESK_FEEDBACK_TAG", "misrouted")
+    d = EmbeddedDesk(EmbeddedConfig(path=tmp_path / "desk.sqlite"))
+    await d.setup()
+    t = await d.open(draft())
+    d.tag(t.id, "not-actionable")
+    d.tag(t.id, "misrouted")
+    assert [e["not_actionable"] for e in d.outbox_rows()] == [False, True]
+    await d.aclose()
+
+
+OLD_OUTBOX = """
+CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    ticket_id INTEGER NOT NULL REFERENCES tickets(id), status TEXT NOT NULL, at REAL NOT NULL,
+    sent_at REAL);
+"""
+
+
+async def test_a_file_from_before_the_mark_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "desk.sqlite"
+    old = EmbeddedDesk(EmbeddedConfig(path=path))
+    t = await old.open(draft())
+    await old.aclose()
+    with sqlite3.connect(path) as db:  # the outbox as an older version made it
+        db.executescript("DROP TABLE outbox;" + OLD_OUTBOX)
+        db.execute("INSERT INTO outbox (ticket_id, status, at) VALUES (?, 'solved', 1.0)",
+                   (int(t.id),))
+    cli = EmbeddedDesk(EmbeddedConfig(path=path), create=False)  # what `router desk` opens
+    cli.tag(t.id, "not-actionable")
+    assert [(e["status"], e["not_actionable"]) for e in cli.outbox_rows()] == [
+        ("solved", None), ("new", True)]  # the old event did not say
+    await cli.aclose()
+    again = EmbeddedDesk(EmbeddedConfig(path=path), create=False)  # a second open: no-op
+    assert len(again.outbox_rows()) == 2
+    await again.aclose()
+
+
+async def test_moving_a_post_to_another_or_a_new_ticket_is_safe_to_repeat(
+        desk: EmbeddedDesk) -> None:
+    source = await desk.open(draft("social-router:generic:1"))
+    other = await desk.open(draft("social-router:generic:2", handle="bob"))
+    post = draft(handle="zoe").mention
+    new = desk.move(source.id, post, to=None)
+    assert desk.move(source.id, post, to=None) == new  # the same new ticket
+    shown = desk.ticket(new.id)
+    assert shown is not None and shown["requester"] == "generic:@zoe"
+    assert "charged twice" in shown["body"] and f"from #{source.id}" in shown["subject"]
+    assert desk.move(source.id, post, to=other.id).id == other.id
+    desk.move(source.id, post, to=other.id)
+    notes = [c["body"] for c in desk.comments(other.id)]
+    assert len(notes) == 1 and "charged twice" in notes[0]
+    assert [c["body"].split(" to ")[-1] for c in desk.comments(source.id)] == [
+        f"ticket #{new.id}.", f"ticket #{other.id}."]
+    with pytest.raises(FatalError, match="is the one the mention is on"):
+        desk.move(source.id, post, to=source.id)
+    assert desk.outbox_rows() == []  # telling the router is the CLI's (a linked event)

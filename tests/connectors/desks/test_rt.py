@@ -184,3 +184,32 @@ async def test_deleted_ticket_is_reported_closed(h: RTHarness) -> None:
     assert [(c.ticket_id, c.status, c.external_id) for c in page.changes] == \
         [(ticket.id, "closed", "case-del")]
     await desk.aclose()
+
+
+async def test_a_rejected_ticket_comes_back_marked_not_actionable(h: RTHarness) -> None:
+    desk = h.make_desk()
+    ticket = await desk.open(draft("case-rej"))
+    t = h.rt.tickets[int(ticket.id)]
+    for status in ("open", "rejected", "open", "resolved"):  # rejected, then reopened
+        h.rt._set_status(t, status)
+    page = await desk.changes_since(None)
+    assert [(c.status, c.not_actionable) for c in page.changes] == [
+        ("open", False), ("closed", True), ("open", False), ("solved", False)]
+    await desk.aclose()
+
+
+async def test_a_site_status_as_the_feedback_mark(h: RTHarness,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROUTER_RT_FEEDBACK_TAG", "Misrouted")
+    assert RTConfig().feedback_tag == "Misrouted"
+    desk = h.make_desk(feedback_tag="misrouted")
+    ticket = await desk.open(draft("case-mis"))
+    h.rt.tickets[int(ticket.id)]["Status"] = "misrouted"  # a custom lifecycle's status
+    h.rt._txn(int(ticket.id), "Status", Field="Status", OldValue="new", NewValue="misrouted")
+    h.rt._set_status(h.rt.tickets[int(ticket.id)], "rejected")
+    page = await desk.changes_since(None)
+    assert [(c.status, c.not_actionable) for c in page.changes] == [
+        ("open", True), ("closed", False)]
+    await desk.aclose()
+    with pytest.raises(ConfigError, match="ROUTER_RT_FEEDBACK_TAG"):
+        await h.make_desk(feedback_tag=" ").setup()

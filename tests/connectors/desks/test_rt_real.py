@@ -208,3 +208,14 @@ async def test_setup_names_the_setting_to_fix(live_rt: LiveRT) -> None:
         await RequestTracker(live_rt.config(queue="No Such Queue")).setup()
     with pytest.raises(ConfigError, match="ROUTER_RT_EXTERNAL_ID_FIELD"):
         await RequestTracker(live_rt.config(external_id_field="Nope")).setup()
+
+
+async def test_an_agent_rejecting_a_ticket_comes_back_not_actionable(
+        live_rt: LiveRT, desk: RequestTracker) -> None:
+    ticket = await desk.open(draft("rt-reject", handle="gus"))
+    checkpoint = await _drain(desk, None)
+    await _set_status(live_rt, ticket.id, "rejected")  # the agent's Reject action
+    await _set_status(live_rt, ticket.id, "open")  # and, thinking again, reopened
+    page = await desk.changes_since(checkpoint)
+    mine = [(c.status, c.not_actionable) for c in page.changes if c.ticket_id == ticket.id]
+    assert mine == [("closed", True), ("open", False)]

@@ -6,9 +6,14 @@ import random
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
+import pytest
+
 from connectors.desks.servicenow import ServiceNow
+from connectors.errors import ConfigError
 
 from .drafts import draft
+from .fakes.servicenow import BASE
 from .harnesses.servicenow import ServiceNowHarness
 
 
@@ -79,3 +84,48 @@ async def test_empty_poll_keeps_the_checkpoint(tmp_path: Path) -> None:
     page = await desk.changes_since("2030-01-01 00:00:00|zzz")
     await desk.aclose()
     assert page.changes == [] and page.checkpoint == "2030-01-01 00:00:00|zzz"
+
+
+async def resolve(h: ServiceNowHarness, sid: str, close_code: str) -> None:
+    """What an agent's Resolve does: state Resolved with a Resolution code and notes."""
+    async with httpx.AsyncClient(transport=h.sn.transport(), base_url=BASE,
+                                 auth=("router.integration", h.secret)) as agent:
+        r = await agent.patch(f"/api/now/table/incident/{sid}", json={
+            "state": "6", "close_code": close_code, "close_notes": "Not for support."})
+        r.raise_for_status()
+
+
+async def test_the_resolution_code_carries_the_agents_mark(tmp_path: Path) -> None:
+    h = ServiceNowHarness(tmp_path)
+    desk = h.make_desk()
+    wrong, right, open_ = [(await desk.open(draft(f"sn-fb{i}", handle=f"f{i}"))).id
+                           for i in range(3)]
+    h.sn.now += timedelta(seconds=2)
+    checkpoint = (await desk.changes_since(None)).checkpoint
+    await resolve(h, wrong, "Not-Actionable")  # the choice an admin added (any case)
+    await resolve(h, right, "Solution provided")
+    h.sn.set_state(open_, "2")
+    h.sn.now += timedelta(seconds=2)
+    page = await desk.changes_since(checkpoint)
+    assert {c.ticket_id: (c.status, c.not_actionable) for c in page.changes} == {
+        wrong: ("solved", True), right: ("solved", False), open_: ("open", False)}
+    await desk.aclose()
+
+    # Another field, named in the settings; one the instance does not have says nothing.
+    h.sn.tables["incident"][right]["u_router_feedback"] = "misrouted"
+    h.sn.set_state(right, "7")
+    h.sn.now += timedelta(seconds=2)
+    custom = h.make_desk(feedback_field="u_router_feedback", feedback_tag="misrouted")
+    assert [c.not_actionable for c in (await custom.changes_since(page.checkpoint)).changes
+            ] == [True]
+    missing = h.make_desk(feedback_field="u_no_such_field")
+    assert [c.not_actionable for c in (await missing.changes_since(page.checkpoint)).changes
+            ] == [None]
+    await custom.aclose()
+    await missing.aclose()
+
+
+async def test_a_feedback_field_that_is_no_column_name_is_refused(tmp_path: Path) -> None:
+    h = ServiceNowHarness(tmp_path)
+    with pytest.raises(ConfigError, match="ROUTER_SERVICENOW_FEEDBACK_FIELD"):
+        await h.make_desk(feedback_field="close_code,sys_password").setup()

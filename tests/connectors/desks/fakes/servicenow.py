@@ -6,7 +6,10 @@ groups, ``=``, ``!=``, ``>``, ``<``, ``>=``, ``<=``, ``LIKE``, ``IN``, ``ORDERBY
 ``ORDERBYDESC``, ``^^`` escape), ``sysparm_limit``/``sysparm_offset``, data policy 403,
 journal entries in ``sys_journal_field``, rate limit rules answering 429 with
 ``Retry-After`` and ``X-RateLimit-*``. ``sys_updated_on`` has one-second resolution
-(``now`` is settable), so ties are common, as on a real instance.
+(``now`` is settable), so ties are common, as on a real instance. ``sysparm_fields`` shows a
+column of the table empty (``""``) when the record has no value, and leaves out a name that
+is no column (``INCIDENT_COLUMNS``: the ones this fake's incidents have, and ``u_`` fields
+once a record holds one).
 """
 
 from __future__ import annotations
@@ -22,6 +25,10 @@ import httpx
 from .base import FakeVendor
 
 BASE = "https://acme.service-now.com"
+INCIDENT_COLUMNS = frozenset({
+    "sys_id", "number", "state", "short_description", "description", "correlation_id",
+    "correlation_display", "contact_type", "impact", "urgency", "assignment_group",
+    "parent_incident", "close_code", "close_notes", "sys_created_on", "sys_updated_on"})
 
 
 def split_query(query: str) -> tuple[list[list[str]], list[tuple[str, bool]]]:
@@ -108,7 +115,8 @@ class FakeServiceNow(FakeVendor):
         fields = request.url.params.get("sysparm_fields")
         if not fields:
             return dict(row)
-        return {f: row.get(f, "") for f in fields.split(",")}
+        known = INCIDENT_COLUMNS if "number" in row else row.keys()
+        return {f: row.get(f, "") for f in fields.split(",") if f in known or f in row}
 
     def list_rows(self, request: httpx.Request, table: str) -> httpx.Response:
         rows = list(self.tables.get(table, {}).values())
