@@ -270,6 +270,9 @@ def desk_move(ticket_id: str, mention_ref: str, to: str | None, new: bool) -> No
     except FatalError as exc:
         raise click.ClickException(str(exc)) from exc
     verdict = str(linked.get("verdict") or "")
+    # off the old ticket (its solve no longer answers or judges this post), onto the new one
+    off = TicketEvent(desk=d.key, ticket_id=ticket_id, kind="unlinked", mention=mention,
+                      at=time.time())
     ev = TicketEvent(desk=d.key, ticket_id=target.id, kind="linked", ticket_url=target.url,
                      mention=mention, verdict=verdict,
                      reply_allowed=bool(linked.get("reply_allowed", True)), at=time.time())
@@ -278,8 +281,9 @@ def desk_move(ticket_id: str, mention_ref: str, to: str | None, new: bool) -> No
     try:
         producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
         try:
-            producer.send(name(settings, "ticket_events"), key=ev.ticket_key.encode(),
-                          value=bytes(ev.dumps())).get(timeout=30)
+            for event in (off, ev):
+                producer.send(name(settings, "ticket_events"), key=event.ticket_key.encode(),
+                              value=bytes(event.dumps())).get(timeout=30)
             producer.send(name(settings, "feedback"), key=ref.encode(),
                           value=bytes(label.dumps())).get(timeout=30)
         finally:

@@ -65,7 +65,7 @@ FAMILIES: dict[str, Family] = {
     "closeloop": Family(
         "router_closeloop_events", "What the close-loop agent did with solved tickets, by "
         "outcome (reply_queued, reply_not_allowed, solved_without_mentions, "
-        "linked_after_solved, marked_not_actionable, not_actionable_no_reply).",
+        "linked_after_solved, marked_not_actionable, not_actionable_no_reply, unlinked).",
         ("outcome",)),
     "feedback": Family(
         "router_feedback_labels", "Labels agents gave through the desk (written to the "

@@ -24,8 +24,9 @@ from vocab.verdicts import Verdict
 
 SCHEMA_VERSION = 1
 
-#: What happened to a ticket: a mention was linked to it, or its status changed.
-TicketEventKind = Literal["linked", "status"]
+#: What happened to a ticket: a mention was linked to it (or moved off it by an agent:
+#: ``unlinked``), or its status changed.
+TicketEventKind = Literal["linked", "unlinked", "status"]
 
 # Faust writes each record's namespace on the wire ("__faust": {"ns": ...}); these records
 # were published as ``router.records.*`` and keep that name wherever the module lives.
@@ -110,7 +111,8 @@ class Decision(faust.Record, serializer="json", namespace=_NS + "Decision"):
 class TicketEvent(faust.Record, serializer="json", namespace=_NS + "TicketEvent"):
     """Something happened to a desk ticket: a mention was linked to it, or its status changed.
 
-    ``kind`` is ``linked`` (written by the escalate agent after acting on the desk) or
+    ``kind`` is ``linked`` (written by the escalate agent after acting on the desk),
+    ``unlinked`` (an agent moved the mention to another ticket: ``router desk move``) or
     ``status`` (written by desk webhooks, pollers and the embedded desk's CLI).
     """
 

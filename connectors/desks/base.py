@@ -35,6 +35,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
+from pydantic import Field
+
 from connectors.base import Connector, ConnectorConfig
 from vocab.records import Mention
 
@@ -156,9 +158,10 @@ class CommentBody:
 class DeskConfig(ConnectorConfig):
     """Base of each desk's settings; subclasses set ``env_prefix = 'ROUTER_<KEY>_'``."""
 
-    #: The tag (label, or field value where the desk has no tags) an agent sets on a social
-    #: ticket the router should not have sent; it comes back as a "not actionable" label.
-    feedback_tag: str = FEEDBACK_TAG
+    feedback_tag: str = Field(
+        FEEDBACK_TAG, description="The tag (label, or field value where the desk has no tags) "
+        "an agent puts on a social ticket the router should not have sent: its mentions are "
+        "labelled 'support could not help' and get no reply.")
 
 
 class Desk(Connector):

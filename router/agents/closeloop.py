@@ -18,7 +18,9 @@ by mention (one per mention: a later judgement replaces an earlier one, never ad
   help", and its customers get no reply when it is solved ("if we can't help, we shut up");
   ``replied`` remembers the mark (``NOT_ACTIONABLE``) until the tag is taken off;
 - a ticket solved without that mark labels every mention linked to it "support could help"
-  (the router's reply is the public answer), a mention linked after the solve too.
+  (the router's reply is the public answer), a mention linked after the solve too;
+- an ``unlinked`` event (an agent moved the mention to the ticket it belongs on) takes it
+  off this ticket's list: it is answered, and judged, with the other ticket.
 """
 
 from __future__ import annotations
@@ -79,6 +81,14 @@ class CloseLoop:
                 if SOLVED in self.replied[key]:  # linked after it was solved
                     self.sink.count("closeloop.linked_after_solved")
                     await self.solved(key, ev)
+            return
+        if ev.kind == "unlinked" and ev.mention is not None:  # moved to another ticket
+            targets = self.links[key]
+            kept = [t for t in targets if not (t["mention"]["id"] == ev.mention.id
+                                               and t["mention"]["network"] == ev.mention.network)]
+            if len(kept) != len(targets):
+                self.links[key] = kept
+                self.sink.count("closeloop.unlinked")
             return
         if ev.kind != "status":
             return

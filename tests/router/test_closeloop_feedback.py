@@ -118,3 +118,15 @@ def test_a_status_event_that_does_not_say_keeps_the_mark() -> None:
     run(step, linked("11", mention("1", "ann")), status("11", "open", not_actionable=True),
         status("11", "solved"))  # a poller that reads no tags: None, the mark stays
     assert replies.sent == []
+
+
+def test_a_mention_moved_to_another_ticket_is_answered_and_judged_there_only() -> None:
+    step, replies, feedback, _ = loop()
+    a, b = mention("1", "ann"), mention("2", "bob")
+    unlinked = TicketEvent(desk="zendesk", ticket_id="12", kind="unlinked", mention=b)
+    run(step, linked("12", a), linked("12", b), unlinked, linked("13", b),
+        status("12", "solved", not_actionable=True),  # ann's ticket: not for support
+        status("13", "solved"))
+    assert [r.author_handle for _, r in replies.sent] == ["bob"]  # once, from ticket 13
+    assert {ref: lab.actionable for ref, lab in labels(feedback).items()} == {
+        "generic:1": False, "generic:2": True}

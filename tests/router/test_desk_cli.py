@@ -104,10 +104,14 @@ async def test_an_agents_tag_and_move_reach_the_router(kafka_bootstrap: str,
     new_id = str(new_ids.pop())
     assert rp.cli("desk", "move", wrong.id, "generic:mv1", "--to", first.id).returncode == 0
 
-    events = rp.read("ticket-events", lambda r: sum(x["kind"] == "linked" for x in r) >= 5)
+    events = rp.read("ticket-events", lambda r: sum(x["kind"] == "linked" for x in r) >= 5
+                     and sum(x["kind"] == "unlinked" for x in r) >= 3)
     moves = [(x["ticket_id"], x["mention"]["id"], x["verdict"]) for x in events
              if x["kind"] == "linked" and x["ticket_id"] != wrong.id]
     assert sorted(moves) == sorted([(new_id, "mv1", "link")] * 2 + [(first.id, "mv1", "link")])
+    # and off the wrong ticket, each time: its solve no longer answers or judges the post
+    off = [(x["ticket_id"], x["mention"]["id"]) for x in events if x["kind"] == "unlinked"]
+    assert off == [(wrong.id, "mv1")] * 3
     labels = rp.read("feedback", lambda r: len(r) >= 3)
     assert {(x["mention_ref"], x["actionable"], x["source"], x["by"]) for x in labels} == {
         ("generic:mv1", True, "embedded", "router desk move")}
