@@ -198,9 +198,11 @@ class ModelFollower:
                         "it is", timeout, self.current().version or "the start-up model")
 
     async def step(self) -> None:
-        """Follow each slot once; report when either changed (one report for both)."""
-        changed = [await self._follow(slot) for slot in (self.live_slot, self.shadow_slot)]
-        if any(changed):
+        """Follow each slot once; report when either changed (one report for both). The
+        first batch waits for the live model only, never for a candidate to load."""
+        live = await self._follow(self.live_slot)
+        self.settled.set()
+        if await self._follow(self.shadow_slot) or live:
             await self.report()
 
     async def _follow(self, slot: Slot) -> bool:

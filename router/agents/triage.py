@@ -72,6 +72,7 @@ class Triage:
         self.sampler = Sampler(policy_settings)
         self.shadow = shadow  # the candidate shadowing now, if any (router model shadow)
         self.shadows = shadows  # where its verdicts go
+        self.shadow_failing = ""  # the candidate whose failure was logged in full already
         # The events of the current batch already decided or dead-lettered: if the batch
         # fails half-way, only the others become "internal error" dead letters.
         self.settled: set[int] = set()
@@ -126,15 +127,15 @@ class Triage:
     async def shadow_batch(self, candidate: Candidate, decided: list[Decided]) -> None:
         """What ``candidate`` would decide for the mentions just decided live, to the shadow
         topic. Redeliveries are left out (the first delivery's record stands). Never raises:
-        a failure is logged, and the live decisions already out are all there is."""
+        a failure is logged (in full once per candidate, then one line in the debug log, so
+        a broken candidate cannot flood the log), and the live decisions stand as they are."""
         if not decided or self.shadows is None:
             return
         model, s = candidate
         try:
             scores = model.model.score([d.mention.text for d in decided])
         except Exception:  # noqa: BLE001 - the candidate's bug is never the live path's
-            log.exception("shadow model %s failed on a batch of %d; live decisions stand",
-                          model.version, len(decided))
+            self._shadow_failed(model, f"cannot score a batch of {len(decided)}")
             return
         for d, sc in zip(decided, scores, strict=True):
             live = d.step.decision
@@ -144,8 +145,16 @@ class Triage:
                 await self.sink.emit(self.shadows, d.mention.ref.encode(),
                                      shadowing.record(live, would, time.time()).dumps())
             except Exception:  # noqa: BLE001 - see the docstring
-                log.exception("shadow model %s: cannot record %s", model.version,
-                              d.mention.ref)
+                self._shadow_failed(model, f"cannot record {d.mention.ref}")
+
+    def _shadow_failed(self, model: LiveModel, what: str) -> None:
+        """Log the current exception of the shadow path (the live path is not affected)."""
+        if self.shadow_failing != model.version:
+            self.shadow_failing = model.version
+            log.exception("shadow model %s: %s; the live decisions stand (further failures "
+                          "of this candidate go to the debug log)", model.version, what)
+        else:
+            log.debug("shadow model %s: %s", model.version, what, exc_info=True)
 
     async def decide_one(self, event: Any, m: Mention, sc: Scores, s: Settings,
                          model_version: str = "") -> Decided:

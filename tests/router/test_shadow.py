@@ -167,7 +167,11 @@ async def test_a_failing_shadow_never_touches_the_live_decisions(
     assert ([without_times(d) for d in sink.on("decisions")]
             == [without_times(d) for d in plain_sink.on("decisions")])
     assert sink.on("shadow") == []
-    assert any("shadow model bbbbbbbbbbbb (b)" in r.getMessage() for r in caplog.records)
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and "shadow model bbbbbbbbbbbb (b)" in errors[0].getMessage()
+    await t.handle(batch(HELP, start=10))  # failing again: decided, and no second traceback
+    assert len(sink.on("decisions")) == 3 and sink.dead == []
+    assert len([r for r in caplog.records if r.levelname == "ERROR"]) == 1
 
 
 def test_the_candidate_decides_with_its_own_card_unless_ops_set_a_threshold() -> None:
