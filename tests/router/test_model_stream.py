@@ -117,7 +117,10 @@ def test_a_shadowed_model_is_recorded_and_compared_but_never_acted_on(
         assert found["live_versions"] == {shipped: 2} and found["agreement"] == 0.0
         assert {(d["ref"], d["live"], d["shadow"]) for d in found["disagreements"]} == {
             ("generic:s1", "silent", "open"), ("generic:s2", "open", "silent")}
-        print(rp.cli("model", "compare").stdout)  # what ops read (pytest -s shows it)
+        shown = rp.cli("model", "compare").stdout
+        assert "2 mentions compared; agreement 0.0% (0 of 2)" in shown, shown
+        assert f"shadow: {found['shadow_version']}" in shown
+        assert "generic:s1: silent -> open" in shown and PRAISE in shown, shown
 
         # the desk got the live verdicts' tickets only: the refund's, never the praise's
         [ticket] = wait_for("ticket", lambda: tickets(rp))
