@@ -18,6 +18,12 @@
   keeps the latest report of every worker, one that has stopped too (``at`` dates it).
   The id is stable across restarts (two workers on one host cannot share a web port), so
   a restarted worker replaces its own report instead of adding one.
+- ``router model shadow PATH`` writes the same value under the key ``shadow``: every worker
+  follows it the same way (a ``Slot`` each, one follower) and keeps the candidate beside
+  its live model, never instead of it; triage scores each batch with it too and writes
+  what it would have decided to the ``shadow`` topic (``router.shadow``). ``--off`` deletes
+  the key. A worker's report names its shadow (``"shadow"``) and a candidate it refused
+  (``"shadow_refused"``).
 
 A promotion names a path that every worker reads on its own machine: shared storage (a
 volume) or the same path everywhere.
@@ -47,6 +53,8 @@ log = logging.getLogger(__name__)
 
 #: router-config key of the model promoted to every worker.
 PROMOTED = "model"
+#: router-config key of the candidate every worker scores beside the live model (shadow).
+SHADOW = "shadow"
 #: router-config key prefix of each worker's report of the model it runs.
 LIVE_PREFIX = "model:live:"
 #: How long triage waits, before its first batch, for a promoted model found at start.
@@ -115,8 +123,24 @@ def load_promoted(value: dict[str, Any]) -> LiveModel:
     return live
 
 
+@dataclass
+class Slot:
+    """One model a worker follows on router-config: the live one, or the shadow."""
+
+    key: str  # PROMOTED or SHADOW
+    current: Callable[[], LiveModel | None]
+    use: Callable[[LiveModel | None], None]
+    #: What the worker runs while the key is unset: its own model, or None (no model).
+    unset: dict[str, Any] | None
+    label: str  # "model", "shadow model": how the log names it
+    doing: str  # "deciding", "shadowing"
+    handled: Any = ()  # the value last acted on (() : none yet)
+    refused: dict[str, Any] | None = None
+
+
 class ModelFollower:
-    """Follows ``PROMOTED`` on router-config and switches this worker's model.
+    """Follows ``PROMOTED`` and ``SHADOW`` on router-config: switches this worker's live
+    model, loads or drops its shadow (``self.shadow``), and reports both.
 
     Handed only what it uses: the control state, the live model and how to swap it, the
     worker's own model path (what a deleted promotion goes back to) and how to report.
@@ -128,18 +152,34 @@ class ModelFollower:
                  loader: Callable[[dict[str, Any]], LiveModel] = load_promoted) -> None:
         self.control = control
         self.current = current
-        self.use = use
-        self.own = {"path": str(own_path) if own_path else None}
         self.report_to = report
         self.worker = worker
         self.loader = loader
-        self.handled: Any = ()  # the promotion value last acted on (() : none yet)
-        self.refused: dict[str, Any] | None = None
+        #: The candidate scoring beside the live model (``router model shadow``), or None.
+        self.shadow: LiveModel | None = None
+
+        def use_live(model: LiveModel | None) -> None:
+            if model is not None:  # always: an unset promotion means the worker's own model
+                use(model)
+
+        self.live_slot = Slot(PROMOTED, current, use_live,
+                              {"path": str(own_path) if own_path else None},
+                              "model", "deciding")
+        self.shadow_slot = Slot(SHADOW, lambda: self.shadow, self._use_shadow, None,
+                                "shadow model", "shadowing")
         self.settled = asyncio.Event()  # the promotion found at start is applied
 
+    @property
+    def refused(self) -> dict[str, Any] | None:
+        """The promotion this worker could not load (None: it runs the promoted model)."""
+        return self.live_slot.refused
+
+    def _use_shadow(self, model: LiveModel | None) -> None:
+        self.shadow = model
+
     async def run(self, every: float = 0.5) -> None:
-        """Apply the promotion found at start, then each new one, for as long as the
-        worker runs (never raises: a failure is logged and the live model stays)."""
+        """Apply the promotion and shadow found at start, then each new one, for as long as
+        the worker runs (never raises: a failure is logged and the models in place stay)."""
         await self.control.ready.wait()
         while True:
             try:
@@ -158,46 +198,67 @@ class ModelFollower:
                         "it is", timeout, self.current().version or "the start-up model")
 
     async def step(self) -> None:
-        wanted = self.control.values.get(PROMOTED)
-        if wanted == self.handled:
-            return
-        first = self.handled == ()
-        self.handled = wanted
-        target = wanted if isinstance(wanted, dict) else self.own
-        if not self._is_live(target):
+        """Follow each slot once; report when either changed (one report for both). The
+        first batch waits for the live model only, never for a candidate to load."""
+        live = await self._follow(self.live_slot)
+        self.settled.set()
+        if await self._follow(self.shadow_slot) or live:
+            await self.report()
+
+    async def _follow(self, slot: Slot) -> bool:
+        """Load what ``slot.key`` names now, if it changed; whether there is news to report."""
+        wanted = self.control.values.get(slot.key)
+        if wanted == slot.handled:
+            return False
+        first = slot.handled == ()
+        slot.handled = wanted
+        target = wanted if isinstance(wanted, dict) else slot.unset
+        if target is None:  # no model wanted here (the shadow turned off)
+            if slot.current() is not None:
+                log.warning("%s off", slot.label)
+            slot.use(None)
+            slot.refused = None
+            return True
+        if not _is_running(slot.current(), target):
             try:
-                live = await asyncio.to_thread(self.loader, target)
-            except Exception as exc:  # noqa: BLE001 - any failure: keep the live model
-                self.refused = {"version": target.get("version"), "path": target.get("path"),
+                model = await asyncio.to_thread(self.loader, target)
+            except Exception as exc:  # noqa: BLE001 - any failure: keep the model in place
+                slot.refused = {"version": target.get("version"), "path": target.get("path"),
                                 "error": " ".join(str(exc).split())[:300], "at": time.time()}
-                log.error("model %s not loaded, still deciding with %s: %s",
+                running = slot.current()
+                log.error("%s %s not loaded, still %s with %s: %s", slot.label,
                           target.get("version") or target.get("path") or "shipped",
-                          self.current().version, self.refused["error"])
-                await self.report()
-                return
-            self.use(live)
-            self.refused = None
-            log.warning("model switched to %s", live.version)
+                          slot.doing, running.version if running else "none",
+                          slot.refused["error"])
+                return True
+            slot.use(model)
+            slot.refused = None
+            log.warning("%s switched to %s", slot.label, model.version)
         elif not first:
-            self.refused = None
-        await self.report()
-
-    def _is_live(self, target: dict[str, Any]) -> bool:
-        """Whether ``target`` is the model already live (nothing to load)."""
-        live = self.current()
-        if target.get("sha256"):
-            return bool(live.sha256 == target["sha256"])
-        if target.get("path") is None:
-            return live.path is None
-        from classifiers.store import target as artifact_file
-
-        return live.path == artifact_file(target["path"]).resolve()
+            slot.refused = None
+        return True
 
     async def report(self) -> None:
-        """Write this worker's live model to router-config (a failure is only logged:
-        the next switch reports again)."""
-        value = {**self.current().describe(), "at": time.time(), "refused": self.refused}
+        """Write this worker's live model and shadow to router-config (a failure is only
+        logged: the next switch reports again)."""
+        value = {**self.current().describe(), "at": time.time(),
+                 "refused": self.live_slot.refused,
+                 "shadow": self.shadow.describe() if self.shadow is not None else None,
+                 "shadow_refused": self.shadow_slot.refused}
         try:
             await self.report_to(f"{LIVE_PREFIX}{self.worker}", value)
         except Exception as exc:  # noqa: BLE001 - Kafka away: the watchdog handles that
             log.warning("model: cannot report the live model (%s)", type(exc).__name__)
+
+
+def _is_running(running: LiveModel | None, target: dict[str, Any]) -> bool:
+    """Whether ``target`` is the model ``running`` already (nothing to load)."""
+    if running is None:
+        return False
+    if target.get("sha256"):
+        return bool(running.sha256 == target["sha256"])
+    if target.get("path") is None:
+        return running.path is None
+    from classifiers.store import target as artifact_file
+
+    return running.path == artifact_file(target["path"]).resolve()

@@ -25,7 +25,16 @@ from classifiers.api import TriageModel
 from connectors.desks.base import Desk
 from connectors.registry import desk_class
 from vocab.errors import RouterError, SettingsError
-from vocab.records import AuditItem, DeadLetter, Decision, Label, Mention, Reply, TicketEvent
+from vocab.records import (
+    AuditItem,
+    DeadLetter,
+    Decision,
+    Label,
+    Mention,
+    Reply,
+    ShadowVerdict,
+    TicketEvent,
+)
 
 from . import topics as topic_specs
 from .app import create_app
@@ -51,6 +60,7 @@ class Topics:
     replies: TopicT  # Reply, keyed by reply id
     audit: TopicT  # AuditItem, keyed by mention ref (compacted; written only)
     feedback: TopicT  # Label, keyed by mention ref (compacted; written only)
+    shadow: TopicT  # ShadowVerdict, keyed by mention ref (compacted; written only)
     dead_letters: Mapping[Source, TopicT]  # DeadLetter, one topic per source
 
     def typed(self) -> dict[TopicT, Source]:
@@ -280,6 +290,7 @@ def build(settings: Settings, *, model: TriageModel | None = None, desk: Desk | 
         replies=topic("replies", value_type=Reply),
         audit=topic("audit", value_type=AuditItem),
         feedback=topic("feedback", value_type=Label),
+        shadow=topic("shadow", value_type=ShadowVerdict),
         dead_letters={s: topic(f"{s}_dlq", value_type=DeadLetter) for s in SOURCES})
     rt = Runtime(settings=settings, app=app, topics=topics,
                  tables=create_tables(app, settings.partitions), control=Control(settings),

@@ -51,6 +51,8 @@ SPECS: dict[str, TopicSpec] = {
     "audit": TopicSpec("audit", compacted=True),
     # labels by people (audits, agents' desk feedback), keyed by mention: one per mention
     "feedback": TopicSpec("feedback", compacted=True),
+    # what a candidate model would decide beside the live one, keyed by mention (compacted)
+    "shadow": TopicSpec("shadow", compacted=True),
     "mentions_dlq": TopicSpec("mentions-dlq"),
     "decisions_dlq": TopicSpec("decisions-dlq"),
     "ticket_events_dlq": TopicSpec("ticket-events-dlq"),

@@ -236,3 +236,22 @@ class ConfigEntry(faust.Record, serializer="json", namespace=_NS + "ConfigEntry"
     by: str = ""
     at: float = 0.0
     schema: int = SCHEMA_VERSION
+
+
+class ShadowVerdict(faust.Record, serializer="json", namespace=_NS + "ShadowVerdict"):
+    """What a candidate model (``router model shadow``) would have decided for a mention,
+    beside what the live model did decide; recorded, never acted on. On the ``shadow``
+    topic keyed by the mention's ref, so a redelivery replaces its record instead of
+    counting twice in ``router model compare``."""
+
+    mention_ref: str
+    network: str
+    text: str  # what the disagreements are read against
+    live_verdict: str
+    live_version: str
+    live_actionable: float
+    shadow_verdict: str
+    shadow_version: str
+    shadow_actionable: float
+    at: float = 0.0
+    schema: int = SCHEMA_VERSION

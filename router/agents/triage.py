@@ -5,14 +5,19 @@ fast), then each is decided by ``policy.decide`` with the author's state from th
 ``authors`` table, and the decision is written to ``decisions`` keyed by author. A batch is
 scored and decided by the model live when it starts (``router.live_model``: a promotion
 takes effect from the next batch), and each decision names that model's version.
+
+With a candidate shadowing (``router model shadow``), the batch is scored again by it once
+every live decision is out, and what it would decide goes to the ``shadow`` topic only
+(``router.shadow``); whatever the candidate does, a failure included, never changes a live
+decision or dead-letters a mention.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from faust.types import TopicT
 
@@ -20,11 +25,12 @@ from classifiers.api import Scores
 from vocab.errors import BadInput
 from vocab.records import Decision, Mention
 
+from .. import shadow as shadowing
 from ..audit import Sampler
 from ..live_model import LiveModel
 from ..settings import Settings
 from ..tables import RecentPosts, Table, in_event
-from ..triage_step import OUTAGE_KEY, author_key, triage
+from ..triage_step import OUTAGE_KEY, Triaged, author_key, triage
 from ..validate import parse_mention
 from . import Sink
 
@@ -33,13 +39,29 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: A candidate model beside the live one, with the settings it would decide with.
+Candidate = tuple[LiveModel, Settings]
+
+
+class Decided(NamedTuple):
+    """One mention decided live, and the state its decision read (the shadow reads it
+    too: the candidate judges the mention in the same situation)."""
+
+    mention: Mention
+    step: Triaged
+    author: Mapping[str, Any]
+    outage: Mapping[str, Any]
+
+
 class Triage:
     """The triage step for a batch of mentions."""
 
     def __init__(self, *, live: Callable[[], LiveModel],
                  policy_settings: Callable[[], Settings],
                  authors: Table[dict[str, Any]], posts: RecentPosts, decisions: TopicT,
-                 sink: Sink, audit: TopicT | None = None) -> None:
+                 sink: Sink, audit: TopicT | None = None,
+                 shadow: Callable[[], Candidate | None] | None = None,
+                 shadows: TopicT | None = None) -> None:
         self.live = live  # the model deciding now (swapped between batches)
         self.policy_settings = policy_settings  # the worker's, with what ops set at runtime
         self.authors = authors  # author key -> state; OUTAGE_KEY -> the outage window
@@ -48,6 +70,9 @@ class Triage:
         self.sink = sink
         self.audit = audit  # where sampled silent verdicts go for a person to check
         self.sampler = Sampler(policy_settings)
+        self.shadow = shadow  # the candidate shadowing now, if any (router model shadow)
+        self.shadows = shadows  # where its verdicts go
+        self.shadow_failing = ""  # the candidate whose failure was logged in full already
         # The events of the current batch already decided or dead-lettered: if the batch
         # fails half-way, only the others become "internal error" dead letters.
         self.settled: set[int] = set()
@@ -58,6 +83,7 @@ class Triage:
         # stay one pair for the whole batch, whatever a promotion does meanwhile.
         s = self.policy_settings()
         live = self.live()
+        candidate = self.shadow() if self.shadow is not None else None
         parsed: list[tuple[Any, Mention]] = []
         for event in events:
             try:
@@ -86,21 +112,57 @@ class Triage:
                 await self.sink.dead_letter("mentions", event,
                                           f"classifier failed: {type(exc).__name__}")
             return
+        decided: list[Decided] = []
         for (event, m), sc in zip(parsed, scores, strict=True):
             try:
-                await self.decide_one(event, m, sc, s, live.version)
+                decided.append(await self.decide_one(event, m, sc, s, live.version))
             except Exception as exc:  # noqa: BLE001 - one mention's bug stays its own
                 log.exception("cannot decide %s", m.ref)
                 await self.sink.dead_letter("mentions", event, "internal error: "
                                           f"{type(exc).__name__}: {str(exc)[:500]}")
             self.settled.add(id(event))
+        if candidate is not None and self.shadows is not None:
+            await self.shadow_batch(candidate, [d for d in decided if d.step.new])
+
+    async def shadow_batch(self, candidate: Candidate, decided: list[Decided]) -> None:
+        """What ``candidate`` would decide for the mentions just decided live, to the shadow
+        topic. Redeliveries are left out (the first delivery's record stands). Never raises:
+        a failure is logged (in full once per candidate, then one line in the debug log, so
+        a broken candidate cannot flood the log), and the live decisions stand as they are."""
+        if not decided or self.shadows is None:
+            return
+        model, s = candidate
+        try:
+            scores = model.model.score([d.mention.text for d in decided])
+        except Exception:  # noqa: BLE001 - the candidate's bug is never the live path's
+            self._shadow_failed(model, f"cannot score a batch of {len(decided)}")
+            return
+        for d, sc in zip(decided, scores, strict=True):
+            live = d.step.decision
+            try:  # the pure step against the state the live decision read; nothing kept
+                would = triage(d.mention, sc, s, author=d.author, outage=d.outage,
+                               now=live.decided_at, model_version=model.version).decision
+                await self.sink.emit(self.shadows, d.mention.ref.encode(),
+                                     shadowing.record(live, would, time.time()).dumps())
+            except Exception:  # noqa: BLE001 - see the docstring
+                self._shadow_failed(model, f"cannot record {d.mention.ref}")
+
+    def _shadow_failed(self, model: LiveModel, what: str) -> None:
+        """Log the current exception of the shadow path (the live path is not affected)."""
+        if self.shadow_failing != model.version:
+            self.shadow_failing = model.version
+            log.exception("shadow model %s: %s; the live decisions stand (further failures "
+                          "of this candidate go to the debug log)", model.version, what)
+        else:
+            log.debug("shadow model %s: %s", model.version, what, exc_info=True)
 
     async def decide_one(self, event: Any, m: Mention, sc: Scores, s: Settings,
-                         model_version: str = "") -> None:
+                         model_version: str = "") -> Decided:
         in_event(event)
         key = author_key(m)
         now = time.time()
-        step = triage(m, sc, s, author=self.authors[key], outage=self.authors[OUTAGE_KEY],
+        author, outage = self.authors[key], self.authors[OUTAGE_KEY]
+        step = triage(m, sc, s, author=author, outage=outage,
                       now=now, posts=self.posts, model_version=model_version)
         d = step.decision
         if step.new:
@@ -117,6 +179,7 @@ class Triage:
         self.sink.decided(getattr(event.message, "timestamp", None))
         if log.isEnabledFor(logging.DEBUG):
             log.debug("decided %s", decision_line(d))
+        return Decided(m, step, author, outage)
 
 
 def decision_line(d: Decision) -> str:
@@ -130,9 +193,18 @@ def register(rt: Runtime) -> None:
     @rt.app.agent(rt.topics.mentions, name="triage", concurrency=1)
     async def triage(stream: Any) -> None:
         await rt.ready()  # done before the worker starts: the model is loaded
+
+        def candidate() -> Candidate | None:  # read with the live model, once per batch
+            model = rt.follower.shadow if rt.follower is not None else None
+            if model is None:
+                return None
+            return model, shadowing.settings_for(rt.own_settings, rt.control.overrides(),
+                                                 model)
+
         step = Triage(live=lambda: rt.live, policy_settings=rt.policy_settings,
                       authors=rt.tables.authors, posts=rt.tables.posts,
-                      decisions=rt.topics.decisions, sink=rt, audit=rt.topics.audit)
+                      decisions=rt.topics.decisions, sink=rt, audit=rt.topics.audit,
+                      shadow=candidate, shadows=rt.topics.shadow)
         # Waited for inside the loop, never before it: Faust registers the stream when the
         # agent first iterates it, and a mention fetched before that never reached triage
         # (seen with a wait here: a redelivery after a restart was never decided).
