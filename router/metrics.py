@@ -85,6 +85,9 @@ FAMILIES: dict[str, Family] = {
         "router_outbox_events_sent", "Ticket events the embedded desk's outbox sent to Kafka."),
     "audit": Family(
         "router_audit_items", "Silent verdicts sampled as audit items for a person to check."),
+    "shadow_failures": Family(
+        "router_shadow_failures", "Shadow model failures (a batch it could not score, a "
+        "record not written); the live decisions are not affected."),
     "other": Family(
         "router_other_events", "Counts not mapped to a metric of their own, by name (a "
         "test keeps this empty).", ("name",)),
@@ -108,6 +111,7 @@ ROUTES: tuple[tuple[str, str, Mapping[str, str]], ...] = (
     ("outbox.sent", "outbox", {}),
     ("audit.sampled", "audit", {}),
     ("feedback.labels", "feedback", {}),
+    ("shadow.failed", "shadow_failures", {}),
 )
 
 

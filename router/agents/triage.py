@@ -148,7 +148,9 @@ class Triage:
                 self._shadow_failed(model, f"cannot record {d.mention.ref}")
 
     def _shadow_failed(self, model: LiveModel, what: str) -> None:
-        """Log the current exception of the shadow path (the live path is not affected)."""
+        """Count and log the current exception of the shadow path (the live path is not
+        affected)."""
+        self.sink.count("shadow.failed")
         if self.shadow_failing != model.version:
             self.shadow_failing = model.version
             log.exception("shadow model %s: %s; the live decisions stand (further failures "

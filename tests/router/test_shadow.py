@@ -66,9 +66,10 @@ class Sink:
     def __init__(self) -> None:
         self.emitted: list[tuple[str, bytes, dict[str, Any]]] = []
         self.dead: list[str] = []
+        self.counts: dict[str, int] = {}
 
     def count(self, name: str, n: int = 1, **labels: str) -> None:
-        pass
+        self.counts[name] = self.counts.get(name, 0) + n
 
     def decided(self, produced_at: float | None) -> None:
         pass
@@ -172,6 +173,7 @@ async def test_a_failing_shadow_never_touches_the_live_decisions(
     await t.handle(batch(HELP, start=10))  # failing again: decided, and no second traceback
     assert len(sink.on("decisions")) == 3 and sink.dead == []
     assert len([r for r in caplog.records if r.levelname == "ERROR"]) == 1
+    assert sink.counts["shadow.failed"] == (2 if where == "score" else 3)  # on /metrics
 
 
 def test_the_candidate_decides_with_its_own_card_unless_ops_set_a_threshold() -> None:
