@@ -51,6 +51,8 @@ SPECS: dict[str, TopicSpec] = {
     "audit": TopicSpec("audit", compacted=True),
     # labels by people (audits, agents' desk feedback), keyed by mention: one per mention
     "feedback": TopicSpec("feedback", compacted=True),
+    # each worker's verdict counts per minute (deltas), keyed worker|minute (dashboard)
+    "volumes": TopicSpec("volumes", partitions=1),
     "mentions_dlq": TopicSpec("mentions-dlq"),
     "decisions_dlq": TopicSpec("decisions-dlq"),
     "ticket_events_dlq": TopicSpec("ticket-events-dlq"),
