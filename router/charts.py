@@ -86,7 +86,7 @@ def share_bars(bars: Sequence[Bar], *, title: str, width: int = 480) -> Markup:
     plot_w = width - left - note_w
     height = row * len(bars) + 6
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
-             f'viewBox="0 0 {width} {height}" width="100%" aria-label="{escape(title)}">',
+             f'viewBox="0 0 {width} {height}" width="{width}" aria-label="{escape(title)}">',
              f"<title>{escape(title)}</title>"]
     for i, bar in enumerate(bars):
         y = 4 + i * row
@@ -99,8 +99,8 @@ def share_bars(bars: Sequence[Bar], *, title: str, width: int = 480) -> Markup:
             parts.append(f'<rect x="{left}" y="{y + 3}" width="{_num(w)}" height="16" '
                          f'fill="{VERDICT_COLOURS["open"]}"><title>{escape(bar.label)}: '
                          f"{bar.share:.0%} ({escape(bar.note)})</title></rect>")
-        shown = "no labels" if bar.share is None else f"{bar.share:.0%}"
+        shown = "no labels yet" if bar.share is None else f"{bar.share:.0%}, {bar.note}"
         parts.append(f'<text x="{left + plot_w + 6}" y="{y + 15}" font-size="12">'
-                     f"{escape(shown)}, {escape(bar.note)}</text>")
+                     f"{escape(shown)}</text>")
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - built above, every text escaped

@@ -3,10 +3,8 @@
 What it shows, each read from Kafka (off the event loop, cached ``CACHE_S`` seconds):
 
 - verdict volumes over the last 24 hours, per verdict and network, across every worker:
-  each worker publishes its own verdict counts per minute (deltas) to the ``volumes``
-  topic every ``PUBLISH_S`` seconds (a timer registered here), and the page sums them. A
-  worker's counters live in its process only; the ``decisions`` topic would hold the same
-  truth but reading a day of it on every page load costs as much as the day's traffic;
+  each worker publishes its counts to the ``volumes`` topic every ``PUBLISH_S`` seconds
+  (``router.volumes``, a timer registered here), and the page sums them;
 - the review queue: the embedded desk's open tickets tagged for review when that desk is
   embedded (a queue: a ticket leaves it when a person solves it); with another desk the
   tickets live there, so the page shows the day's review verdicts and says where to look;
@@ -16,8 +14,8 @@ What it shows, each read from Kafka (off the event loop, cached ``CACHE_S`` seco
 - the effective thresholds, kill switch and quiet hours with their source
   (``router.status.effective``), and the live (and shadow) model of each worker
   (``router.model_cli.read_status``);
-- precision, recall and label volume estimated from the feedback labels, each with the
-  number of labels it rests on.
+- precision, recall and label volume estimated from the feedback labels
+  (``router.estimates``), each with the number of labels it rests on.
 
 Access: ``ROUTER_DASHBOARD_TOKEN`` turns the page on (404 without it). ``GET
 /dashboard?token=...`` sets an HttpOnly, SameSite=Strict cookie and redirects to
@@ -42,155 +40,24 @@ from typing import TYPE_CHECKING, Any, cast
 from faust import web
 from markupsafe import Markup
 
-from vocab.verdicts import Verdict
-
 from .charts import OTHER_COLOUR, VERDICT_COLOURS, Bar, Series, share_bars, stacked_bars
 from .control import KILL_SWITCH, Control
+from .estimates import Quality, quality
 from .settings import Settings
 from .status import Effective
-from .topics import SOURCES, SPECS, name
+from .topics import SOURCES, SPECS, name, shown_bootstrap
+from .volumes import PUBLISH_S, WINDOW_S, VolumePublisher, Volumes, verdict_totals, volumes
 
 if TYPE_CHECKING:
-    from .metrics import Metrics
     from .runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-PUBLISH_S = 10.0  # how often a worker publishes its verdict counts
 CACHE_S = 5.0  # how long one read of Kafka serves the page
-WINDOW_S = 24 * 3600.0  # the volumes shown
 LETTERS_SHOWN = 5  # latest dead letters per topic
 AUDIT_SHOWN = 50  # audit items listed (the count covers them all)
 READ_BOUND_S = 10.0
 COOKIE = "router_dashboard"
-#: The verdicts that do something on the desk: a label on one tells whether it was right.
-ACTED = frozenset(v.value for v in Verdict if v.acts)
-
-# --- volumes: each worker's verdict counts, per minute, on the volumes topic -------------
-
-
-def verdict_totals(metrics: Metrics) -> dict[tuple[str, str], int]:
-    """This worker's verdicts so far per (verdict, network), from its Prometheus counter
-    (``Runtime.count`` keeps the network only there)."""
-    out: dict[tuple[str, str], int] = {}
-    for metric in metrics.counters["verdicts"].collect():
-        for sample in metric.samples:
-            if sample.name.endswith("_total"):
-                key = (sample.labels["verdict"], sample.labels["network"])
-                out[key] = int(sample.value)
-    return out
-
-
-class VolumePublisher:
-    """Publishes what this worker decided since its last publish: one record keyed
-    ``worker|minute`` with the counts per verdict and network. Only counts Kafka took are
-    left behind: after a failed send the next tick sends them again, with the new ones."""
-
-    def __init__(self, worker: str, totals: Callable[[], Mapping[tuple[str, str], int]],
-                 send: Callable[[bytes, bytes], Awaitable[None]]) -> None:
-        self.worker = worker
-        self.totals = totals
-        self.send = send
-        self.sent: dict[tuple[str, str], int] = {}
-
-    async def tick(self, now: float) -> int:
-        """Publish the counts since the last publish; returns how many verdicts."""
-        current = dict(self.totals())
-        delta = {k: n - self.sent.get(k, 0) for k, n in current.items()
-                 if n > self.sent.get(k, 0)}
-        if not delta:
-            return 0
-        minute = int(now // 60) * 60
-        record = {"worker": self.worker, "minute": minute, "at": now, "schema": 1,
-                  "counts": [{"verdict": v, "network": net, "n": n}
-                             for (v, net), n in sorted(delta.items())]}
-        await self.send(f"{self.worker}|{minute}".encode(), json.dumps(record).encode())
-        self.sent = current
-        return sum(delta.values())
-
-
-@dataclass(frozen=True)
-class Volumes:
-    """Verdicts per hour over the window, per network and verdict, across workers."""
-
-    hours: list[float]  # each bucket's start (epoch seconds)
-    series: dict[str, dict[str, list[int]]]  # network -> verdict -> count per hour
-    workers: int  # workers that published in the window
-
-    def total(self, verdict: str | None = None) -> int:
-        return sum(sum(counts) for per in self.series.values()
-                   for v, counts in per.items() if verdict in (None, v))
-
-
-def volumes(records: Iterable[Mapping[str, Any]], now: float, *, window: float = WINDOW_S,
-            bucket: float = 3600.0) -> Volumes:
-    """Sum the workers' published counts into hourly buckets ending with the current one
-    (a malformed record is skipped)."""
-    n = int(window // bucket)
-    first = (int(now // bucket) - n + 1) * bucket
-    series: dict[str, dict[str, list[int]]] = defaultdict(dict)
-    workers = set()
-    for rec in records:
-        try:
-            i = int((float(rec["minute"]) - first) // bucket)
-            counts = [(str(c["verdict"]), str(c["network"]), int(c["n"]))
-                      for c in rec["counts"]]
-        except (KeyError, TypeError, ValueError):
-            continue
-        if not 0 <= i < n:
-            continue
-        workers.add(str(rec.get("worker", "")))
-        for verdict, network, count in counts:
-            series[network].setdefault(verdict, [0] * n)[i] += count
-    return Volumes([first + i * bucket for i in range(n)], dict(series), len(workers))
-
-
-# --- feedback: how right the router was, as far as people said --------------------------
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """A share estimated from labels: ``hits`` of ``n``."""
-
-    hits: int
-    n: int
-
-    @property
-    def value(self) -> float | None:
-        return self.hits / self.n if self.n else None
-
-
-@dataclass(frozen=True)
-class Quality:
-    precision: Estimate  # of the labelled acted-on verdicts, the share actionable
-    recall: Estimate  # of the actionable labels, the share the router acted on
-    by_source: dict[str, dict[str, int]]  # source -> {"yes": n, "no": n}
-    unknown_verdict: int  # labels that do not say what the router decided (left out)
-
-
-def quality(labels: Iterable[Mapping[str, Any]]) -> Quality:
-    """Precision and recall from the latest label per mention. A label says what the
-    router decided (``verdict``) and what the person answered (``actionable``)."""
-    tp = acted = actionable = caught = unknown = 0
-    by_source: dict[str, Counter[str]] = defaultdict(Counter)
-    for lab in labels:
-        if "actionable" not in lab:
-            continue
-        yes = bool(lab["actionable"])
-        by_source[str(lab.get("source") or "?")]["yes" if yes else "no"] += 1
-        verdict = str(lab.get("verdict") or "")
-        if not verdict:
-            unknown += 1
-            continue
-        did = verdict in ACTED
-        acted += did
-        tp += did and yes
-        actionable += yes
-        caught += yes and did
-    return Quality(Estimate(tp, acted), Estimate(caught, actionable),
-                   {s: {"yes": c["yes"], "no": c["no"]} for s, c in sorted(by_source.items())},
-                   unknown)
-
 
 # --- what one read of Kafka finds ---------------------------------------------------------
 
@@ -557,6 +424,14 @@ def register(rt: Runtime) -> None:
         except Exception as exc:  # noqa: BLE001 - never out of the timer: next tick retries
             log.warning("dashboard: cannot publish verdict counts: %s", exc)
 
+    async def publish_last(*args: Any, **kwargs: Any) -> None:  # pragma: no cover - worker
+        try:  # what was decided since the last tick, before the producer stops
+            await asyncio.wait_for(publisher.tick(time.time()), PUBLISH_S)
+        except Exception as exc:  # noqa: BLE001 - shutting down: log it, go on
+            log.warning("dashboard: cannot publish the last verdict counts: %s", exc)
+
+    app.on_before_shutdown.connect(cast(Any, publish_last))
+
     def token() -> str:
         secret = rt.settings.dashboard_token
         return secret.get_secret_value() if secret is not None else ""
@@ -598,7 +473,13 @@ def register(rt: Runtime) -> None:
             if no is not None:
                 return no
             await rt.ready()
-            html = render(await snapshot.get(), csrf=csrf_token(token()))
+            try:
+                found = await snapshot.get()
+            except Exception as exc:  # noqa: BLE001 - one line, not a stack trace page
+                log.warning("dashboard: cannot read Kafka: %s", exc)
+                return self.text(f"cannot read Kafka at {shown_bootstrap(rt.settings)}: "
+                                 "is the broker up? (`router status`)\n", status=503)
+            html = render(found, csrf=csrf_token(token()))
             return self.html(html, headers=headers())
 
     @app.page("/dashboard/audit")

@@ -14,21 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
-from router.dashboard import (
-    Reads,
-    VolumePublisher,
-    board,
-    csrf_token,
-    loopback,
-    quality,
-    refusal,
-    render,
-    session_cookie,
-    verdict_totals,
-    volumes,
-)
+from router.dashboard import Reads, board, csrf_token, loopback, refusal, render, session_cookie
+from router.estimates import quality
 from router.metrics import Metrics
 from router.settings import Settings
+from router.volumes import VolumePublisher, verdict_totals, volumes
 
 from .stream import RouterProcess, running
 
@@ -192,3 +182,15 @@ def test_the_worker_signs_in_with_the_token_and_refuses_posts_without_cookie_or_
         missing = http.post("/dashboard/audit", data={**form, "csrf": csrf_token(token)},
                             cookies=jar)
         assert missing.status_code == 404 and "no audit item generic:1" in missing.text
+
+
+def test_charts_say_no_labels_rather_than_zero_and_escape_their_text() -> None:
+    from router.charts import Bar, Series, share_bars, stacked_bars
+
+    bars = share_bars([Bar("precision", 0.75, "3 of 4 labels"), Bar("recall", None, "")],
+                      title="q")
+    assert "75%, 3 of 4 labels" in bars and "no labels yet" in bars
+    assert bars.count("<rect") == 3  # two backgrounds, one bar: no zero-width "recall"
+    chart = stacked_bars(["09:00", "10:00"], [Series("<b>", "#000", [0, 2])], title="t&t")
+    assert "10:00 &lt;b&gt;: 2" in chart and "t&amp;t" in chart and "<b>" not in chart
+    assert chart.count("<rect") == 1  # nothing drawn for an empty hour
