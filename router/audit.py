@@ -121,27 +121,42 @@ def list_cmd(everything: bool, as_json: bool) -> None:
         click.echo("nothing to audit" if not items else "every audit item is labelled")
 
 
+def label_item(settings: Settings, ref: str, actionable: bool, *, by: str) -> Label | None:
+    """A person's answer for the audit item ``ref``, put on the feedback topic keyed by the
+    mention (what ``router audit label`` and the dashboard do); None when no item has that
+    ref. Returns once Kafka has the label, so a read of ``feedback`` right after sees it."""
+    item = latest(settings, "audit").get(ref)
+    if item is None:
+        return None
+    m = item.get("mention", {})
+    label = Label(mention_ref=ref, actionable=actionable, source="audit",
+                  text=str(m.get("text", "")), verdict="silent", by=by, at=time.time())
+    write_label(settings, label)
+    return label
+
+
+def write_label(settings: Settings, label: Label) -> None:
+    """Produce ``label`` to the compacted feedback topic keyed by its mention (a relabel
+    replaces the earlier one) and wait until Kafka has it."""
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    try:
+        producer.send(name(settings, "feedback"), key=label.mention_ref.encode(),
+                      value=bytes(label.dumps())).get(timeout=30)
+    finally:
+        producer.close()
+
+
 @audit.command("label")
 @click.argument("ref")
 @click.argument("answer", type=click.Choice(["yes", "no"]))
 @click.option("--by", default="", help="Who labels (kept with the label).")
 def label_cmd(ref: str, answer: str, by: str) -> None:
     """Could support have helped with the mention REF (network:id)? yes or no."""
-    from kafka import KafkaProducer
-
-    settings = settings_or_exit()
-    item = latest(settings, "audit").get(ref)
-    if item is None:
+    label = label_item(settings_or_exit(), ref, answer == "yes", by=by)
+    if label is None:
         raise click.ClickException(f"no audit item {ref} (`router audit list` shows them)")
-    m = item.get("mention", {})
-    label = Label(mention_ref=ref, actionable=answer == "yes", source="audit",
-                  text=str(m.get("text", "")), verdict="silent", by=by, at=time.time())
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
-    try:
-        producer.send(name(settings, "feedback"), key=ref.encode(),
-                      value=bytes(label.dumps())).get(timeout=30)
-    finally:
-        producer.close()
     click.echo(f"{ref}: support could {'' if label.actionable else 'not '}have helped "
                "(on the feedback topic)")
 

@@ -191,6 +191,14 @@ class Settings(BaseSettings):
         None, description="The desk's webhook signing secret, checked on POST "
         "/webhooks/{desk} (unset: webhooks are refused).",
     )
+    dashboard_token: SecretStr | None = Field(
+        None, description="Token that opens the ops dashboard at /dashboard (open "
+        "/dashboard?token=... once: it sets a cookie); unset: no dashboard.",
+    )
+    dashboard_remote: bool = Field(
+        False, description="Serve the dashboard to hosts other than this one (false: "
+        "loopback peers only; put TLS in front before turning it on).",
+    )
 
     # --- Replies ----------------------------------------------------------------------
     replies_enabled: bool = Field(

@@ -53,6 +53,8 @@ SPECS: dict[str, TopicSpec] = {
     "feedback": TopicSpec("feedback", compacted=True),
     # what a candidate model would decide beside the live one, keyed by mention (compacted)
     "shadow": TopicSpec("shadow", compacted=True),
+    # each worker's verdict counts per minute (deltas), keyed worker|minute (dashboard)
+    "volumes": TopicSpec("volumes", partitions=1),
     "mentions_dlq": TopicSpec("mentions-dlq"),
     "decisions_dlq": TopicSpec("decisions-dlq"),
     "ticket_events_dlq": TopicSpec("ticket-events-dlq"),

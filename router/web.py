@@ -14,6 +14,8 @@ authenticated ingest endpoint for pushed mentions.
   ``Authorization: Bearer $ROUTER_INGEST_TOKEN``; normalized to a Mention and produced to
   ``mentions``, or to ``mentions-dlq`` with the reason (answered 202 either way, 401 without
   a valid token, 413 when too large).
+- ``GET /dashboard``: the ops dashboard, behind ``ROUTER_DASHBOARD_TOKEN``
+  (``router.dashboard``).
 """
 
 from __future__ import annotations
@@ -39,7 +41,10 @@ if TYPE_CHECKING:
 
 
 def register(rt: Runtime) -> None:
+    from . import dashboard
+
     app = rt.app
+    dashboard.register(rt)  # GET /dashboard, POST /dashboard/audit (router.dashboard)
 
     @app.page("/health")
     async def health(self: web.View, request: web.Request) -> web.Response:
