@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 
 CACHE_S = 5.0  # how long one read of Kafka serves the page
 LETTERS_SHOWN = 5  # latest dead letters per topic
+SHADOW_READ = 2000  # latest shadow records per partition compared on the page
 AUDIT_SHOWN = 50  # audit items listed (the count covers them all)
 READ_BOUND_S = 10.0
 COOKIE = "router_dashboard"
@@ -87,18 +88,19 @@ class Reads:
     config: dict[str, Any] = field(default_factory=dict)
     volumes: list[dict[str, Any]] = field(default_factory=list)
     letters: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # newest first
+    shadow: list[dict[str, Any]] = field(default_factory=list)  # the latest, per mention
     complete: bool = True
 
 
 def read_kafka(settings: Settings, now: float) -> Reads:
     """One consumer, one pass: the compacted audit, feedback and config topics whole, the
     volumes of the window (from the offset of its start), the last dead letters of each
-    dead-letter topic. Blocking: run it in a thread."""
+    dead-letter topic, the latest shadow verdicts. Blocking: run it in a thread."""
     from kafka import KafkaConsumer, TopicPartition
 
     whole = ("audit", "feedback", "config")
     dlqs = [f"{s}_dlq" for s in SOURCES]
-    keys = {name(settings, k): k for k in (*whole, "volumes", *dlqs)}
+    keys = {name(settings, k): k for k in (*whole, "volumes", "shadow", *dlqs)}
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
                              enable_auto_commit=False)
     try:
@@ -115,6 +117,8 @@ def read_kafka(settings: Settings, now: float) -> Reads:
                 consumer.seek(tp, found.offset if found is not None else end[tp])
             elif k in dlqs:
                 consumer.seek(tp, max(begin[tp], end[tp] - LETTERS_SHOWN))
+            elif k == "shadow":  # one record per mention: the latest ones are enough
+                consumer.seek(tp, max(begin[tp], end[tp] - SHADOW_READ))
             else:
                 consumer.seek(tp, begin[tp])
         got: dict[str, list[Any]] = defaultdict(list)
@@ -139,6 +143,7 @@ def read_kafka(settings: Settings, now: float) -> Reads:
                     READ_BOUND_S)
     return Reads(audit=latest_values(got["audit"]), feedback=latest_values(got["feedback"]),
                  config=config.values, letters=letters, complete=not todo,
+                 shadow=list(latest_values(got["shadow"]).values()),
                  volumes=[v for v in (_json(r.value) for r in got["volumes"]) if v])
 
 
@@ -179,8 +184,8 @@ class Board:
     quality: Quality
     complete: bool
     at: float
-    #: SHADOW AGREEMENT: how often the shadow model agrees with the live one, to be wired
-    #: from ``router.shadow`` (its compare function); the page shows it when not None.
+    #: How often the shadow model agrees with the live one on the latest mentions both
+    #: judged (``router.shadow.compare``), in one line; None without shadow verdicts.
     shadow_agreement: str | None = None
 
 
@@ -204,7 +209,21 @@ def board(settings: Settings, reads: Reads, *, models: Mapping[str, Any],
         dead_letters=dict(dead_letters), letters=reads.letters,
         settings=effective(settings, reads.config, operating_point),
         quiet_now=control.quiet_now(now), models=dict(models),
-        quality=quality(reads.feedback.values()), complete=reads.complete, at=now)
+        quality=quality(reads.feedback.values()), complete=reads.complete, at=now,
+        shadow_agreement=agreement_line(reads.shadow))
+
+
+def agreement_line(records: list[dict[str, Any]]) -> str | None:
+    """The shadow comparison in one line (``router model compare`` has the whole of it)."""
+    from .shadow import compare
+
+    found = compare(records, limit=0)
+    if not found["compared"]:
+        return None
+    acted = found["acted"]
+    return (f"{found['agreement']:.1%} of the latest {found['compared']} mentions (shadow "
+            f"{found['shadow_version']}); acted on: live {acted['live']:.1%}, shadow "
+            f"{acted['shadow']:.1%}; `router model compare` lists where they disagree")
 
 
 def _hour(epoch: float) -> str:

@@ -29,6 +29,7 @@ class TopicSpec:
     name: str
     compacted: bool = False
     partitions: int | None = None  # None: settings.partitions
+    retention_hours: int | None = None  # None: the broker's default (7 days by default)
 
 
 #: Where a dead letter comes from: the topic (or the step reading it) it was refused from.
@@ -54,7 +55,7 @@ SPECS: dict[str, TopicSpec] = {
     # what a candidate model would decide beside the live one, keyed by mention (compacted)
     "shadow": TopicSpec("shadow", compacted=True),
     # each worker's verdict counts per minute (deltas), keyed worker|minute (dashboard)
-    "volumes": TopicSpec("volumes", partitions=1),
+    "volumes": TopicSpec("volumes", partitions=1, retention_hours=72),
     "mentions_dlq": TopicSpec("mentions-dlq"),
     "decisions_dlq": TopicSpec("decisions-dlq"),
     "ticket_events_dlq": TopicSpec("ticket-events-dlq"),
@@ -192,6 +193,8 @@ def ensure_topics(settings: Settings, *, timeout_s: float = 30.0) -> list[str]:
                     )
                 continue
             configs = {"cleanup.policy": "compact"} if spec.compacted else {}
+            if spec.retention_hours is not None:
+                configs["retention.ms"] = str(spec.retention_hours * 3_600_000)
             wanted.append(NewTopic(topic, num_partitions=parts, replication_factor=1,
                                    topic_configs=configs))
         created = []

@@ -88,6 +88,21 @@ def test_a_silenced_mention_is_audited_labelled_once_and_leaves_the_queue(
                                                                posts[3]["text"]: 0}
 
 
+def topic_config(rp: RouterProcess, base: str) -> dict[str, str]:
+    from kafka import KafkaAdminClient
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    admin = KafkaAdminClient(bootstrap_servers=rp.bootstrap)
+    try:
+        found = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC,
+                                                       rp.topic(base))])
+    finally:
+        admin.close()
+    [per_topic] = found.values()  # {resource type: {topic: {key: {value ...}}}}
+    entries = per_topic[rp.topic(base)]
+    return {k: (v["value"] if isinstance(v, dict) else v) for k, v in entries.items()}
+
+
 @pytest.mark.kafka
 def test_train_and_evaluate_on_the_feedback_labels(kafka_bootstrap: str, tmp_path: Path
                                                   ) -> None:
@@ -98,6 +113,9 @@ def test_train_and_evaluate_on_the_feedback_labels(kafka_bootstrap: str, tmp_pat
 
     rp = RouterProcess(kafka_bootstrap, tmp_path)
     rp.create_topics()
+    # labels are kept per mention for good; the dashboard's volumes for three days
+    assert topic_config(rp, "feedback")["cleanup.policy"] == "compact"
+    assert topic_config(rp, "volumes")["retention.ms"] == str(72 * 3_600_000)
     labels = [Label(mention_ref=f"generic:f{i}", actionable=bool(actionable), text=text,
                     source="zendesk" if i % 2 else "audit", verdict="silent")
               for i, (text, _c, actionable, _h, _s) in enumerate(SEED_EXAMPLES)]

@@ -194,3 +194,19 @@ def test_charts_say_no_labels_rather_than_zero_and_escape_their_text() -> None:
     chart = stacked_bars(["09:00", "10:00"], [Series("<b>", "#000", [0, 2])], title="t&t")
     assert "10:00 &lt;b&gt;: 2" in chart and "t&amp;t" in chart and "<b>" not in chart
     assert chart.count("<rect") == 1  # nothing drawn for an empty hour
+
+
+def test_the_page_says_how_often_the_shadow_agrees() -> None:
+    def rec(ref: str, live: str, shadow: str) -> dict[str, Any]:
+        return {"mention_ref": ref, "live_verdict": live, "shadow_verdict": shadow,
+                "shadow_version": "def456 candidate", "live_version": "abc123",
+                "live_actionable": 0.1, "shadow_actionable": 0.9, "at": NOW}
+
+    b, html = page(shadow=[rec("x:1", "open", "open"), rec("x:2", "silent", "open"),
+                           rec("x:3", "silent", "silent"), rec("x:4", "open", "open")])
+    assert b.shadow_agreement is not None
+    assert 'id="shadow-agreement"' in html
+    assert "75.0% of the latest 4 mentions (shadow def456 candidate)" in html
+    assert "acted on: live 50.0%, shadow 75.0%" in html
+    none, html = page()
+    assert none.shadow_agreement is None and 'id="shadow-agreement"' not in html
