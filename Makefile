@@ -17,12 +17,14 @@ demo: install
 	$(VENV)/bin/router demo
 
 # What the whole suite runs against, each cached and a quick no-op once there: the Kafka
-# jars (Maven, ~/.cache/escalation-router), Request Tracker 5 (Debian packages: needs root
-# or password-less sudo) and GoToSocial (built with Go, ~/.cache/escalation-router). What
+# jars (Maven, ~/.cache/escalation-router), Request Tracker 5 and Chromium with ChromeDriver
+# (Debian packages: need root or password-less sudo) and GoToSocial (built with Go,
+# ~/.cache/escalation-router). What
 # cannot be installed here is said once; its tests then skip, naming the command to run.
 test-deps: install
 	$(PY) -c 'from router.broker import fetch_jars; fetch_jars()'
 	bash scripts/rt.sh install --if-possible
+	bash scripts/browser.sh install --if-possible
 	PYTHON="$(abspath $(PY))" bash scripts/mastodon-server.sh install --if-possible
 
 test: test-deps

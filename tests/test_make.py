@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,8 @@ def test_make_test_installs_rt_and_gotosocial_before_pytest() -> None:
         pytest.skip("no make here: apt-get install make")
     plan = subprocess.run(["make", "-n", "test"], cwd=ROOT, capture_output=True, text=True,  # noqa: S607
                           timeout=60, check=True).stdout.splitlines()
-    wanted = ("fetch_jars", "scripts/rt.sh install", "scripts/mastodon-server.sh install",
-              "-m pytest")
+    wanted = ("fetch_jars", "scripts/rt.sh install", "scripts/browser.sh install",
+              "scripts/mastodon-server.sh install", "-m pytest")
     steps = [next(i for i, line in enumerate(plan) if what in line) for what in wanted]
     assert steps == sorted(steps), plan
 
@@ -54,3 +55,26 @@ def test_gotosocial_without_go_says_how_and_lets_the_suite_go_on(tmp_path: Path)
     assert run.returncode == 0, run.stderr
     assert "scripts/mastodon-server.sh install" in run.stderr and "no Go" in run.stderr
     assert not (tmp_path / "gts" / "installed").exists()
+
+
+def test_a_browser_without_root_says_how_and_lets_the_suite_go_on() -> None:
+    # bash and id, but no chromium, chromedriver or sudo, where the unprivileged user reads
+    bin_dir = Path(tempfile.mkdtemp(prefix="browser-sh-"))
+    try:
+        bin_dir.chmod(0o755)
+        for tool in ("bash", "id"):
+            found = shutil.which(tool)
+            assert found is not None
+            (bin_dir / tool).symlink_to(found)
+        env = shutil.which("env")
+        assert env is not None
+        cmd = _as_nobody(env, f"PATH={bin_dir}", str(bin_dir / "bash"), "scripts/browser.sh",
+                         "install", "--if-possible")
+        run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)  # noqa: S603
+        strict = subprocess.run(cmd[:-1], cwd=ROOT, capture_output=True, text=True,  # noqa: S603
+                                timeout=60)
+    finally:
+        shutil.rmtree(bin_dir)
+    assert run.returncode == 0, run.stderr
+    assert "sudo scripts/browser.sh install" in run.stderr
+    assert strict.returncode != 0 and "sudo scripts/browser.sh install" in strict.stderr
