@@ -3,8 +3,11 @@
 Each network's connector is built from its own settings (``ROUTER_<NETWORK>_*``, see
 ``router connectors``) the first time a reply for it comes, set up once (which checks the
 credentials belong to the configured corporate account), and given the hurtful gate, which
-it re-checks on the final text just before posting. Its ledger keeps a reply from being
-posted twice; a refused reply raises, and the publisher dead-letters it with the reason.
+it re-checks on the final text just before posting, with the threshold in force for that
+reply (``router set hurtful_threshold``, or the live model's card: the one the publisher
+applied a moment before, never the one of the day the connector started). Its ledger keeps
+a reply from being posted twice; a refused reply raises, and the publisher dead-letters it
+with the reason.
 """
 
 from __future__ import annotations
@@ -22,9 +25,12 @@ from .settings import Settings
 class NetworkOutput:
     def __init__(self, settings: Settings,
                  hurtful: Callable[[Sequence[str]], Sequence[float]] | None = None,
-                 networks: dict[str, Network] | None = None) -> None:
+                 networks: dict[str, Network] | None = None,
+                 hurtful_cut: Callable[[], float] | None = None) -> None:
         self.settings = settings
         self.hurtful = hurtful
+        # read per reply: ops may change it at runtime, a promoted model's card too
+        self.hurtful_cut = hurtful_cut or (lambda: settings.hurtful_cut)
         self.networks: dict[str, Any] = dict(networks or {})
         self._ready: set[str] = set()
 
@@ -36,13 +42,14 @@ class NetworkOutput:
             self.networks[key] = network_class(key)()
         net = self.networks[key]
         if key not in self._ready:
-            net.set_gate(self.hurtful, self.settings.hurtful_cut)
+            net.set_gate(self.hurtful, self.hurtful_cut())
             await net.setup()
             self._ready.add(key)
         return net
 
     async def post(self, reply: Reply) -> Posted | None:
         net = await self._network(reply.network)
+        net.set_gate(self.hurtful, self.hurtful_cut())
         posted: Posted = await net.reply(reply)
         return posted
 

@@ -262,14 +262,14 @@ def setting_line(config: Any, exc: ValidationError) -> str:
     return f"bad setting {env}: {err.get('msg')}; fix or unset {env}"
 
 
-def make_output(settings: Settings, hurtful: Callable[[Sequence[str]], Sequence[float]]
-                ) -> ReplyOutput:
+def make_output(settings: Settings, hurtful: Callable[[Sequence[str]], Sequence[float]],
+                hurtful_cut: Callable[[], float] | None = None) -> ReplyOutput:
     if settings.reply_output == "file":
         # The console echo is a plain line: not among JSON log lines.
         return FileOutput(settings.reply_log_path, echo=settings.log_format == "text")
     from .network_output import NetworkOutput
 
-    return NetworkOutput(settings, hurtful=hurtful)
+    return NetworkOutput(settings, hurtful=hurtful, hurtful_cut=hurtful_cut)
 
 
 def build(settings: Settings, *, model: TriageModel | None = None, desk: Desk | None = None,
@@ -368,8 +368,9 @@ async def prepare(rt: Runtime, *, model: TriageModel | None = None, desk: Desk |
         await rt.desk.setup()
     except RouterError as exc:  # ConfigError, FatalError, RetriableError: one line each
         raise SettingsError(f"desk {rt.settings.desk!r} cannot start: {exc}") from None
-    rt.output = output if output is not None else make_output(
-        rt.settings, lambda texts: rt.model.hurtful(texts))  # the live model's gate
+    rt.output = output if output is not None else make_output(  # the live model's gate
+        rt.settings, lambda texts: rt.model.hurtful(texts),
+        lambda: rt.policy_settings().hurtful_cut)
     try:
         await rt.output.setup()
         if isinstance(rt.output, FileOutput):

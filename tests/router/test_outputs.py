@@ -118,3 +118,34 @@ async def test_file_output_posts_each_reply_id_once_across_restarts(tmp_path: Pa
     await again.setup()
     assert await again.post(reply()) is None
     assert len(path.read_text().splitlines()) == 1
+
+
+class Borderline:
+    """Scores every reply 0.6 hurtful: over the shipped cut, under a looser one."""
+
+    def hurtful(self, texts: list[str]) -> list[float]:
+        return [0.6 for _ in texts]
+
+
+async def test_the_networks_own_gate_follows_the_threshold_ops_set_at_runtime() -> None:
+    """`router set hurtful_threshold` (or a promoted model's card) moves the last gate too:
+    the network's re-check before posting reads the threshold the publisher reads."""
+    fake = FakeMastodon()
+    status = fake.add_mention("help")["status"]
+    net = Mastodon(MastodonConfig(base_url="https://mastodon.social", access_token=fake.token,
+                                  account="acmesupport", max_wait=1.0),
+                   httpx.AsyncClient(transport=fake.transport()))
+    settings = Settings(hurtful_threshold=0.5)
+    rt = runtime(None, settings)
+    rt.output = NetworkOutput(settings, hurtful=Borderline().hurtful,
+                              hurtful_cut=lambda: rt.policy_settings().hurtful_cut,
+                              networks={"mastodon": net})
+    step = Publish(control=rt.control, hurtful=Borderline().hurtful,
+                   hurtful_cut=lambda: rt.policy_settings().hurtful_cut, output=rt.output,
+                   sink=rt)
+    await step.handle(reply("r1", in_reply_to=status["id"]))
+    assert fake.posted == [] and "hurtful" in rt.letters[0][1]  # 0.6 >= 0.5: held
+    looser = Settings(hurtful_threshold=0.8)  # ops: `router set hurtful_threshold 0.8`
+    rt.policy_settings = lambda: looser
+    await step.handle(reply("r2", in_reply_to=status["id"]))
+    assert len(fake.posted) == 1, rt.letters  # the network's gate agrees: posted
