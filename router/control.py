@@ -81,6 +81,12 @@ class Control:
                                      timestamp=None, headers=None)
         self.values[key] = value
 
+    async def forget(self, producer: Any, key: str) -> None:
+        """Delete ``key`` from the control topic (a tombstone) and wait until Kafka has it."""
+        await producer.send_and_wait(name(self.settings, "config"), key.encode(), None,
+                                     partition=None, timestamp=None, headers=None)
+        self.values.pop(key, None)
+
     def overrides(self) -> dict[str, Any]:
         """The runtime settings ops changed (``router set``), valid ones only."""
         out: dict[str, Any] = {}

@@ -15,7 +15,8 @@
   topic, at start and after every switch or refusal; ``router model status`` reads them.
   The topic rather than each worker's ``/stats``: the CLI reaches Kafka but not the
   workers' web ports (compose publishes them on ports it picks), and a compacted topic
-  keeps the latest report of every worker, one that has stopped too (``at`` dates it).
+  keeps the latest report of every worker. A worker that stops cleanly deletes its report
+  (``router.runtime``); one killed keeps its last, which ``at`` dates.
   The id is stable across restarts (two workers on one host cannot share a web port), so
   a restarted worker replaces its own report instead of adding one.
 - ``router model shadow PATH`` writes the same value under the key ``shadow``: every worker

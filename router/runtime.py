@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import faust
 from faust.types import TopicT
@@ -40,7 +40,7 @@ from . import topics as topic_specs
 from .app import create_app
 from .control import Control
 from .lifecycle import Health, crash_handler
-from .live_model import LiveModel, ModelFollower, open_model, worker_id
+from .live_model import LIVE_PREFIX, LiveModel, ModelFollower, open_model, worker_id
 from .metrics import Metrics
 from .outputs import FileOutput, ReplyOutput
 from .settings import Settings
@@ -330,6 +330,16 @@ def build(settings: Settings, *, model: TriageModel | None = None, desk: Desk | 
         await rt.ready()
         if rt.follower is not None:
             await rt.follower.run()
+
+    async def unreport(*args: Any, **kwargs: Any) -> None:  # pragma: no cover - worker
+        """A worker that stops cleanly takes its report off (`router model status` lists
+        the running ones; one killed keeps its last report, dated, until it starts again)."""
+        try:
+            await asyncio.wait_for(rt.control.forget(app.producer, f"{LIVE_PREFIX}{me}"), 5.0)
+        except Exception as exc:  # noqa: BLE001 - stopping anyway
+            log.warning("model: cannot take this worker's report off: %s", exc)
+
+    app.on_before_shutdown.connect(cast(Any, unreport))
 
     if settings.poll_networks:
         from .social_poller import register as register_social_poller

@@ -75,6 +75,9 @@ def test_a_promoted_model_decides_the_next_mentions_without_a_restart(
         live_versions(rp, shipped)
         send(rp, mention("p5", PRAISE, "fan3"))
         assert decided(rp, "p5")["p5"]["model_version"] == shipped
+    # stopped cleanly: the worker takes its report off, status lists the running ones only
+    gone = json.loads(rp.cli("model", "status", "--json").stdout)
+    assert gone["workers"] == {} and gone["promoted"] is not None
 
 
 def wait_for(what: str, pred: Any, timeout: float = 90.0) -> Any:
