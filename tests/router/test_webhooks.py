@@ -27,6 +27,7 @@ from connectors.desks.base import (
     CommentBody,
     Desk,
     DeskConfig,
+    DeskEvents,
     Ticket,
     TicketChange,
     TicketDraft,
@@ -259,7 +260,7 @@ class Lantern(Desk):
     key: ClassVar[str] = "lantern"
     title: ClassVar[str] = "Lantern (a third-party desk of the tests)"
     Config: ClassVar[type[ConnectorConfig]] = LanternConfig
-    events: ClassVar[str] = "webhook"
+    events: ClassVar[DeskEvents] = "webhook"
     COLUMNS: ClassVar[Mapping[str, str]] = {"todo": "open", "waiting": "pending",
                                             "done": "solved", "dropped": "closed"}
 
