@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +73,14 @@ def latest(settings: Settings, topic_key: str) -> dict[str, dict[str, Any]]:
     """The latest value per key of a compacted topic (tombstones remove the key)."""
     from .replay import read_to_end
 
+    return latest_values(read_to_end(settings, topic_key))
+
+
+def latest_values(records: Iterable[Any]) -> dict[str, dict[str, Any]]:
+    """The latest JSON value per key of a compacted topic's records, in order (a tombstone
+    removes its key; a value that is not JSON is skipped)."""
     out: dict[str, dict[str, Any]] = {}
-    for rec in read_to_end(settings, topic_key):
+    for rec in records:
         key = (rec.key or b"").decode("utf-8", "replace")
         if rec.value is None:
             out.pop(key, None)

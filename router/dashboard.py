@@ -33,13 +33,14 @@ import json
 import logging
 import time
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from faust import web
 from markupsafe import Markup
 
+from .audit import latest_values
 from .charts import OTHER_COLOUR, VERDICT_COLOURS, Bar, Series, share_bars, stacked_bars
 from .control import KILL_SWITCH, Control
 from .estimates import Quality, quality
@@ -61,22 +62,6 @@ READ_BOUND_S = 10.0
 COOKIE = "router_dashboard"
 
 # --- what one read of Kafka finds ---------------------------------------------------------
-
-
-def latest_values(records: Iterable[Any]) -> dict[str, dict[str, Any]]:
-    """The latest JSON value per key of a compacted topic's records (a tombstone removes
-    its key; a value that is not JSON is skipped), as ``router.audit.latest`` reads them."""
-    out: dict[str, dict[str, Any]] = {}
-    for rec in records:
-        key = (rec.key or b"").decode("utf-8", "replace")
-        if rec.value is None:
-            out.pop(key, None)
-            continue
-        try:
-            out[key] = json.loads(rec.value)
-        except ValueError:
-            continue
-    return out
 
 
 @dataclass
