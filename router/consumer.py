@@ -1,0 +1,113 @@
+"""A Kafka consumer that reads again what Faust's ``getmany`` fetched but never handed on.
+
+Faust (checked against faust-streaming 0.15.3) fetches a batch for the partitions active
+at the time of the fetch, then hands on a record only if its partition is *still* active
+(``Consumer.getmany``: ``tp in active_partitions or tp in self._buffered_partitions``,
+where ``active_partitions`` is the consumer's own set, changed in place). A partition
+paused while the batch is being handed on loses the rest of its records: aiokafka's
+position is already past them, and when the partition's next record arrives
+``_drain_messages`` takes the hole for a compaction gap (``_add_gap``), which
+``_new_offset`` counts as acked, so the commit moves past records nobody processed.
+
+This consumer watches each batch: when the flow stayed active and the consumer generation
+did not change, yet a record was not handed on, it seeks that partition (if it is still
+assigned) back to its first such record. The seek also resets Faust's read offset, so no
+gap is recorded and nothing is committed past the record before it is read again.
+
+The other ways ``getmany`` stops early (the flow stopped, or the generation changed) come
+with a rebalance, and the rebalance seeks every assigned partition to its committed offset
+(``Recovery.on_recovery_completed`` / ``_resume_streams`` call ``perform_seek`` before
+``resume_flow``; a batch fetched while the flow is stopped is answered by ``perform_seek``
+in ``getmany`` itself), so those batches are left to Faust.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from typing import Any, ClassVar
+
+from aiokafka.errors import IllegalStateError
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP, Message
+
+log = logging.getLogger(__name__)
+
+
+class Batch:
+    """One fetched batch, and the state of the consumer when ``getmany`` started on it."""
+
+    def __init__(self, records: Any, generation_id: int, flow_active: bool) -> None:
+        self.records: Any = records or {}
+        self.generation_id = generation_id
+        self.flow_active = flow_active
+        #: Offsets handed on, by partition.
+        self.yielded: dict[TP, set[int]] = {}
+
+    def dropped(self) -> dict[TP, list[int]]:
+        """Offsets fetched but not handed on, by partition (sorted, possibly empty)."""
+        out: dict[TP, list[int]] = {}
+        for tp, records in self.records.items():
+            seen = self.yielded.get(tp, set())
+            missed = sorted(r.offset for r in records if r.offset not in seen)
+            if missed:
+                out[tp] = missed
+        return out
+
+
+class RereadingConsumer(faust_aiokafka.Consumer):
+    """The aiokafka consumer, which seeks back to records ``getmany`` dropped because their
+    partition was paused between the fetch and the hand-over."""
+
+    #: Records sought back to, over this consumer's life (read by the tests).
+    reread: int = 0
+
+    _batch: Batch | None = None
+
+    async def _wait_next_records(self, timeout: float) -> Any:
+        records, active = await super()._wait_next_records(timeout)
+        # Taken with no await between here and Faust's own reading of both in getmany.
+        self._batch = Batch(records, self.app.consumer_generation_id, self.flow_active)
+        return records, active
+
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
+        self._batch = None
+        async with aclosing(super().getmany(timeout)) as inherited:
+            async for tp, message in inherited:
+                if self._batch is not None:
+                    self._batch.yielded.setdefault(tp, set()).add(message.offset)
+                yield tp, message
+        batch, self._batch = self._batch, None
+        if batch is not None:
+            await self._reread(batch)
+
+    async def _reread(self, batch: Batch) -> None:
+        if not (batch.flow_active and self.flow_active and not self.should_stop
+                and self.app.consumer_generation_id == batch.generation_id):
+            return  # a rebalance seeks every partition to its committed offset
+        dropped = batch.dropped()
+        if not dropped:
+            return
+        assigned = self.assignment()
+        for tp, offsets in dropped.items():
+            if tp not in assigned:
+                continue  # its next owner starts from the committed offset
+            log.warning("re-reading %d record(s) of %s[%d] from offset %d that Faust "
+                        "dropped while the partition was paused",
+                        len(offsets), tp.topic, tp.partition, offsets[0])
+            try:
+                # seek_wait, not seek: it moves aiokafka on the consumer's own thread
+                # (seek calls it from this one), and it resets the read offset the same way.
+                await self.seek_wait({tp: offsets[0]})
+            except IllegalStateError:
+                log.info("%s[%d] was revoked before it could be re-read; its next owner "
+                         "starts from the committed offset", tp.topic, tp.partition)
+                continue
+            self.reread += len(offsets)
+
+
+class RouterTransport(faust_aiokafka.Transport):
+    """The aiokafka transport with the ``RereadingConsumer``."""
+
+    Consumer: ClassVar[Any] = RereadingConsumer
