@@ -24,9 +24,9 @@ in ``getmany`` itself), so those batches are left to Faust.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from aiokafka.errors import IllegalStateError
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -73,7 +73,9 @@ class RereadingConsumer(faust_aiokafka.Consumer):
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
         self._batch = None
-        async with aclosing(super().getmany(timeout)) as inherited:
+        # Faust types getmany as an iterator; it is an async generator, to be closed with ours.
+        generator = cast(AsyncGenerator[tuple[TP, Message], None], super().getmany(timeout))
+        async with aclosing(generator) as inherited:
             async for tp, message in inherited:
                 if self._batch is not None:
                     self._batch.yielded.setdefault(tp, set()).add(message.offset)
