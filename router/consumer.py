@@ -14,11 +14,20 @@ did not change, yet a record was not handed on, it seeks that partition (if it i
 assigned) back to its first such record. The seek also resets Faust's read offset, so no
 gap is recorded and nothing is committed past the record before it is read again.
 
+In Faust 0.15.3 the pauses that can land inside a batch while the flow is active and the
+generation unchanged are those of table recovery, on changelog partitions (``Recovery``
+pauses them when it is done reading, ``TableManager._update_channels`` at start); stream
+partitions are paused only on a rebalance, which stops the flow first. The seek back costs
+nothing when it is not needed, and keeps another caller of ``pause_partitions`` (or a
+later Faust) from turning a pause into a loss.
+
 The other ways ``getmany`` stops early (the flow stopped, or the generation changed) come
-with a rebalance, and the rebalance seeks every assigned partition to its committed offset
-(``Recovery.on_recovery_completed`` / ``_resume_streams`` call ``perform_seek`` before
-``resume_flow``; a batch fetched while the flow is stopped is answered by ``perform_seek``
-in ``getmany`` itself), so those batches are left to Faust.
+with a rebalance (or a shutdown), and a rebalance starts every partition again from the
+group's committed offset: aiokafka's eager protocol assigns every partition afresh and
+positions it at its committed offset (or by the reset policy), and Faust's recovery calls
+``perform_seek`` before ``resume_flow`` (``seek_to_committed`` alone would not be enough:
+it skips partitions with no committed offset). A batch fetched while the flow is stopped
+is answered by ``perform_seek`` in ``getmany`` itself. Those batches are left to Faust.
 """
 
 from __future__ import annotations

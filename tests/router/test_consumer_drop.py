@@ -7,8 +7,9 @@ past records no agent ever saw (a customer's reply never sent, and no stall to s
 
 No broker: the router's own app and consumer, with aiokafka replaced by a fake log (fetch
 from a position, ``max_poll_records`` at a time, seek moves the position), driven by Faust's
-real ``_drain_messages`` and ``getmany``; the agent side pauses one partition while the
-other's record is being handled, the way a table recovery or a rebalance pauses partitions.
+real ``_drain_messages`` and ``getmany``; while the other partition's record is being
+handled, one partition is paused with Faust's own ``pause_partitions`` (what table recovery
+calls), the flow active and the generation unchanged.
 """
 
 from __future__ import annotations
