@@ -74,11 +74,46 @@ class RereadingConsumer(faust_aiokafka.Consumer):
 
     _batch: Batch | None = None
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: Offsets fetched and not yet committed past, per partition of an acked topic.
+        self._fetched: dict[TP, set[int]] = {}
+
     async def _wait_next_records(self, timeout: float) -> Any:
         records, active = await super()._wait_next_records(timeout)
         # Taken with no await between here and Faust's own reading of both in getmany.
         self._batch = Batch(records, self.app.consumer_generation_id, self.flow_active)
+        acks_enabled_for = self.app.topics.acks_enabled_for
+        for tp, batch in (records or {}).items():
+            if acks_enabled_for(tp.topic):
+                self._fetched.setdefault(tp, set()).update(r.offset for r in batch)
         return records, active
+
+    def _new_offset(self, tp: TP) -> int | None:
+        """Faust's next offset to commit, except past a fetched record nobody acked.
+
+        Faust's check of the head of the acked offsets is off by one (``min(acked) -
+        committed > 1``, with ``committed`` the next offset to read, and skipped when it is
+        0 or unknown): with the record at the committed offset not acked and the next one
+        acked, it commits past the first. A record this consumer fetched exists, so the
+        commit waits for it; the worker's stall watch restarts a worker whose wait does not
+        end. A record never fetched (removed by retention) is left to Faust.
+        """
+        fetched = self._fetched.get(tp)
+        if fetched:
+            committed = self._committed_offset[tp]
+            head = min(fetched) if committed is None else committed
+            if head in fetched and head not in self._acked_index[tp]:
+                return None
+        new = super()._new_offset(tp)
+        if fetched and new is not None:
+            fetched.difference_update([o for o in fetched if o < new])
+        return new
+
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        for tp in revoked:
+            self._fetched.pop(tp, None)
+        await super().on_partitions_revoked(revoked)
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
         self._batch = None

@@ -175,3 +175,47 @@ async def test_a_batch_cut_short_by_a_rebalance_is_left_to_the_rebalance_seek(
         await callback(message)
     assert len(handed) == 1
     assert kafka.seeks == []
+
+
+async def fetch_and_ack(consumer: Any, kafka: FakeKafka, committed: int,
+                        acked: set[int]) -> dict[int, Message]:
+    """One batch of A fetched through ``getmany``, the group's commit at ``committed`` (the
+    next offset to read), and the agent done with the records at ``acked``; the others
+    are returned by offset."""
+    async def fetch(active_partitions: set[TP] | None, timeout: float) -> Any:
+        return await kafka.getmany(active_partitions, timeout)
+
+    consumer._getmany = fetch
+    consumer.assignment = lambda: {A}
+    consumer.highwater = lambda tp: LOG_SIZE
+    consumer.app.topics._acking_topics.add(TOPIC)
+    consumer.resume_partitions({A})
+    consumer._committed_offset[A] = committed
+    pending = {}
+    async for _tp, message in consumer.getmany(timeout=1.0):
+        if message.offset in acked:
+            consumer.ack(message)
+        else:
+            pending[message.offset] = message
+    return pending
+
+
+async def test_the_commit_waits_for_a_fetched_record_nobody_acked(consumer: Any) -> None:
+    """Faust commits past the record at the committed offset as soon as the next one is
+    acked (its check is off by one): the reply of a record never handled is lost with no
+    stall to see. The commit must wait (the stall watch then restarts the worker)."""
+    pending = await fetch_and_ack(consumer, FakeKafka(), committed=1, acked={2, 3})
+    commit_to = consumer._new_offset(A)
+    assert commit_to is None, (
+        f"the commit would move to {commit_to}, past {TOPIC}[0] offset 1, fetched and "
+        "never acked")
+    consumer.ack(pending[1])
+    assert consumer._new_offset(A) == BATCH
+
+
+async def test_a_record_removed_by_retention_does_not_hold_the_commit(consumer: Any) -> None:
+    kafka = FakeKafka()
+    kafka.log[A] = kafka.log[A][2:]  # offsets 0 and 1 are gone; the commit was at 1
+    kafka.position[A] = 0
+    await fetch_and_ack(consumer, kafka, committed=1, acked={2, 3, 4, 5})
+    assert consumer._new_offset(A) == 6
