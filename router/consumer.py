@@ -78,6 +78,8 @@ class RereadingConsumer(faust_aiokafka.Consumer):
         super().__init__(*args, **kwargs)
         #: Offsets fetched and not yet committed past, per partition of an acked topic.
         self._fetched: dict[TP, set[int]] = {}
+        #: The offset a commit was last held at (warned about once), per partition.
+        self._held: dict[TP, int] = {}
 
     async def _wait_next_records(self, timeout: float) -> Any:
         records, active = await super()._wait_next_records(timeout)
@@ -104,6 +106,11 @@ class RereadingConsumer(faust_aiokafka.Consumer):
             committed = self._committed_offset[tp]
             head = min(fetched) if committed is None else committed
             if head in fetched and head not in self._acked_index[tp]:
+                if self._acked[tp] and self._held.get(tp) != head:  # Faust would pass it
+                    self._held[tp] = head
+                    log.warning("holding the commit of %s[%d] at offset %d: that record was "
+                                "fetched but not acked, later ones were", tp.topic,
+                                tp.partition, head)
                 return None
         new = super()._new_offset(tp)
         if fetched and new is not None:
@@ -113,6 +120,7 @@ class RereadingConsumer(faust_aiokafka.Consumer):
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         for tp in revoked:
             self._fetched.pop(tp, None)
+            self._held.pop(tp, None)
         await super().on_partitions_revoked(revoked)
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
