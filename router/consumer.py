@@ -86,9 +86,9 @@ class RereadingConsumer(faust_aiokafka.Consumer):
         # Taken with no await between here and Faust's own reading of both in getmany.
         self._batch = Batch(records, self.app.consumer_generation_id, self.flow_active)
         acks_enabled_for = self.app.topics.acks_enabled_for
-        for tp, batch in (records or {}).items():
+        for tp, of_tp in (records or {}).items():
             if acks_enabled_for(tp.topic):
-                self._fetched.setdefault(tp, set()).update(r.offset for r in batch)
+                self._fetched.setdefault(tp, set()).update(r.offset for r in of_tp)
         return records, active
 
     def _new_offset(self, tp: TP) -> int | None:
