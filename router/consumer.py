@@ -106,11 +106,13 @@ class RereadingConsumer(faust_aiokafka.Consumer):
             committed = self._committed_offset[tp]
             head = min(fetched) if committed is None else committed
             if head in fetched and head not in self._acked_index[tp]:
-                if self._acked[tp] and self._held.get(tp) != head:  # Faust would pass it
+                done = [*self._acked[tp], *(gap.begin for gap in self._gap[tp])]
+                passes = bool(done) and (not committed or min(done) - committed <= 1)
+                if passes and self._held.get(tp) != head:  # Faust would commit past it
                     self._held[tp] = head
                     log.warning("holding the commit of %s[%d] at offset %d: that record was "
-                                "fetched but not acked, later ones were", tp.topic,
-                                tp.partition, head)
+                                "fetched but not acked, the next one was (Faust would "
+                                "commit past it)", tp.topic, tp.partition, head)
                 return None
         new = super()._new_offset(tp)
         if fetched and new is not None:
