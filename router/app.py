@@ -1,14 +1,20 @@
 """Builds the ``faust.App`` from settings, and nothing else.
 
-Two departures from Faust's defaults, both so that a failure stops the worker instead of
-losing messages (see ``router.lifecycle``):
+Three departures from Faust's defaults, all so that neither a failure nor a rebalance loses
+messages (see ``router.lifecycle`` and ``router.consumer``):
 
 - an agent that raises is not restarted past the message it was handling, and the consumer
   does not commit on the way out (Faust's default does both: ``Consumer.on_task_error``
   commits, and the supervisor restarts the agent on the next message);
 - a record that cannot be decoded goes to its dead-letter topic before any commit can pass
   it (Faust acks such a record before it reports the error); if even that fails, the
-  offsets freeze and the worker stops.
+  offsets freeze and the worker stops;
+- a record fetched for a partition that is paused before Faust hands it on is read again:
+  Faust drops it, and the next record of that partition makes the hole look like a
+  compaction gap that the commit moves past (``router.consumer.RereadingConsumer`` seeks
+  the partition back instead, and logs a warning per partition); and the commit never
+  passes a fetched record that was not acked (Faust's check is off by one), so a record
+  lost on the way to its agent is a stall the watchdog restarts, not a silent loss.
 """
 
 from __future__ import annotations
@@ -18,7 +24,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
+from faust.types import TransportT
 
+from .consumer import RouterTransport
 from .settings import Settings
 
 #: Called with (agent name, exception) when an agent raises; set by ``router.lifecycle``.
@@ -36,6 +44,10 @@ class RouterApp(faust.App):
         super().__init__(*args, **kwargs)
         #: What to do with a record a topic cannot decode, by topic name (``RouterTopic``).
         self.undecodable: dict[str, UndecodableHandler] = {}
+
+    def _new_transport(self) -> TransportT:
+        # create_app always gives a kafka:// broker, i.e. Faust's aiokafka transport.
+        return RouterTransport(self.conf.broker_consumer, self)
 
     async def _on_agent_error(self, agent: Any, exc: BaseException) -> None:
         if self.crash_handler is None:
