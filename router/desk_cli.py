@@ -207,25 +207,25 @@ def desk_tag(ticket_id: str, tag: str, remove: bool) -> None:
     _send(settings, d, "the router hears of it from a running worker once Kafka takes them")
 
 
-def _linked(settings: Settings, ticket_id: str, ref: str) -> dict[str, Any] | None:
-    """The router's latest ``linked`` event of the post ``ref`` (network:id, or the post's
-    link as the ticket shows it) on embedded ticket ``ticket_id``, read from ticket-events:
-    it says who is answered for each ticket (the whole topic is read: the embedded desk's
-    are few)."""
+def _placements(settings: Settings, ref: str) -> dict[str, dict[str, Any]]:
+    """Where the router holds the post ``ref`` (network:id, or the post's link as the
+    ticket shows it): each embedded ticket's latest ``linked`` or ``unlinked`` event of
+    it, read from ticket-events (the whole topic: the embedded desk's are few). A ticket
+    whose latest is ``linked`` answers the post's author when it is solved."""
     from .replay import read_to_end
 
-    found = None
+    found: dict[str, dict[str, Any]] = {}
     for rec in read_to_end(settings, "ticket_events"):
-        if rec.key != f"embedded:{ticket_id}".encode():
+        if not (rec.key or b"").startswith(b"embedded:"):
             continue
         try:
             ev = json.loads(rec.value)
         except (TypeError, ValueError):
             continue
         m = ev.get("mention") if isinstance(ev, dict) else None
-        if ev.get("kind") == "linked" and isinstance(m, dict) \
+        if ev.get("kind") in ("linked", "unlinked") and isinstance(m, dict) \
                 and ref in (f"{m.get('network')}:{m.get('id')}", m.get("url")):
-            found = ev
+            found[str(ev.get("ticket_id"))] = ev
     return found
 
 
@@ -240,7 +240,8 @@ def desk_move(ticket_id: str, mention_ref: str, to: str | None, new: bool) -> No
 
     Its author is then answered when that ticket is solved, and the post is labelled
     "support could help" (the router was right to send it, if not where). Safe to run
-    again: nothing is moved twice, and the close-loop takes a repeated link once."""
+    again: the same move again does nothing; a post already moved off ID is moved from
+    the ticket it is on now, so it is never on two tickets."""
     from kafka import KafkaProducer
     from kafka.errors import KafkaError
 
@@ -258,19 +259,32 @@ def desk_move(ticket_id: str, mention_ref: str, to: str | None, new: bool) -> No
         if tid is not None and d.ticket(tid) is None:
             raise click.ClickException(f"no ticket {tid} in the embedded desk (`router desk "
                                        "list` shows them)")
-    linked = _linked(settings, ticket_id, mention_ref)
+    placed = _placements(settings, mention_ref)
+    on = sorted(tid for tid, ev in placed.items() if ev["kind"] == "linked")
+    linked = placed.get(ticket_id)
     if linked is None:
         raise click.ClickException(
             f"the router put no post {mention_ref} on ticket #{ticket_id} (`router desk show "
             f"{ticket_id}` shows its posts; the ref is network:id)")
     mention = Mention.from_data(linked["mention"])
     ref = mention.ref
+    if linked["kind"] == "unlinked":  # moved off before: only the same move again is a no-op
+        here = [tid for tid in on if tid == to or (
+            to is None and (d.ticket(tid) or {}).get("external_id") == f"moved:{ref}")]
+        if here:
+            click.echo(f"{ref} was already moved from #{ticket_id} to #{here[0]}; nothing to do")
+            return
+        raise click.ClickException(
+            f"{ref} was already moved off #{ticket_id}; it is on "
+            f"{', '.join('#' + t for t in on) or 'no ticket'}: move it from there")
     try:
         target = d.move(ticket_id, mention, to=to)
     except FatalError as exc:
         raise click.ClickException(str(exc)) from exc
     verdict = str(linked.get("verdict") or "")
-    # off the old ticket (its solve no longer answers or judges this post), onto the new one
+    # onto the new ticket, labelled, then off the old one (its solve no longer answers or
+    # judges the post): once the last is in Kafka the move is whole, and a move cut short
+    # before it is run again from the start
     off = TicketEvent(desk=d.key, ticket_id=ticket_id, kind="unlinked", mention=mention,
                       at=time.time())
     ev = TicketEvent(desk=d.key, ticket_id=target.id, kind="linked", ticket_url=target.url,
@@ -281,11 +295,12 @@ def desk_move(ticket_id: str, mention_ref: str, to: str | None, new: bool) -> No
     try:
         producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
         try:
-            for event in (off, ev):
-                producer.send(name(settings, "ticket_events"), key=event.ticket_key.encode(),
-                              value=bytes(event.dumps())).get(timeout=30)
+            producer.send(name(settings, "ticket_events"), key=ev.ticket_key.encode(),
+                          value=bytes(ev.dumps())).get(timeout=30)
             producer.send(name(settings, "feedback"), key=ref.encode(),
                           value=bytes(label.dumps())).get(timeout=30)
+            producer.send(name(settings, "ticket_events"), key=off.ticket_key.encode(),
+                          value=bytes(off.dumps())).get(timeout=30)
         finally:
             producer.close()
     except KafkaError as exc:

@@ -78,6 +78,8 @@ class CloseLoop:
                                 "reply_allowed": ev.reply_allowed,
                                 "ticket_url": ev.ticket_url, "verdict": ev.verdict})
                 self.links[key] = targets
+                if NOT_ACTIONABLE in self.replied[key]:  # joined a ticket marked so
+                    await self.label(key, targets[-1:], actionable=False)
                 if SOLVED in self.replied[key]:  # linked after it was solved
                     self.sink.count("closeloop.linked_after_solved")
                     await self.solved(key, ev)

@@ -113,6 +113,16 @@ def test_a_late_mark_replaces_the_label_and_a_removed_mark_lets_the_reply_go() -
     assert labels(feedback2)["generic:1"].actionable is True
 
 
+def test_a_post_that_joins_a_ticket_already_marked_is_labelled_too() -> None:
+    step, replies, feedback, _ = loop()
+    run(step, linked("14", mention("1", "ann")), status("14", "open", not_actionable=True),
+        linked("14", mention("2", "bob")),  # joins after the mark, before the solve
+        status("14", "solved"), linked("14", mention("3", "cy")))  # and after both
+    assert {ref: lab.actionable for ref, lab in labels(feedback).items()} == {
+        "generic:1": False, "generic:2": False, "generic:3": False}
+    assert replies.sent == []
+
+
 def test_a_status_event_that_does_not_say_keeps_the_mark() -> None:
     step, replies, _, _ = loop()
     run(step, linked("11", mention("1", "ann")), status("11", "open", not_actionable=True),
