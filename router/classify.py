@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -20,27 +19,9 @@ from vocab.errors import BadInput
 from vocab.records import Decision, Mention
 
 from .settings import Settings
-from .tables import MAX_POSTS_PER_PARTITION
+from .tables import RecentPosts
 from .triage_step import author_key, triage
 from .validate import parse_mention
-
-
-class SeenPosts:
-    """The latest posts of the file, by ``network:id`` (the parent of a reply, for the
-    thread on its ticket), bounded like the worker's ``posts`` table."""
-
-    def __init__(self, limit: int = MAX_POSTS_PER_PARTITION) -> None:
-        self.limit = limit
-        self.posts: OrderedDict[str, dict[str, Any]] = OrderedDict()
-
-    def add(self, m: Mention) -> None:
-        self.posts[m.ref] = m.to_json_dict()
-        self.posts.move_to_end(m.ref)
-        while len(self.posts) > self.limit:
-            self.posts.popitem(last=False)
-
-    def get(self, ref: str) -> dict[str, Any] | None:
-        return self.posts.get(ref)
 
 
 def decision_json(d: Decision) -> dict[str, Any]:
@@ -69,7 +50,8 @@ def classify_lines(lines: Iterable[bytes], settings: Settings, model: TriageMode
     names ``model_version``, the model that scored it."""
     authors: dict[str, Mapping[str, Any]] = {}
     outage: dict[str, Any] = {}
-    posts = SeenPosts()
+    store: dict[str, dict[str, Any]] = {}
+    posts = RecentPosts(store)  # type: ignore[arg-type]  # the agent's store, on a dict
     pending: list[tuple[int, Mention | str]] = []
 
     def flush() -> Iterator[dict[str, Any]]:
@@ -85,7 +67,7 @@ def classify_lines(lines: Iterable[bytes], settings: Settings, model: TriageMode
                           outage=outage, now=time.time(), posts=posts,
                           model_version=model_version)
             if step.new:  # the same bookkeeping as the triage agent's
-                posts.add(item)
+                posts.add(item.to_json_dict(), step.decision.decided_at)
                 authors[key] = step.author
                 if step.outage is not None:
                     outage = step.outage

@@ -211,7 +211,6 @@ class ModelFollower:
         wanted = self.control.values.get(slot.key)
         if wanted == slot.handled:
             return False
-        first = slot.handled == ()
         slot.handled = wanted
         target = wanted if isinstance(wanted, dict) else slot.unset
         if target is None:  # no model wanted here (the shadow turned off)
@@ -233,10 +232,8 @@ class ModelFollower:
                           slot.refused["error"])
                 return True
             slot.use(model)
-            slot.refused = None
             log.warning("%s switched to %s", slot.label, model.version)
-        elif not first:
-            slot.refused = None
+        slot.refused = None
         return True
 
     async def report(self) -> None:

@@ -42,7 +42,6 @@ class NetworkOutput:
             self.networks[key] = network_class(key)()
         net = self.networks[key]
         if key not in self._ready:
-            net.set_gate(self.hurtful, self.hurtful_cut())
             await net.setup()
             self._ready.add(key)
         return net

@@ -127,7 +127,8 @@ class Triaged:
     """One step's outcome: the decision, and the state to keep after it."""
 
     decision: Decision
-    #: The author's state after the decision (the same object when it was a redelivery).
+    #: The author's state after the decision: ``remember``'s new dict when ``new`` (store it
+    #: as it is), the very state given for a redelivery.
     author: Mapping[str, Any]
     #: The outage window after the decision; None when this mention did not change it.
     outage: dict[str, Any] | None

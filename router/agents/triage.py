@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from faust.types import TopicT
 
@@ -169,7 +169,7 @@ class Triage:
         d = step.decision
         if step.new:
             self.posts.add(m.to_json_dict(), d.decided_at)
-            self.authors[key] = dict(step.author)
+            self.authors[key] = cast(dict[str, Any], step.author)  # remember's new dict
             if step.outage is not None:
                 self.authors[OUTAGE_KEY] = step.outage
         self.sink.count(f"verdict.{d.verdict}", network=m.network)

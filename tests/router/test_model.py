@@ -152,8 +152,16 @@ class Worker:
                                           "sha256": name * 64, "at": 1.0}
 
 
+def load_fake(value: dict[str, Any]) -> LiveModel:
+    """The promoted model by its sha256's first letter; no sha256: the worker's own (the
+    shipped) model, "s"."""
+    if "sha256" not in value:
+        return live("s", path=value["path"])
+    return live(value["sha256"][0], path=value["path"])
+
+
 async def test_a_promotion_is_loaded_switched_to_and_reported_once() -> None:
-    w = Worker(lambda value: live(value["sha256"][0], path=value["path"]))
+    w = Worker(load_fake)
     await w.follower.step()  # at start: nothing promoted, the start-up model is reported
     assert [r["version"] for r in w.reports] == ["aaaaaaaaaaaa (a)"] and not w.loaded
     w.promote("b")
@@ -162,11 +170,18 @@ async def test_a_promotion_is_loaded_switched_to_and_reported_once() -> None:
     assert w.reports[-1]["version"] == "bbbbbbbbbbbb (b)" and w.reports[-1]["refused"] is None
     await w.follower.step()  # the same promotion again: nothing loaded, nothing reported
     assert len(w.loaded) == 1 and len(w.reports) == 2
-    w.promote("a")  # the live model already: reported, not loaded again
+    w.promote("a")  # back to the first: loaded again, reported
     await w.follower.step()
+    assert w.live.version == "aaaaaaaaaaaa (a)" and len(w.loaded) == 2
+    w.promote("a")  # written again (another `router model promote`): the live one already
+    w.control.values[PROMOTED] = dict(w.control.values[PROMOTED], at=2.0)
+    await w.follower.step()
+    assert len(w.loaded) == 2 and w.reports[-1]["version"] == "aaaaaaaaaaaa (a)"
     del w.control.values[PROMOTED]  # deleted: back to the worker's own (the shipped) model
     await w.follower.step()
     assert w.loaded[-1] == {"path": None}
+    assert w.live.version == "ssssssssssss (s)" and w.live.path is None
+    assert w.reports[-1]["refused"] is None
 
 
 async def test_a_promoted_model_that_cannot_load_leaves_the_live_one_in_one_log_line(
@@ -191,8 +206,8 @@ async def test_a_promoted_model_that_cannot_load_leaves_the_live_one_in_one_log_
 
 def test_the_thresholds_left_unset_follow_the_models_card() -> None:
     rt: Any = SimpleNamespace(own_settings=Settings(), settings=None, _policy=(1, None))
-    Runtime.use(rt, live("b"))
-    assert rt.settings.actionable == 0.5 and rt._policy is None
+    Runtime.use(rt, LiveModel(Named("b", actionable=0.4)))  # type: ignore[arg-type]
+    assert rt.settings.actionable == 0.4 and rt._policy is None
     Runtime.use(rt, LiveModel(Named("c", actionable=0.3)))  # type: ignore[arg-type]
     assert rt.settings.actionable == 0.3
     rt.own_settings = Settings(actionable_threshold=0.8)  # ops set it: it stays
