@@ -10,10 +10,10 @@ What it shows, each read from Kafka (off the event loop, cached ``CACHE_S`` seco
   tickets live there, so the page shows the day's review verdicts and says where to look;
 - the audit queue (``router.audit``) with a yes/no button per item and the count of items
   nobody has labelled; a click writes the same label as ``router audit label``;
-- dead letters per topic (``router.status.dead_letters``) with the latest reasons;
+- dead letters per topic (how many, and the latest reasons);
 - the effective thresholds, kill switch and quiet hours with their source
   (``router.status.effective``), and the live (and shadow) model of each worker
-  (``router.model_cli.read_status``);
+  (``router.model_cli.models_from``), all read from Kafka in one pass;
 - precision, recall and label volume estimated from the feedback labels
   (``router.estimates``), each with the number of labels it rests on.
 
@@ -73,6 +73,7 @@ class Reads:
     config: dict[str, Any] = field(default_factory=dict)
     volumes: list[dict[str, Any]] = field(default_factory=list)
     letters: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # newest first
+    dead_letters: dict[str, int] = field(default_factory=dict)  # how many, per topic
     shadow: list[dict[str, Any]] = field(default_factory=list)  # the latest, per mention
     complete: bool = True
 
@@ -119,6 +120,8 @@ def read_kafka(settings: Settings, now: float) -> Reads:
     for rec in got["config"]:
         config.apply(rec.key, rec.value)
     letters = {}
+    counts = {name(settings, k): sum(end[tp] - begin[tp] for tp in tps if keys[tp.topic] == k)
+              for k in dlqs}
     for k in dlqs:
         found_letters = [v for v in (_json(r.value) for r in got[k]) if v is not None]
         letters[name(settings, k)] = sorted(found_letters, key=lambda v: -float(
@@ -127,7 +130,8 @@ def read_kafka(settings: Settings, now: float) -> Reads:
         log.warning("dashboard: Kafka did not hand over every record within %.0f s",
                     READ_BOUND_S)
     return Reads(audit=latest_values(got["audit"]), feedback=latest_values(got["feedback"]),
-                 config=config.values, letters=letters, complete=not todo,
+                 config=config.values, letters=letters, dead_letters=counts,
+                 complete=not todo,
                  shadow=list(latest_values(got["shadow"]).values()),
                  volumes=[v for v in (_json(r.value) for r in got["volumes"]) if v])
 
@@ -384,23 +388,21 @@ async def review_tickets(rt: Runtime) -> list[dict[str, Any]] | None:
 
 
 async def gather(rt: Runtime) -> Board:
-    """Read everything the page shows, off the event loop, in parallel."""
-    from .model_cli import read_status
-    from .status import card_of, dead_letters
+    """Read everything the page shows, off the event loop."""
+    from .model_cli import models_from
+    from .status import card_of
 
     settings = rt.own_settings
     now = time.time()
-    reads, models, letters = await asyncio.gather(
-        asyncio.to_thread(read_kafka, settings, now),
-        asyncio.to_thread(read_status, settings),
-        asyncio.to_thread(dead_letters, settings))
+    reads = await asyncio.to_thread(read_kafka, settings, now)  # one consumer, one pass
     card = await asyncio.to_thread(card_of, settings, reads.config)
     try:
         review = await review_tickets(rt)
     except Exception as exc:  # noqa: BLE001 - the rest of the page still shows
         log.warning("dashboard: cannot list the review tickets: %s", exc)
         review = None
-    return board(settings, reads, models=models, dead_letters=letters,
+    return board(settings, reads, models=models_from(reads.config),
+                 dead_letters=reads.dead_letters,
                  operating_point=card.get("operating_point", {}), review_tickets=review,
                  now=now)
 
@@ -493,7 +495,8 @@ def register(rt: Runtime) -> None:
             if no is not None:
                 return no
             form = await request.post()
-            if not same(form.get("csrf"), csrf_token(token())):
+            given = form.get("csrf")
+            if not isinstance(given, str) or not same(given, csrf_token(token())):
                 return self.text("stale form: reload /dashboard and click again\n",
                                  status=403)
             ref, answer = str(form.get("ref", "")), form.get("answer")

@@ -43,7 +43,7 @@ class Quality:
 def quality(labels: Iterable[Mapping[str, Any]]) -> Quality:
     """Precision and recall from the latest label per mention. A label says what the
     router decided (``verdict``) and what the person answered (``actionable``)."""
-    tp = acted = actionable = caught = unknown = 0
+    tp = acted = actionable = unknown = 0
     by_source: dict[str, Counter[str]] = defaultdict(Counter)
     for lab in labels:
         if "actionable" not in lab:
@@ -58,7 +58,6 @@ def quality(labels: Iterable[Mapping[str, Any]]) -> Quality:
         acted += did
         tp += did and yes
         actionable += yes
-        caught += yes and did
-    return Quality(Estimate(tp, acted), Estimate(caught, actionable),
+    return Quality(Estimate(tp, acted), Estimate(tp, actionable),
                    {s: {"yes": c["yes"], "no": c["no"]} for s, c in sorted(by_source.items())},
                    unknown)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -163,7 +164,11 @@ def read_status(settings: Settings) -> dict[str, Any]:
     model}}`` from router-config (a stopped worker's last report stays; its age says so)."""
     from .control import read_all
 
-    values = read_all(settings)
+    return models_from(read_all(settings))
+
+
+def models_from(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``read_status``'s answer from router-config's values already read."""
     promoted = values.get(PROMOTED)
     shadowed = values.get(SHADOW)
     return {"promoted": promoted if isinstance(promoted, dict) else None,

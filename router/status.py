@@ -142,14 +142,14 @@ def dead_letters(settings: Settings) -> dict[str, int]:
 
 def read_status(settings: Settings) -> dict[str, Any]:
     from .control import read_all
-    from .model_cli import read_status as model_status
+    from .model_cli import models_from
 
     runtime = read_all(settings)
     card = card_of(settings, runtime)
     return {
         "settings": [asdict(e) for e in effective(settings, runtime,
                                                    card.get("operating_point", {}))],
-        "model": model_status(settings),
+        "model": models_from(runtime),
         "lag": lag(settings),
         "dead_letters": dead_letters(settings),
     }

@@ -84,15 +84,16 @@ def test_precision_and_recall_come_from_the_labels_with_their_counts() -> None:
         {"verdict": "open", "actionable": True, "source": "zendesk"},  # right
         {"verdict": "review", "actionable": True, "source": "zendesk"},  # right
         {"verdict": "link", "actionable": False, "source": "zendesk"},  # acted, wrongly
+        {"verdict": "open", "actionable": False, "source": "rt"},  # acted, wrongly
         {"verdict": "silent", "actionable": True, "source": "audit"},  # missed
         {"verdict": "silent", "actionable": False, "source": "audit"},  # right silence
         {"verdict": "", "actionable": True, "source": "rt"},  # unknown verdict: left out
     ]
     q = quality(labels)
-    assert (q.precision.hits, q.precision.n) == (2, 3)
-    assert (q.recall.hits, q.recall.n) == (2, 3)
+    assert (q.precision.hits, q.precision.n) == (2, 4)  # of what the router acted on
+    assert (q.recall.hits, q.recall.n) == (2, 3)  # of what support could help with
     assert q.unknown_verdict == 1
-    assert q.by_source == {"audit": {"yes": 1, "no": 1}, "rt": {"yes": 1, "no": 0},
+    assert q.by_source == {"audit": {"yes": 1, "no": 1}, "rt": {"yes": 1, "no": 1},
                            "zendesk": {"yes": 2, "no": 1}}
     empty = quality([])
     assert empty.precision.value is None and empty.recall.n == 0
@@ -173,8 +174,14 @@ def test_the_worker_signs_in_with_the_token_and_refuses_posts_without_cookie_or_
         cookie = signed.headers["set-cookie"]
         assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and token not in cookie
         jar = {"router_dashboard": session_cookie(token)}
+        rp.produce("mentions", [b'{"id": "1", "network": "generic"}'])  # a malformed one
+        rp.read("mentions-dlq", lambda r: len(r) >= 1)
         shown = http.get("/dashboard", cookies=jar)
         assert shown.status_code == 200 and 'id="audit-count">0<' in shown.text
+        # dead letters counted and their reason shown, from the same one-pass read
+        assert re.search(rf"{re.escape(rp.topic('mentions-dlq'))}</td><td[^>]*>1<",
+                         shown.text), shown.text[:2000]
+        assert "missing field" in shown.text
         assert "default-src 'none'" in shown.headers["content-security-policy"]
         form = {"ref": "generic:1", "answer": "yes"}
         assert http.post("/dashboard/audit", data=form).status_code == 403  # no cookie

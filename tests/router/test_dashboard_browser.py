@@ -93,7 +93,12 @@ def test_an_audit_item_labelled_in_one_click_leaves_the_queue(
         left = [r.get_attribute("data-ref")
                 for r in browser.find_elements(By.CSS_SELECTOR, "tr.audit-item")]
         assert left == [refs[1]]
-        assert "audit" in browser.find_element(By.ID, "quality").text
+        # the label reached the estimates: one audit label, "yes" (support could have
+        # helped, where the router was silent: a miss, so recall is 0 of 1)
+        sources = [r.text.split() for r in
+                   browser.find_elements(By.CSS_SELECTOR, "#quality table tr")]
+        assert ["audit", "1", "0"] in sources, sources
+        assert "0 of 1 labels" in browser.find_element(By.ID, "quality").text
 
         # The verdicts chart: each worker publishes its counts every few seconds.
         deadline = time.monotonic() + WAIT_S
