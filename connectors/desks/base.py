@@ -35,7 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from connectors.base import Connector, ConnectorConfig
 from vocab.records import Mention
@@ -162,6 +162,17 @@ class DeskConfig(ConnectorConfig):
         FEEDBACK_TAG, description="The tag (label, or field value where the desk has no tags) "
         "an agent puts on a social ticket the router should not have sent: its mentions are "
         "labelled 'support could not help' and get no reply.")
+
+    @field_validator("feedback_tag")
+    @classmethod
+    def _a_feedback_tag(cls, value: str) -> str:
+        """Every desk's (a subclass's own default too): an empty tag would turn agents'
+        feedback off without a word, or match an empty item of a tag list."""
+        value = value.strip()
+        if not value:
+            raise ValueError("the feedback tag is empty: name the tag (or field value) agents "
+                             "mark a ticket not actionable with, or leave it unset")
+        return value
 
 
 class Desk(Connector):

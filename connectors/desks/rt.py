@@ -206,9 +206,6 @@ class RequestTracker(SaasDesk):
         if not cfg.external_id_field.strip():
             raise ConfigError(f"rt: external_id_field is empty; set "
                               f"{self.env_name('external_id_field')}")
-        if not cfg.feedback_tag.strip():
-            raise ConfigError(f"rt: feedback_tag is empty; set {self.env_name('feedback_tag')} "
-                              "to the status agents reject a ticket with (RT's: rejected)")
         has_token = cfg.token is not None and cfg.token.get_secret_value() != ""
         has_basic = bool(cfg.username) and cfg.password is not None
         if not has_token and not has_basic:

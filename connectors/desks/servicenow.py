@@ -106,7 +106,7 @@ class ServiceNow(SaasDesk):
     statuses = STATES
 
     def check_config(self) -> None:
-        self.require("instance_url", "username", "password", "feedback_tag")
+        self.require("instance_url", "username", "password")
         if not FIELD_NAME.fullmatch(self.cfg.feedback_field):
             raise ConfigError(f"servicenow: feedback_field {self.cfg.feedback_field[:40]!r} is "
                               "not an incident column name (e.g. close_code, u_feedback); "

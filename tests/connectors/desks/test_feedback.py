@@ -21,8 +21,10 @@ import pytest
 
 from connectors.desks.base import FEEDBACK_TAG, Desk, TicketChange
 from connectors.desks.webhooks import ReplayCache
+from connectors.registry import DESKS as REGISTERED_DESKS
 from connectors.registry import desk_class
 from router.webhooks import accept_delivery
+from vocab.errors import SettingsError
 
 Payload = dict[str, Any]
 
@@ -352,3 +354,17 @@ def test_signed_zendesk_tags_changed_delivery_is_marked_with_the_default_tag() -
     [event] = accepted.events
     assert (event.ticket_key, event.status, event.not_actionable) == (
         "zendesk:35436", "open", True)
+
+
+@pytest.mark.parametrize("key", sorted(REGISTERED_DESKS))
+def test_an_empty_feedback_tag_is_one_line_naming_the_setting(
+        key: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every desk the same way: an empty tag would turn agents' feedback off silently."""
+    from router.runtime import make_desk
+    from router.settings import Settings
+
+    env = f"ROUTER_{'EMBEDDED_DESK' if key == 'embedded' else key.upper()}_FEEDBACK_TAG"
+    monkeypatch.setenv(env, "  ")
+    with pytest.raises(SettingsError) as err:
+        make_desk(Settings(desk=key))
+    assert str(err.value).startswith(f"bad setting {env}: ") and "\n" not in str(err.value)
