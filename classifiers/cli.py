@@ -224,22 +224,8 @@ def _plots(y: list[int], p: list[float], out_dir: Path, op: float) -> list[Path]
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
     from sklearn.calibration import calibration_curve  # noqa: PLC0415
-    from sklearn.metrics import precision_recall_curve  # noqa: PLC0415
 
-    paths = []
-    precision, recall, thr = precision_recall_curve(y, p)
-    fig, ax = plt.subplots(figsize=(5, 4))
-    ax.plot(recall, precision, label="model")
-    if len(thr):
-        k = min(range(len(thr)), key=lambda i: abs(thr[i] - op))
-        ax.scatter([recall[k]], [precision[k]], color="red", zorder=3, label=f"threshold {op:.2f}")
-    ax.set_xlabel("recall")
-    ax.set_ylabel("precision")
-    ax.set_title("Precision-recall (actionable)")
-    ax.legend(loc="lower left")
-    paths.append(out_dir / "pr_curve.png")
-    fig.savefig(paths[-1], dpi=100, bbox_inches="tight")
-    plt.close(fig)
+    paths = [_pr_chart(y, {"model": (p, op)}, out_dir / "pr_curve.png")]
     frac, mean = calibration_curve(y, p, n_bins=10, strategy="quantile")
     fig, ax = plt.subplots(figsize=(5, 4))
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect")
@@ -452,7 +438,7 @@ def _pr_chart(y: list[int], curves: dict[str, tuple[list[float], float]], path: 
             ax.scatter([recall[k]], [precision[k]], color=line.get_color(), zorder=3)
     ax.set_xlabel("recall")
     ax.set_ylabel("precision")
-    ax.set_title("Precision-recall on the labels (dot: operating point)")
+    ax.set_title("Precision-recall (actionable; dot: operating point)")
     ax.legend(loc="lower left")
     fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)

@@ -44,6 +44,7 @@ from .audit import latest_values
 from .charts import OTHER_COLOUR, VERDICT_COLOURS, Bar, Series, share_bars, stacked_bars
 from .control import KILL_SWITCH, Control
 from .estimates import Quality, quality
+from .pages import when
 from .settings import Settings
 from .status import Effective
 from .topics import SOURCES, SPECS, name, shown_bootstrap
@@ -219,13 +220,6 @@ def _hour(epoch: float) -> str:
     return time.strftime("%H:00", time.gmtime(epoch))
 
 
-def _when(epoch: Any) -> str:
-    try:
-        return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(float(epoch)))
-    except (TypeError, ValueError, OverflowError):
-        return "?"
-
-
 def _version(value: Any) -> str | None:
     """A model version from a report's entry (a dict with ``version``, or the text)."""
     if isinstance(value, dict):
@@ -266,7 +260,7 @@ def render(b: Board, *, csrf: str) -> str:
         Bar("recall", q.recall.value, f"{q.recall.hits} of {q.recall.n} labels")],
         title="precision and recall from the feedback labels")
     models = b.models
-    workers = [{"worker": w, "version": _version(live), "reported": _when(live.get("at")),
+    workers = [{"worker": w, "version": _version(live), "reported": when(live.get("at")),
                 "refused": _refused(live.get("refused")),
                 "shadow": _version(live.get("shadow"))}
                for w, live in sorted((models.get("workers") or {}).items())
@@ -284,16 +278,16 @@ def render(b: Board, *, csrf: str) -> str:
         m = item.get("mention") or {}
         audit.append({"ref": item["ref"], "text": str(m.get("text", "")),
                       "handle": str((m.get("author") or {}).get("handle", "?")),
-                      "url": str(m.get("url") or ""), "at": _when(item.get("at")),
+                      "url": str(m.get("url") or ""), "at": when(item.get("at")),
                       "reason": str((item.get("reasons") or ["?"])[0])})
-    letters = {topic: [{"at": _when(x.get("at")), "reason": str(x.get("reason", "?"))}
+    letters = {topic: [{"at": when(x.get("at")), "reason": str(x.get("reason", "?"))}
                        for x in found] for topic, found in b.letters.items()}
     return environment().get_template("dashboard.html").render(
         b=b, csrf=csrf, audit=audit, letters=letters, charts=volume_charts(b.volumes),
         verdict_totals=sorted(verdict_totals.items(), key=lambda kv: -kv[1]),
         colours=VERDICT_COLOURS, quality_chart=quality_chart, workers=workers,
         promoted=_version(models.get("promoted")), shadow=_version(models.get("shadow")),
-        kill=kill, quiet=quiet, thresholds=thresholds, updated=_when(b.at))
+        kill=kill, quiet=quiet, thresholds=thresholds, updated=when(b.at))
 
 
 # --- access -----------------------------------------------------------------------------
@@ -375,11 +369,7 @@ async def review_tickets(rt: Runtime) -> list[dict[str, Any]] | None:
     def find() -> list[dict[str, Any]]:
         out = []
         for t in desk.tickets(status="active"):
-            try:
-                tags = json.loads(t.get("tags") or "[]")
-            except ValueError:
-                continue
-            if isinstance(tags, list) and REVIEW_TAG in tags:
+            if REVIEW_TAG in desk.tags_of(t):
                 out.append({k: t.get(k) for k in ("id", "subject", "status", "priority",
                                                   "requester", "created_at")})
         return out

@@ -20,33 +20,18 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import click
 
 from .cli_base import RouterGroup, settings_or_exit
 from .drafts import REVIEW_TAG
+from .pages import when
 from .settings import Settings
 
 
 def _settings() -> Settings:
     return settings_or_exit()
-
-
-def _tags(ticket: dict[str, Any]) -> list[str]:
-    try:
-        tags = json.loads(ticket.get("tags") or "[]")
-    except ValueError:
-        return []
-    return [str(t) for t in tags] if isinstance(tags, list) else []
-
-
-def _when(epoch: Any) -> str:
-    try:
-        return datetime.fromtimestamp(float(epoch), UTC).strftime("%Y-%m-%d %H:%M UTC")
-    except (TypeError, ValueError, OverflowError, OSError):
-        return "?"
 
 
 @click.group(cls=RouterGroup)
@@ -82,7 +67,7 @@ def desk_list(status: str | None, tags: tuple[str, ...], review: bool, as_json: 
     d = _embedded(_settings())
     wanted = set(tags) | ({REVIEW_TAG} if review else set())
     for t in d.tickets(status=status):
-        t_tags = _tags(t)
+        t_tags = d.tags_of(t)
         if not wanted <= set(t_tags):
             continue
         if as_json:
@@ -121,7 +106,7 @@ def desk_show(ticket_id: str, as_json: bool) -> None:
     click.echo(found["body"].rstrip())
     for c in found["comments"]:
         kind = "public reply" if c["public"] else "internal note"
-        click.echo(f"\n--- {kind}, {_when(c['created_at'])} ---\n{c['body'].rstrip()}")
+        click.echo(f"\n--- {kind}, {when(c['created_at'])} ---\n{c['body'].rstrip()}")
 
 
 @desk.command("reply")
@@ -200,7 +185,9 @@ def desk_tag(ticket_id: str, tag: str, remove: bool) -> None:
         click.echo(f"#{ticket_id} {'has no' if remove else 'already has'} tag {tag}; "
                    f"tags: {tags}")
     else:
-        marked = d.feedback_tag.casefold() in {t.casefold() for t in shown["tags"]}
+        from connectors.desks.base import marked as has_mark
+
+        marked = bool(has_mark(shown["tags"], d.feedback_tag))
         click.echo(f"#{ticket_id} tags: {tags}" + (
             " (marked not actionable: the router labels its mentions and sends no reply)"
             if marked else ""))

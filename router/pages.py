@@ -25,11 +25,16 @@ def environment() -> jinja2.Environment:
         trim_blocks=True, lstrip_blocks=True)
 
 
-def _when(epoch: Any) -> str:
+def when(epoch: Any, fmt: str = "%Y-%m-%d %H:%M UTC", unknown: str = "?") -> str:
+    """An epoch time as UTC text (``unknown`` when it is none), for pages and commands."""
     try:
-        return datetime.fromtimestamp(float(epoch), UTC).strftime("%d %b %Y, %H:%M UTC")
+        return datetime.fromtimestamp(float(epoch), UTC).strftime(fmt)
     except (TypeError, ValueError, OverflowError, OSError):
-        return ""
+        return unknown
+
+
+def _when(epoch: Any) -> str:
+    return when(epoch, "%d %b %Y, %H:%M UTC", "")
 
 
 def ticket_page(view: PublicView) -> str:

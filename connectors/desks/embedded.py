@@ -29,7 +29,7 @@ import re
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -409,12 +409,13 @@ class EmbeddedDesk(Desk):
         """The pending ticket event of a change just made to the ticket: its status now, and
         whether it carries the feedback tag now."""
         row = self._require(ticket_id)
-        mark = marked(self._tags_of(row), self.feedback_tag)
+        mark = marked(self.tags_of(row), self.feedback_tag)
         self._exec("INSERT INTO outbox (ticket_id, status, at, not_actionable) "
                    "VALUES (?, ?, ?, ?)", (int(ticket_id), row["status"], time.time(), mark))
 
     @staticmethod
-    def _tags_of(row: sqlite3.Row) -> list[str]:
+    def tags_of(row: Mapping[str, Any] | sqlite3.Row) -> list[str]:
+        """A ticket row's tags (its JSON column read; unreadable: none)."""
         try:
             tags = json.loads(row["tags"] or "[]")
         except ValueError:
@@ -431,7 +432,7 @@ class EmbeddedDesk(Desk):
 
         def work() -> bool:
             row = self._require(ticket_id)
-            tags = self._tags_of(row)
+            tags = self.tags_of(row)
             same = [t for t in tags if t.casefold() == tag.casefold()]
             if bool(same) != remove:
                 return False
@@ -486,7 +487,7 @@ class EmbeddedDesk(Desk):
                         (f"moved:{ref}", f"@{a.handle} on {mention.network} (moved from "
                          f"#{ticket_id})", render(comment_document(moved), "plain"),
                          requester_of(mention.network, a.handle), mention.network,
-                         source["priority"], json.dumps(self._tags_of(source),
+                         source["priority"], json.dumps(self.tags_of(source),
                                                         ensure_ascii=False), now, now))
                     self._exec("INSERT INTO changes (ticket_id, status, at) VALUES (?, ?, ?)",
                                (cur.lastrowid, "new", now))
@@ -556,10 +557,7 @@ class EmbeddedDesk(Desk):
         if row is None:
             return None
         found = dict(row)
-        try:
-            found["tags"] = json.loads(found.get("tags") or "[]")
-        except ValueError:
-            found["tags"] = []
+        found["tags"] = self.tags_of(row)
         found["url"] = self.ticket_url(str(ticket_id))
         found["incidents"] = [r["id"] for r in self._exec(
             "SELECT id FROM tickets WHERE parent_id = ? ORDER BY id", (int(ticket_id),))]

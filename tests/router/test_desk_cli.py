@@ -66,10 +66,19 @@ async def test_show_reply_and_the_review_queue(tmp_path: Path) -> None:
     await desk.aclose()
 
 
-def test_the_outbox_event_carries_the_agents_mark() -> None:
-    row = {"seq": 1, "ticket_id": "7", "status": "solved", "url": "u", "not_actionable": True}
-    assert event_of("embedded", row).not_actionable is True
-    assert event_of("embedded", {**row, "not_actionable": None}).not_actionable is None
+async def test_the_outbox_event_carries_the_agents_mark(tmp_path: Path) -> None:
+    """From the desk's own rows: tagging (in any case), solving, untagging, each event
+    saying whether the mark is on."""
+    desk = EmbeddedDesk(EmbeddedConfig(path=tmp_path / "desk.sqlite", url="http://x/{id}"))
+    await desk.setup()
+    ticket = await desk.open(draft("case-mark"))
+    desk.tag(ticket.id, "Not-Actionable")
+    desk.solve(ticket.id)
+    desk.tag(ticket.id, "Not-Actionable", remove=True)
+    events = [event_of("embedded", row) for row in desk.outbox_rows()]
+    assert [(e.status, e.not_actionable) for e in events] == [
+        ("new", True), ("solved", True), ("solved", False)]
+    await desk.aclose()
 
 
 @pytest.mark.kafka
