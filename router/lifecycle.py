@@ -113,6 +113,13 @@ class RouterWorker(faust.Worker):
     kafka_shown: str = ""
     stall: StallWatch | None = None
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # No terminal spinner: Faust sets the root logger to DEBUG for it, so every Kafka
+        # send built (and scrubbed) a debug record nobody saw (a third of the CPU under
+        # load), and its cursor codes landed in the log lines.
+        self.spinner = None
+
     async def on_first_start(self) -> None:
         await super().on_first_start()  # logging is set up here
         install_repeat_filter()

@@ -124,3 +124,47 @@ def test_a_decision_line_names_the_mention_not_its_text() -> None:
     assert line == ("generic:42 verdict=open case=generic:42 "
                     "reason='support can help (0.97 >= 0.52)'")
     assert "4111" not in line
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_the_worker_builds_no_debug_record_below_its_level(tmp_path: Path, fmt: str) -> None:
+    """Faust's worker set the root logger to DEBUG for its terminal spinner: at the default
+    ``-l warn`` every send of every Kafka client built (and scrubbed) a debug record nobody
+    saw, about a third of the worker's CPU under load. The worker's logging setup, as
+    ``start_worker`` makes it, keeps the root at the level asked for."""
+    script = textwrap.dedent("""
+        import logging
+        from router.lifecycle import RouterWorker
+        from router.logs import level_of, worker_config
+        from router.runtime import build
+        from router.settings import load_settings
+        from vocab.redact import scrub_logs
+
+        settings = load_settings()
+        scrub_logs()
+        built = []
+        base = logging.getLogRecordFactory()
+        def counting(*args, **kwargs):
+            record = base(*args, **kwargs)
+            built.append(record.levelno)
+            return record
+        logging.setLogRecordFactory(counting)
+        level = level_of("warn")
+        rt = build(settings)
+        worker = RouterWorker(rt.app, loglevel=level, quiet=True, redirect_stdouts=False,
+                              override_logging=True,
+                              logging_config=worker_config(settings.log_format, level))
+        worker._setup_logging()
+        for name in ("aiokafka.producer.producer", "faust.topics", "router.agents.triage"):
+            logging.getLogger(name).debug("sent %s", name)
+        logging.getLogger("router.check").warning("shown")
+        print("DEBUG-RECORDS", sum(1 for n in built if n < logging.WARNING))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,  # noqa: S603
+                          timeout=60, cwd=tmp_path,
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT),
+                               "ROUTER_LOG_FORMAT": fmt, "ROUTER_DATA_DIR": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    assert "DEBUG-RECORDS 0" in done.stdout
+    assert "shown" in done.stdout + done.stderr
+    assert "\x1b" not in done.stdout  # nor the spinner's terminal codes in the log lines
