@@ -135,9 +135,10 @@ class Escalate:
         return ticket
 
     async def link_earlier_reports(self, d: Decision, problem: Ticket) -> None:
-        """The wave's first reports opened their own tickets: make them the problem's
-        incidents (so solving the problem answers them too), or say so on the problem
-        ticket where the desk has no links."""
+        """An ``incident`` decision that names earlier reports (``related``): make their
+        tickets the problem's incidents, or say so on the problem ticket where the desk has
+        no links. Triage no longer writes these (the ``waves`` agent makes outage waves
+        incidents); kept for such decisions still on ``decisions`` or its dead letters."""
         desk = self.desk
         for case_key in d.related:
             child = await desk.find_by_external_id(external_id(case_key))
