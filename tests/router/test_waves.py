@@ -265,3 +265,43 @@ def test_a_desk_that_fails_sends_the_report_back_and_nothing_pending_is_lost(
     problem = w.problem()
     assert len([t for t in desk.tickets() if t["parent_id"] == problem["id"]]) == 3
     assert len(w.notes(problem["id"])) == 3 and not w.sink.letters
+
+
+# --- escalate's part: the report goes to its wave after its own ticket's linked event ------
+
+def test_escalate_sends_outage_reports_by_wave_after_the_linked_event_and_again_on_redelivery(
+        desk: EmbeddedDesk) -> None:
+    from router.agents.escalate import Escalate
+
+    order: list[str] = []
+
+    class Logged(Topic):
+        def __init__(self, name: str) -> None:
+            super().__init__()
+            self.name = name
+
+        async def send(self, *, key: bytes, value: Any,
+                       headers: dict[str, bytes] | None = None) -> asyncio.Future[None]:
+            order.append(f"{self.name}:{key.decode()}")
+            return await super().send(key=key, value=value, headers=headers)
+
+    events, outages = Logged("ticket-events"), Logged("outages")
+
+    async def flush() -> None:
+        return None
+
+    step = Escalate(desk=desk, effects={}, cases={}, ticket_events=events,  # type: ignore[arg-type]
+                    decisions_retry=Topic(), retry_delays=[], flush=flush,  # type: ignore[arg-type]
+                    sink=Sink(), outages=outages, settings=lambda: S)  # type: ignore[arg-type]
+
+    async def go() -> None:
+        await step.handle(Event(b"generic:u1"), report_decision(1))
+        await step.handle(Event(b"generic:u9"), report_decision(9, category="billing"))
+        await step.handle(Event(b"generic:u1"), report_decision(1))  # redelivered
+
+    asyncio.run(go())
+    wave = incidents.wave_key(NOW + 1, S)
+    assert order == ["ticket-events:embedded:1", f"outages:{wave}",  # the billing one: no report
+                     "ticket-events:embedded:2", f"outages:{wave}"]
+    sent = [v for _, v, _ in outages.sent]
+    assert {(r.ticket_id, r.decision.mention.ref) for r in sent} == {("1", "generic:o1")}
