@@ -2,9 +2,14 @@
 
 Reads mentions as JSON lines (the generic form) and writes one decision per line through the
 same step as the triage agent (``router.triage_step.triage``), with the same memory (the
-author's cases, duplicates and decided ids, the posts seen, the outage window), so the
-verdicts match what the stream would decide for the same input in the same order, a
-mention given twice included.
+author's cases, duplicates and decided ids, the posts seen), so the verdicts match what the
+stream would decide for the same input in the same order, a mention given twice included.
+
+Outage reports are counted by wave as the ``waves`` agent counts them
+(``router.incidents.count_report``, in input order): each report's ``wave`` says its wave,
+its number in it, and once the wave is an incident its problem ticket's case and the cases
+this report makes incidents of it (at the report that reaches ``incident_min_reports``,
+every report so far).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from classifiers.api import TriageModel
 from vocab.errors import BadInput
 from vocab.records import Decision, Mention
 
+from . import incidents
 from .settings import Settings
 from .tables import RecentPosts
 from .triage_step import author_key, triage
@@ -44,18 +50,43 @@ def decision_json(d: Decision) -> dict[str, Any]:
     }
 
 
+class Waves:
+    """The outage waves of a dry run, counted as the ``waves`` agent counts them."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.states: dict[str, dict[str, Any]] = {}
+
+    def wave(self, d: Decision) -> dict[str, Any] | None:
+        """What the wave makes of ``d``: None for a decision that is no outage report."""
+        if not incidents.is_report(d):
+            return None
+        key = incidents.wave_key(d.decided_at, self.settings)
+        counted = incidents.count_report(self.states.get(key, {}), d.mention.ref)
+        state = counted.state
+        if counted.new:
+            state["pending"] = [*state.get("pending", []), d.case_key or d.mention.ref]
+        incident = incidents.has_incident(counted.count, self.settings)
+        joined = list(state.get("pending", [])) if incident else []
+        if incident:
+            state["pending"] = []
+        self.states[key] = state
+        return {"key": key, "report": counted.number,
+                "problem": incidents.problem_case(key) if incident else None,
+                "incidents": joined}
+
+
 def classify_lines(lines: Iterable[bytes], settings: Settings, model: TriageModel,
                    *, batch: int = 500, model_version: str = "") -> Iterator[dict[str, Any]]:
     """One output object per input line, in order (bad lines get ``error``); each decision
     names ``model_version``, the model that scored it."""
     authors: dict[str, Mapping[str, Any]] = {}
-    outage: dict[str, Any] = {}
+    waves = Waves(settings)
     store: dict[str, dict[str, Any]] = {}
     posts = RecentPosts(store)  # type: ignore[arg-type]  # the agent's store, on a dict
     pending: list[tuple[int, Mention | str]] = []
 
     def flush() -> Iterator[dict[str, Any]]:
-        nonlocal outage
         good = [m for _, m in pending if isinstance(m, Mention)]
         scores = iter(model.score([m.text for m in good]) if good else [])
         for lineno, item in pending:
@@ -64,14 +95,13 @@ def classify_lines(lines: Iterable[bytes], settings: Settings, model: TriageMode
                 continue
             key = author_key(item)
             step = triage(item, next(scores), settings, author=authors.get(key, {}),
-                          outage=outage, now=time.time(), posts=posts,
-                          model_version=model_version)
+                          now=time.time(), posts=posts, model_version=model_version)
             if step.new:  # the same bookkeeping as the triage agent's
                 posts.add(item.to_json_dict(), step.decision.decided_at)
                 authors[key] = step.author
-                if step.outage is not None:
-                    outage = step.outage
-            yield decision_json(step.decision)
+            out = decision_json(step.decision)
+            out["wave"] = waves.wave(step.decision)
+            yield out
         pending.clear()
 
     for lineno, raw in enumerate(lines, 1):

@@ -1,8 +1,9 @@
 """``router demo``: the whole loop on the embedded default, start to finish.
 
 Starts a local Kafka broker and a router worker, replays the bundled sample of mentions,
-shows every verdict and what the desk got, marks tickets solved as an agent would, shows
-the replies that go out, and stops everything it started. Each run starts from a clean
+shows every verdict and what the desk got (the sample's outage wave as one problem ticket,
+every report an incident of it), marks tickets solved as an agent would, shows the replies
+that go out, and stops everything it started. Each run starts from a clean
 ``var/demo`` (the broker's jars stay cached), so running it twice gives the same story.
 """
 
@@ -22,10 +23,12 @@ from typing import Any
 
 import click
 
+from vocab.records import Decision
 from vocab.verdicts import Verdict
 
 from .broker import LocalBroker, free_port
 from .drafts import REVIEW_TAG
+from .incidents import has_incident, is_report
 
 DEMO_DIR = Path("var/demo")
 # A verdict without a colour here (a new one) prints plain.
@@ -154,11 +157,14 @@ def run_demo(*, keep: bool = False) -> None:
         desk = EmbeddedDesk(EmbeddedConfig(path=settings.embedded_desk_path,
                                            url=settings.embedded_desk_url))
         acted = sum(n for v, n in counts.items() if Verdict(v).acts)
+        reports = [d for d in decisions if is_report(Decision.from_data(d))]
+        wave = has_incident(len(reports), settings)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             tickets = desk.tickets()
             notes = sum(t["comments"] for t in tickets)
-            if len(tickets) + notes >= acted:
+            # the wave: one more ticket (its problem), and a note there per report
+            if len(tickets) + notes >= acted + (1 + len(reports) if wave else 0):
                 break
             time.sleep(0.5)
         say(f"The desk: {len(tickets)} tickets, {notes} mentions linked as internal notes")
@@ -166,6 +172,14 @@ def run_demo(*, keep: bool = False) -> None:
             parent = f" (incident of #{t['parent_id']})" if t["parent_id"] else ""
             click.echo(f"    #{t['id']:<3} {t['priority']:<7} {t['comments']} linked  "
                        f"{t['subject'][:70]}{parent}")
+        problems = [t for t in tickets if t["subject"].startswith("[incident]")]
+        for problem in problems:
+            incidents = [t for t in tickets if t["parent_id"] == problem["id"]]
+            say(f"The outage wave: {len(reports)} reports (counted across every partition), "
+                f"one problem ticket #{problem['id']}, each report's own ticket an incident "
+                f"of it ({', '.join('#' + str(t['id']) for t in incidents)})")
+            for c in desk.comments(str(problem["id"])):
+                click.echo(f"    note: {c['body'].splitlines()[0][:100]}")
 
         solvable = [str(t["id"]) for t in tickets if REVIEW_TAG not in t["tags"]
                     and t["parent_id"] is None]

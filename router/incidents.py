@@ -1,49 +1,110 @@
-"""Outage waves: counting reports in a time window, and the incident they become.
+"""Outage waves: the reports of one outage counted cluster-wide, and the incident they become.
 
-The first reports of an outage open their own tickets; once ``incident_min_reports`` arrive
-within ``incident_window_seconds``, the next is an ``incident``: one problem ticket that the
-rest of the wave joins. The incident's first decision names the earlier reports' cases
-(``related``) so that escalation links their tickets to the problem ticket, and solving
-the problem answers everyone.
+Triage decides each outage report alone (keyed by author, it sees only its partition): an
+``open`` verdict, urgent, category ``outage``, its own ticket. Escalate then sends each such
+report (``is_report``) to the ``outages`` topic keyed by its wave (``wave_key``: one key per
+``incident_window_seconds`` window, never by author), so the ``waves`` agent sees every
+report of a wave, whichever partition it came from, and counts them in order. When the
+count reaches ``incident_min_reports`` the wave opens its problem ticket once, and every
+report, the first ones too, becomes an incident linked to it (``router.agents.waves``).
 
-The state is a small JSON dict (kept in the triage agent's table, or in memory by
-``router classify``); these functions are pure.
+The wave's state is a small JSON dict (in the ``waves`` table, or in memory for ``router
+classify``); ``count_report`` is pure and both use it, so the dry run numbers a wave as the
+stream does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
+
+import faust
 
 from vocab.records import Decision
 from vocab.verdicts import Verdict
 
 from .settings import Settings
 
-MAX_REPORTS = 100
+#: Reports remembered per wave by ref (a redelivery is not counted twice); beyond that,
+#: the oldest are forgotten (a wave that big has its problem ticket long since).
+MAX_SEEN = 2000
 
 
-def window_state(state: dict[str, Any], now: float, settings: Settings) -> dict[str, Any]:
-    """The state of the current window (a fresh one when the window has moved on)."""
-    window = str(int(now // settings.incident_window_seconds))
-    if state.get("window") == window:
-        return dict(state, reports=list(state.get("reports", [])))
-    return {"window": window, "count": 0, "reports": [], "incident_open": False}
+class OutageReport(faust.Record, serializer="json",
+                   namespace="escalation_router.OutageReport"):
+    """One report of an outage wave, sent by escalate once the report's own ticket exists
+    and its ``linked`` event is in Kafka (so the wave never waits for a ticket, and what it
+    writes for that ticket comes after escalate's)."""
+
+    decision: Decision
+    desk: str
+    ticket_id: str  # the report's own ticket
+    ticket_url: str = ""
+    reply_allowed: bool = True
+    schema: int = 1
 
 
-def count_report(state: dict[str, Any]) -> dict[str, Any]:
-    return dict(state, count=int(state.get("count", 0)) + 1)
+def is_report(d: Decision) -> bool:
+    """True for a decision that is a report of an outage wave: an outage the model judged
+    actionable that opened a ticket of its own. A post that joined its author's open case
+    (``link``) is not counted again, and a ``review`` stays with a person."""
+    return (d.verdict is Verdict.OPEN and d.category == "outage"
+            and float(d.scores.get("actionable", 0.0))
+            >= float(d.scores.get("threshold", 1.0)))
 
 
-def incident_key(state: Mapping[str, Any]) -> str:
-    return f"incident:outage:{state['window']}"
+def wave_key(decided_at: float, settings: Settings) -> str:
+    """The wave a report decided at ``decided_at`` belongs to (the outages topic's key)."""
+    return f"outage:{int(decided_at // settings.incident_window_seconds)}"
 
 
-def after_decision(state: dict[str, Any], d: Decision) -> dict[str, Any]:
-    """Remember an outage report's own case, or that the incident is now open."""
-    state = dict(state, reports=list(state.get("reports", [])))
-    if d.verdict is Verdict.OPEN and d.category == "outage" and d.case_key:
-        state["reports"] = (state["reports"] + [d.case_key])[-MAX_REPORTS:]
-    elif d.verdict is Verdict.INCIDENT:
-        state["incident_open"] = True
-    return state
+def problem_case(key: str) -> str:
+    """The problem ticket's case key (its desk external id is ``social-router:`` + it)."""
+    return f"incident:{key}"
+
+
+@dataclass(frozen=True)
+class Counted:
+    """A report counted: the wave's state after it, and the report's place in the wave."""
+
+    state: dict[str, Any]
+    number: int  # 1 for the wave's first report
+    new: bool  # False for a report counted before (a redelivery)
+
+    @property
+    def count(self) -> int:
+        return int(self.state["count"])
+
+
+def count_report(state: Mapping[str, Any], ref: str) -> Counted:
+    """Count report ``ref`` in a wave's state (pure; a new dict). The state: ``count``,
+    ``seen`` (ref -> number), ``pending`` (reports not yet linked to the problem, in order:
+    the caller adds them), ``problem`` (its ticket once opened)."""
+    seen = dict(state.get("seen", {}))
+    if ref in seen:
+        return Counted(dict(state), int(seen[ref]), new=False)
+    number = int(state.get("count", 0)) + 1
+    seen[ref] = number
+    while len(seen) > MAX_SEEN:
+        seen.pop(next(iter(seen)))
+    return Counted(dict(state, count=number, seen=seen), number, new=True)
+
+
+def has_incident(count: int, settings: Settings) -> bool:
+    """Whether a wave of ``count`` reports is an incident (has its problem ticket)."""
+    return count >= settings.incident_min_reports
+
+
+def problem_reason(count: int, settings: Settings) -> str:
+    """Why the problem ticket was opened (its decision's first reason)."""
+    return (f"{count} outage reports within {settings.incident_window_seconds / 60:.0f} min "
+            "(from every partition)")
+
+
+def note(number: int, d: Decision, ticket_id: str, ticket_url: str) -> str:
+    """The note a report adds to the problem ticket: its number in the wave, who, where."""
+    m = d.mention
+    return (f"Report {number} of this outage: @{m.author.handle} on {m.network}, ticket "
+            f"{ticket_id} ({ticket_url}), now an incident of this problem:\n\n{m.text}\n\n"
+            f"Link: {m.url or m.ref}")

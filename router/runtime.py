@@ -39,6 +39,7 @@ from vocab.records import (
 from . import topics as topic_specs
 from .app import create_app
 from .control import Control
+from .incidents import OutageReport
 from .lifecycle import Health, crash_handler
 from .live_model import LIVE_PREFIX, LiveModel, ModelFollower, open_model, worker_id
 from .metrics import Metrics
@@ -57,6 +58,7 @@ class Topics:
     decisions: TopicT  # Decision, keyed by author
     decisions_retry: TopicT  # Decision the desk could not take yet
     ticket_events: TopicT  # TicketEvent, keyed by desk:ticket
+    outages: TopicT  # OutageReport, keyed by wave (outage:<window>)
     replies: TopicT  # Reply, keyed by reply id
     audit: TopicT  # AuditItem, keyed by mention ref (compacted; written only)
     feedback: TopicT  # Label, keyed by mention ref (compacted; written only)
@@ -66,11 +68,15 @@ class Topics:
     def typed(self) -> dict[TopicT, Source]:
         """Each topic whose records are decoded, with the source it dead-letters to."""
         return {self.decisions: "decisions", self.decisions_retry: "decisions",
-                self.ticket_events: "ticket_events", self.replies: "replies"}
+                self.ticket_events: "ticket_events", self.replies: "replies",
+                self.outages: "decisions"}
 
 
-#: The agents whose running ``/health`` reports (``escalate_retry`` comes with ``escalate``).
-AGENTS = ("triage", "escalate", "escalate_retry", "closeloop", "publish")
+#: The agents whose running ``/health`` reports.
+AGENTS = ("triage", "escalate", "escalate_retry", "waves", "closeloop", "publish")
+#: Agents that run with another (``ROUTER_AGENTS`` names that one): the desk work of
+#: escalation comes with it.
+RUNS_WITH = {"escalate_retry": "escalate", "waves": "escalate"}
 
 
 @dataclass
@@ -287,6 +293,7 @@ def build(settings: Settings, *, model: TriageModel | None = None, desk: Desk | 
         decisions=topic("decisions", value_type=Decision),
         decisions_retry=topic("decisions_retry", value_type=Decision),
         ticket_events=topic("ticket_events", value_type=TicketEvent),
+        outages=topic("outages", value_type=OutageReport),
         replies=topic("replies", value_type=Reply),
         audit=topic("audit", value_type=AuditItem),
         feedback=topic("feedback", value_type=Label),
@@ -294,18 +301,20 @@ def build(settings: Settings, *, model: TriageModel | None = None, desk: Desk | 
         dead_letters={s: topic(f"{s}_dlq", value_type=DeadLetter) for s in SOURCES})
     rt = Runtime(settings=settings, app=app, topics=topics,
                  tables=create_tables(app, settings.partitions), control=Control(settings),
-                 health=Health(tuple(a for a in AGENTS if a.split("_")[0] in settings.agents)))
+                 health=Health(tuple(a for a in AGENTS
+                                     if RUNS_WITH.get(a, a) in settings.agents)))
     app.crash_handler = crash_handler(rt)  # type: ignore[attr-defined]
     for typed, source in topics.typed().items():
         app.undecodable[typed.get_topic_name()] = (  # type: ignore[attr-defined]
             rt.undecodable_to_dlq(source))
 
     rt.prepare_args = {"model": model, "desk": desk, "output": output}
-    from .agents import closeloop, escalate, publish, triage
+    from .agents import closeloop, escalate, publish, triage, waves
     from .web import register as register_web
 
-    for agent in (triage, escalate, closeloop, publish):
-        if agent.__name__.rsplit(".", 1)[-1] in settings.agents:
+    for agent in (triage, escalate, waves, closeloop, publish):
+        name = agent.__name__.rsplit(".", 1)[-1]
+        if RUNS_WITH.get(name, name) in settings.agents:
             agent.register(rt)
     register_web(rt)
     rt.metrics.watch(

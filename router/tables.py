@@ -4,13 +4,15 @@ Each table is written only while handling a message of a topic keyed the same wa
 changelog partitions line up with the source topic's (same partition count everywhere):
 
 - ``authors`` (triage, keyed by author): the author's cases and recent mentions, for links
-  and exact-duplicate detection; plus the current outage window's report count.
+  and exact-duplicate detection.
 - ``effects`` and ``cases`` (escalate, keyed by author): what was done for each mention, and
   the desk ticket of each case; they make redelivered decisions harmless.
 - ``links`` and ``replied`` (close-loop, keyed by desk ticket): who to answer when a ticket
   is solved, and who has been answered.
 - ``posts`` (triage, any author): the latest posts seen, keyed ``network:id``, so a ticket's
   thread shows the post a customer replied to, whoever wrote it (``RecentPosts``).
+- ``waves`` (waves, keyed by outage wave): the reports of each wave counted cluster-wide,
+  those not yet linked to its problem ticket, and the problem ticket (``router.incidents``).
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ class RecentPosts:
 
 @dataclass
 class Tables:
-    #: author key -> {"cases", "hashes", "recent", "decided"}; OUTAGE_KEY -> the wave's window
+    #: author key -> {"cases", "hashes", "recent", "decided"}
     authors: Table[dict[str, Any]]
     #: mention ref -> "desk:ticket" once acted on ("pending:<case>" while being acted on)
     effects: Table[str | None]
@@ -96,6 +98,8 @@ class Tables:
     #: desk:ticket -> who has been answered (and ``#solved`` while it is solved)
     replied: Table[list[str]]
     posts: RecentPosts
+    #: wave key (``outage:<window>``) -> {"count", "seen", "pending", "problem"}
+    waves: Table[dict[str, Any]]
 
 
 #: Every table's name; its changelog topic is ``<app id>-<name>-changelog`` (``router
@@ -115,6 +119,7 @@ def create_tables(app: faust.App, partitions: int) -> Tables:
         links=table("links", list),
         replied=table("replied", list),
         posts=RecentPosts(table("posts", None)),
+        waves=table("waves", dict),
     )
 
 

@@ -44,6 +44,8 @@ SPECS: dict[str, TopicSpec] = {
     # decisions the desk could not take yet, tried again after a delay (keyed by author)
     "decisions_retry": TopicSpec("decisions-retry"),
     "ticket_events": TopicSpec("ticket-events"),  # keyed by desk:ticket
+    # outage reports whose ticket is open, keyed by wave (outage:<window>), not by author
+    "outages": TopicSpec("outages"),
     "replies": TopicSpec("replies"),  # keyed by reply id
     "config": TopicSpec("router-config", compacted=True, partitions=1),
     # desk webhook deliveries already accepted (replay protection across restarts)

@@ -3,9 +3,10 @@ decision and the state after it, out. No Kafka, no clock, no table: the triage a
 ``router classify`` both call ``triage``, so the dry run decides what the stream decides.
 
 The state is the author's (their cases, recent posts, the text hashes and mention ids
-already decided: duplicates and redeliveries) and the outage window's (reports counted,
-the incident once open); ``Posts`` looks up a post by ``network:id`` (a reply's parent,
-whoever wrote it), for the thread shown on a ticket.
+already decided: duplicates and redeliveries); ``Posts`` looks up a post by ``network:id``
+(a reply's parent, whoever wrote it), for the thread shown on a ticket. An outage report is
+decided alone here (``open``, urgent); its wave is counted cluster-wide after its ticket is
+open (``router.incidents``, ``router.agents.waves``).
 """
 
 from __future__ import annotations
@@ -20,8 +21,7 @@ from classifiers.api import Scores
 from vocab.records import Decision, Mention
 from vocab.verdicts import Verdict
 
-from . import incidents
-from .policy import Case, Context, decide, never_ticket
+from .policy import Case, Context, decide
 from .settings import Settings
 
 
@@ -35,7 +35,6 @@ MAX_CASES = 20
 MAX_HASHES = 200
 MAX_DECIDED = 500
 MAX_RECENT = 10  # the author's latest posts, for the thread an agent sees on a ticket
-OUTAGE_KEY = "__outage_window__"
 
 
 def author_key(m: Mention) -> str:
@@ -47,22 +46,12 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(folded.encode("utf-8", "surrogatepass")).hexdigest()[:24]
 
 
-def context_for(m: Mention, state: Mapping[str, Any], now: float,
-                outage: Mapping[str, Any]) -> Context:
+def context_for(m: Mention, state: Mapping[str, Any], now: float) -> Context:
     cases = [Case(**c) for c in state.get("cases", [])]
     duplicate = state.get("hashes", {}).get(text_hash(m.text))
     if duplicate == m.ref:
         duplicate = None
-    return Context(now=now, cases=cases, duplicate_of=duplicate,
-                   outage_reports=int(outage.get("count", 0)),
-                   incident_key=incidents.incident_key(outage) if "window" in outage else None,
-                   earlier_reports=outage.get("reports", ()),
-                   incident_open=bool(outage.get("incident_open")))
-
-
-def counts_as_outage(m: Mention, sc: Scores, s: Settings) -> bool:
-    return (sc.category == "outage" and sc.actionable >= s.threshold_for("outage")
-            and never_ticket(m, s) is None)
+    return Context(now=now, cases=cases, duplicate_of=duplicate)
 
 
 def thread_of(state: Mapping[str, Any], m: Mention,
@@ -130,37 +119,28 @@ class Triaged:
     #: The author's state after the decision: ``remember``'s new dict when ``new`` (store it
     #: as it is), the very state given for a redelivery.
     author: Mapping[str, Any]
-    #: The outage window after the decision; None when this mention did not change it.
-    outage: dict[str, Any] | None
     #: False for a redelivery: nothing new to remember (the post is known already).
     new: bool = True
 
 
 def triage(m: Mention, sc: Scores, settings: Settings, *, author: Mapping[str, Any],
-           outage: Mapping[str, Any], now: float, posts: Posts | None = None,
-           model_version: str = "") -> Triaged:
-    """The one verdict for ``m`` given the author's and the outage window's state (pure).
+           now: float, posts: Posts | None = None, model_version: str = "") -> Triaged:
+    """The one verdict for ``m`` given the author's state (pure).
 
     A mention already decided for this author (a redelivery after a crash) gets the same
     verdict and case again and changes no state; an exact duplicate of the author's text,
-    a reply in a thread with a case, an author with an open case, an outage wave: all are
-    the policy's (``router.policy.decide``) reading of the context built here. The
-    decision records ``model_version``, the model that made ``sc`` (for a redelivery: the
-    one that scored it again, while the verdict is the earlier one's).
+    a reply in a thread with a case, an author with an open case: all are the policy's
+    (``router.policy.decide``) reading of the context built here. The decision records
+    ``model_version``, the model that made ``sc`` (for a redelivery: the one that scored it
+    again, while the verdict is the earlier one's).
     """
     previous = author.get("decided", {}).get(m.ref)
     if previous is not None:
         again = redelivered(m, sc, settings, previous, now)
         again.model_version = model_version
-        return Triaged(again, author, None, new=False)
-    window = incidents.window_state(dict(outage), now, settings)
-    counted = counts_as_outage(m, sc, settings)
-    if counted:
-        window = incidents.count_report(window)
-    d = decide(m, sc, settings, context_for(m, author, now, window))
+        return Triaged(again, author, new=False)
+    d = decide(m, sc, settings, context_for(m, author, now))
     d.model_version = model_version
     if d.verdict.opens:
         d.thread = thread_of(author, m, posts)
-    changed = counted or d.verdict is Verdict.INCIDENT
-    return Triaged(d, remember(author, m, d),
-                   incidents.after_decision(window, d) if changed else None)
+    return Triaged(d, remember(author, m, d))

@@ -3,7 +3,12 @@
 Ticket events are keyed by desk ticket. ``linked`` events (from escalate) add whom to answer
 to the ``links`` table; a ``status`` event to solved or closed composes one reply per
 customer, in the thread they wrote in, with the ticket's link, and sends it to ``replies``.
-The ``replied`` table makes a second solved event (or a redelivery) send nothing more.
+The ``replied`` table makes a second solved event (or a redelivery) send nothing more, and a
+reply's id is its mention's (``reply_id``): the output posts an id once, so a mention answered
+through two tickets is answered once. That is the case of an outage report: the ``waves``
+agent moves its reporter onto the wave's problem ticket (``linked`` there, ``unlinked`` off
+their own), and a desk that solves the incidents with their problem, or an agent who solved
+the report's own ticket first, must not answer them twice.
 
 A ``linked`` event can arrive after the ticket's solved event (an agent solved the ticket
 before the router's link was written, or while it was retried): ``replied`` also remembers
@@ -48,10 +53,11 @@ SOLVED = "#solved"  # in ``replied[ticket]``: its latest status is solved or clo
 NOT_ACTIONABLE = "#not-actionable"  # in ``replied[ticket]``: an agent marked it so
 
 
-def reply_id(ticket_key: str, network: str, author_id: str) -> str:
-    """One id per customer per ticket: the same reply can never be posted twice."""
-    raw = f"{ticket_key}|{network}:{author_id}".encode()
-    return hashlib.sha256(raw).hexdigest()[:32]
+def reply_id(mention_ref: str) -> str:
+    """One id per mention answered: the output posts an id once, so a mention is never
+    answered twice, whichever ticket's solve answers it (an outage report is on its own
+    ticket, then on the wave's problem ticket, and a desk may solve both)."""
+    return hashlib.sha256(f"reply|{mention_ref}".encode()).hexdigest()[:32]
 
 
 class CloseLoop:
@@ -165,7 +171,7 @@ class CloseLoop:
                 continue
             link = ev.ticket_url or t.get("ticket_url") or ""
             text = self.compose(m, link)
-            reply = Reply(id=reply_id(key, m.network, m.author.id), network=m.network,
+            reply = Reply(id=reply_id(m.ref), network=m.network,
                           in_reply_to=m.id, conversation_id=m.conversation_id,
                           author_handle=m.author.handle, text=text, ticket_url=link,
                           ticket_key=key, lang=m.lang, created_at=time.time())

@@ -9,6 +9,13 @@ ticket is solved. The effect is recorded only once that event is in Kafka: a fai
 between leaves the decision undone, so its redelivery (or retry) writes the event again;
 the close-loop ignores a repeated ``linked`` event.
 
+An outage report (``router.incidents.is_report``) then goes to ``outages``, keyed by its
+wave, with its ticket: the ``waves`` agent counts the wave's reports from every partition
+and makes them incidents of one problem ticket. It is sent after the ``linked`` event, so
+the wave finds the ticket open and its own events follow escalate's; a redelivered report
+is sent again (the wave counts it once), which is how ``router dlq replay decisions``
+re-drives a wave that gave up.
+
 Retries have one owner per layer and a bound: a desk connector retries one verb in-process
 (bounded, with backoff); if the desk is still unavailable, the decision goes to
 ``decisions-retry`` and is tried again after each of ``decision_retry_delays``; after the
@@ -32,6 +39,8 @@ from vocab.records import Decision, Mention, TicketEvent
 from vocab.verdicts import Verdict
 
 from ..drafts import draft_for
+from ..incidents import OutageReport, is_report, wave_key
+from ..settings import Settings
 from ..tables import Table, in_event
 from . import Sink
 
@@ -68,7 +77,8 @@ class Escalate:
     def __init__(self, *, desk: Desk, effects: Table[str | None], cases: Table[str | None],
                  ticket_events: TopicT, decisions_retry: TopicT,
                  retry_delays: Sequence[float], flush: Callable[[], Awaitable[None]],
-                 sink: Sink) -> None:
+                 sink: Sink, outages: TopicT | None = None,
+                 settings: Callable[[], Settings] | None = None) -> None:
         self.desk = desk
         self.effects = effects  # mention ref -> what was done (or PENDING while doing it)
         self.cases = cases  # case key -> desk ticket id
@@ -77,6 +87,8 @@ class Escalate:
         self.retry_delays = retry_delays
         self.flush = flush  # the worker's producer: table writes reach Kafka first
         self.sink = sink
+        self.outages = outages  # where outage reports go to be counted by wave
+        self.settings = settings  # the window of a wave
 
     async def ticket_for_case(self, d: Decision) -> Ticket | None:
         assert d.case_key
@@ -123,9 +135,10 @@ class Escalate:
         return ticket
 
     async def link_earlier_reports(self, d: Decision, problem: Ticket) -> None:
-        """The wave's first reports opened their own tickets: make them the problem's
-        incidents (so solving the problem answers them too), or say so on the problem
-        ticket where the desk has no links."""
+        """An ``incident`` decision that names earlier reports (``related``): make their
+        tickets the problem's incidents, or say so on the problem ticket where the desk has
+        no links. Triage no longer writes these (the ``waves`` agent makes outage waves
+        incidents); kept for such decisions still on ``decisions`` or its dead letters."""
         desk = self.desk
         for case_key in d.related:
             child = await desk.find_by_external_id(external_id(case_key))
@@ -148,6 +161,14 @@ class Escalate:
         done = self.effects.get(m.ref)
         if done and not str(done).startswith(PENDING):
             self.sink.count("desk.skipped_redelivery")
+            desk_key, _, ticket_id = str(done).partition(":")
+            if desk_key == self.desk.key and ticket_id:
+                try:
+                    await self.report_outage(d, Ticket(id=ticket_id,
+                                                       url=self.desk.ticket_url(ticket_id)))
+                except KafkaError as exc:
+                    await self.retry_later(event, d, attempt, f"outage report not written: "
+                                           f"{type(exc).__name__}: {exc}", cause="kafka")
             return
         if not done:
             # Written (and flushed) before the desk call, so that a redelivery after a crash
@@ -182,6 +203,7 @@ class Escalate:
             await self.write_event(ev)  # in Kafka (acknowledged) before the effect is recorded
             if attempt or done:
                 await self.late_status(ev)
+            await self.report_outage(d, ticket)  # after the linked event: see the docstring
         except KafkaError as exc:
             await self.retry_later(event, d, attempt,
                                    f"ticket event not written: {type(exc).__name__}: {exc}",
@@ -195,6 +217,19 @@ class Escalate:
             log.warning("no status for %s after a late link: %s", ticket.id, exc)
         in_event(event)
         self.effects[m.ref] = f"{self.desk.key}:{ticket.id}"
+
+    async def report_outage(self, d: Decision, ticket: Ticket) -> None:
+        """Send an outage report, with its ticket, to be counted with its wave (acknowledged
+        before the effect is recorded); anything else sends nothing."""
+        if self.outages is None or self.settings is None or not is_report(d):
+            return
+        report = OutageReport(decision=d, desk=self.desk.key, ticket_id=ticket.id,
+                              ticket_url=ticket.url,
+                              reply_allowed=d.verdict.may_reply and not d.sensitive
+                              and not d.hurtful)
+        key = wave_key(d.decided_at, self.settings())
+        await (await self.outages.send(key=key.encode(), value=report))
+        self.sink.count("desk.outage_reported")
 
     async def write_event(self, ev: TicketEvent) -> None:
         delivered = await self.ticket_events.send(
@@ -276,7 +311,8 @@ def register(rt: Runtime) -> None:
                 ticket_events=rt.topics.ticket_events,
                 decisions_retry=rt.topics.decisions_retry,
                 retry_delays=rt.settings.decision_retry_delays,
-                flush=rt.app.producer.flush, sink=rt))
+                flush=rt.app.producer.flush, sink=rt, outages=rt.topics.outages,
+                settings=rt.policy_settings))
         return steps[0]
 
     @rt.app.agent(rt.topics.decisions, name="escalate", concurrency=1)

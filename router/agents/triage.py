@@ -30,7 +30,7 @@ from ..audit import Sampler
 from ..live_model import LiveModel
 from ..settings import Settings
 from ..tables import RecentPosts, Table, in_event
-from ..triage_step import OUTAGE_KEY, Triaged, author_key, triage
+from ..triage_step import Triaged, author_key, triage
 from ..validate import parse_mention
 from . import Sink
 
@@ -50,7 +50,6 @@ class Decided(NamedTuple):
     mention: Mention
     step: Triaged
     author: Mapping[str, Any]
-    outage: Mapping[str, Any]
 
 
 class Triage:
@@ -64,7 +63,7 @@ class Triage:
                  shadows: TopicT | None = None) -> None:
         self.live = live  # the model deciding now (swapped between batches)
         self.policy_settings = policy_settings  # the worker's, with what ops set at runtime
-        self.authors = authors  # author key -> state; OUTAGE_KEY -> the outage window
+        self.authors = authors  # author key -> state
         self.posts = posts
         self.decisions = decisions
         self.sink = sink
@@ -140,8 +139,8 @@ class Triage:
         for d, sc in zip(decided, scores, strict=True):
             live = d.step.decision
             try:  # the pure step against the state the live decision read; nothing kept
-                would = triage(d.mention, sc, s, author=d.author, outage=d.outage,
-                               now=live.decided_at, model_version=model.version).decision
+                would = triage(d.mention, sc, s, author=d.author, now=live.decided_at,
+                               model_version=model.version).decision
                 await self.sink.emit(self.shadows, d.mention.ref.encode(),
                                      shadowing.record(live, would, time.time()).dumps())
             except Exception:  # noqa: BLE001 - see the docstring
@@ -163,15 +162,13 @@ class Triage:
         in_event(event)
         key = author_key(m)
         now = time.time()
-        author, outage = self.authors[key], self.authors[OUTAGE_KEY]
-        step = triage(m, sc, s, author=author, outage=outage,
-                      now=now, posts=self.posts, model_version=model_version)
+        author = self.authors[key]
+        step = triage(m, sc, s, author=author, now=now, posts=self.posts,
+                      model_version=model_version)
         d = step.decision
         if step.new:
             self.posts.add(m.to_json_dict(), d.decided_at)
             self.authors[key] = cast(dict[str, Any], step.author)  # remember's new dict
-            if step.outage is not None:
-                self.authors[OUTAGE_KEY] = step.outage
         self.sink.count(f"verdict.{d.verdict}", network=m.network)
         await self.sink.emit(self.decisions, key.encode(), d.dumps())
         item = self.sampler.take(d, now) if step.new and self.audit is not None else None
@@ -181,7 +178,7 @@ class Triage:
         self.sink.decided(getattr(event.message, "timestamp", None))
         if log.isEnabledFor(logging.DEBUG):
             log.debug("decided %s", decision_line(d))
-        return Decided(m, step, author, outage)
+        return Decided(m, step, author)
 
 
 def decision_line(d: Decision) -> str:

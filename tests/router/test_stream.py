@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -246,10 +247,16 @@ def _get(url: str) -> bool:
         return False
 
 
-def test_outage_wave_becomes_one_problem_ticket_and_everyone_is_answered_once(
+def test_outage_wave_from_several_partitions_is_one_problem_ticket_answered_once_each(
         kafka_bootstrap: str, tmp_path: Path) -> None:
+    """Issue #12: reports of one outage by authors on different partitions form one wave:
+    one problem ticket, every report's own ticket linked to it (the first ones too), one
+    note per report in order; a restart and redelivered reports add nothing; solving the
+    problem answers every reporter once."""
+    from kafka.partitioner.default import murmur2
+
     rp = RouterProcess(kafka_bootstrap, tmp_path / "w", extra_env={
-        "ROUTER_INCIDENT_WINDOW_SECONDS": "86400", "ROUTER_INCIDENT_MIN_REPORTS": "3"})
+        "ROUTER_INCIDENT_WINDOW_SECONDS": "1000000000", "ROUTER_INCIDENT_MIN_REPORTS": "3"})
     rp.create_topics()
     rp.start()
     texts = ["@acmesupport is the site down? every page gives me a 503 error",
@@ -257,29 +264,61 @@ def test_outage_wave_becomes_one_problem_ticket_and_everyone_is_answered_once(
              "@acmesupport your service is down, nothing loads, 503 on every page",
              "@acmesupport outage? the whole site returns 503 errors for me as well"]
     wave = [mention(f"o{i}", text, f"user{i}") for i, text in enumerate(texts)]
+    parts = rp.settings.partitions
+    assert parts > 1 and len({(murmur2(key_of(m)) & 0x7FFFFFFF) % parts for m in wave}) > 1
+    handles = sorted(m["author"]["handle"] for m in wave)
+
+    def problem_and_children() -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+        ts = tickets(rp)
+        problems = [t for t in ts if t["subject"].startswith("[incident]")]
+        assert len(problems) <= 1, problems
+        children = [t for t in ts if not t["subject"].startswith("[incident]")]
+        if not problems or len(children) < len(wave) or problems[0]["comments"] < len(wave) \
+                or any(t["parent_id"] != problems[0]["id"] for t in children):
+            return None
+        return problems[0], children
+
     try:
         for m in wave:  # one at a time, in order, as a wave arrives
             send(rp, m)
             rp.read("decisions", lambda r, mid=m["id"]: mid in by_id(r))
         ds = by_id(rp.read("decisions", lambda r: len(r) >= len(wave)))
-        verdicts = [ds[m["id"]]["verdict"] for m in wave]
-        assert verdicts == ["open", "open", "incident", "incident"], \
-            [(v, ds[m["id"]]["reasons"][0]) for v, m in zip(verdicts, wave, strict=True)]
-        problem = wait_for(lambda: [t for t in tickets(rp) if "[incident]" in t["subject"]],
-                           what="the problem ticket")[0]
-        wait_for(lambda: all(t["parent_id"] == problem["id"] for t in tickets(rp)
-                             if t["id"] != problem["id"]) and len(tickets(rp)) == 3,
-                 what="the first reports linked to the problem")
-        wait_for(lambda: [t for t in tickets(rp) if t["id"] == problem["id"]
-                          and t["comments"] == 1], what="the fourth report joining")
+        assert [(ds[m["id"]]["verdict"], ds[m["id"]]["category"]) for m in wave] == [
+            ("open", "outage")] * len(wave), [ds[m["id"]]["reasons"][0] for m in wave]
+        problem, children = wait_for(problem_and_children, what="the problem with every report")
+        assert len(children) == len(wave)
+        with sqlite3.connect(rp.workdir / "desk.sqlite") as db:
+            notes = [r[0] for r in db.execute(
+                "SELECT body FROM comments WHERE ticket_id = ? ORDER BY id", (problem["id"],))]
+        assert [n.split(":")[0] for n in notes] == [
+            f"Report {i} of this outage" for i in range(1, len(wave) + 1)]
+
+        rp.stop(kill=True)  # a crash, then every report again (a replayed export)
+        rp.start()
+        send(rp, *wave)
+        time.sleep(8.0)  # a second problem, ticket or note would come in this time
+        again = problem_and_children()
+        assert again is not None and again[0]["comments"] == len(wave)
+        assert len(tickets(rp)) == len(wave) + 1
+
         out = rp.cli("desk", "solve", str(problem["id"]))
         assert out.returncode == 0, out.stderr
-        replies = rp.read("replies", lambda r: len(r) >= len(wave))
-        time.sleep(2.0)
+        rp.read("replies", lambda r: set(handles) <= {x["author_handle"] for x in r})
+        time.sleep(3.0)  # a second reply would come right behind
         replies = rp.read("replies", lambda r: True)
-        assert sorted(r["author_handle"] for r in replies) == [f"user{i}" for i in range(4)]
+        assert sorted(r["author_handle"] for r in replies) == handles
+        # the problem's page (with its page key), the outage's resolution for everyone
+        assert {r["ticket_url"].split("?")[0] for r in replies} == {
+            problem_url(rp, problem["id"])}
+        posted = [json.loads(x) for x in (rp.workdir / "replies.jsonl").read_text()
+                  .splitlines() if x]
+        assert sorted(p["to"] for p in posted) == handles
     finally:
         rp.stop()
+
+
+def problem_url(rp: RouterProcess, ticket_id: int) -> str:
+    return rp.env["ROUTER_EMBEDDED_DESK_URL"].format(id=ticket_id)
 
 
 def test_kill_switch_set_at_runtime_stops_replies_on_the_running_worker(

@@ -1,6 +1,6 @@
-"""The triage step without Kafka: what the author's and the outage window's state make of a
-mention (duplicates, threads, cases, redeliveries, waves), as the agent and `router
-classify` both apply it."""
+"""The triage step without Kafka: what the author's state makes of a mention (duplicates,
+threads, cases, redeliveries), as the agent and `router classify` both apply it; and the
+dry run's outage waves, counted as the waves agent counts them."""
 
 from __future__ import annotations
 
@@ -31,18 +31,15 @@ class Run:
 
     def __init__(self) -> None:
         self.authors: dict[str, Mapping[str, Any]] = {}
-        self.outage: dict[str, Any] = {}
         self.posts: dict[str, dict[str, Any]] = {}
 
     def __call__(self, mention: Mention, scores: Scores, now: float = NOW) -> Triaged:
         key = f"{mention.network}:{mention.author.id}"
         step = triage(mention, scores, S, author=self.authors.get(key, {}),
-                      outage=self.outage, now=now, posts=self.posts)
+                      now=now, posts=self.posts)
         if step.new:
             self.posts[mention.ref] = mention.to_json_dict()
             self.authors[key] = step.author
-            if step.outage is not None:
-                self.outage = step.outage
         return step
 
 
@@ -54,7 +51,7 @@ def test_a_redelivered_mention_gets_the_same_verdict_and_changes_nothing() -> No
     assert (again.decision.verdict, again.decision.case_key) == ("open", "generic:1")
     assert first.decision.verdict == "open" and not again.new
     assert again.decision.reasons[0] == "redelivered: same verdict as before"
-    assert again.author is state and again.outage is None
+    assert again.author is state
 
 
 def test_the_same_text_again_under_another_id_is_a_silent_duplicate() -> None:
@@ -75,16 +72,14 @@ def test_a_reply_in_a_case_thread_links_and_the_ticket_shows_the_thread() -> Non
     assert linked.verdict == "link" and linked.case_key == opened.case_key
 
 
-def test_reports_of_an_outage_become_one_incident_naming_the_earlier_cases() -> None:
+def test_each_outage_report_opens_its_own_urgent_ticket_the_wave_is_counted_later() -> None:
+    """Triage sees one partition: it cannot know the wave, so it never says incident (the
+    waves agent counts every partition's reports; tests/router/test_waves.py)."""
     run = Run()
     verdicts = [run(m(f"app down for me {i}", id=str(i), handle=f"u{i}"), sc(0.95, "outage"),
                     now=NOW + i).decision for i in range(4)]
-    assert [d.verdict for d in verdicts] == ["open", "open", "incident", "incident"]
-    first_incident = verdicts[2]
-    assert first_incident.related == ["generic:0", "generic:1"]
-    assert verdicts[3].related == [] and verdicts[3].case_key == first_incident.case_key
-    later = run(m("down again", id="9", handle="u9"), sc(0.95, "outage"), now=NOW + 3600)
-    assert later.decision.verdict == "open"  # a new window: a new wave
+    assert [(d.verdict, d.priority, d.case_key) for d in verdicts] == [
+        ("open", "urgent", f"generic:{i}") for i in range(4)]
 
 
 class Fixed:
@@ -99,7 +94,9 @@ class Fixed:
 
 def test_router_classify_decides_through_the_same_step_as_the_stream() -> None:
     """The dry run keeps what the agent keeps: a mention given twice (a replayed export) is a
-    redelivery, and a wave spread over authors becomes one incident naming earlier cases."""
+    redelivery, and a wave spread over authors is counted as the waves agent counts it: the
+    third report makes it an incident of every report so far, the one given twice counts
+    once."""
     import json
 
     from router.classify import classify_lines
@@ -107,15 +104,18 @@ def test_router_classify_decides_through_the_same_step_as_the_stream() -> None:
     lines = [json.dumps(m(f"app down {i}", id=str(i), handle=f"u{i}").to_json_dict()).encode()
              for i in range(3)]
     out = list(classify_lines([*lines, lines[0]], S, Fixed()))  # type: ignore[arg-type]
-    assert [o["verdict"] for o in out] == ["open", "open", "incident", "open"]
-    assert out[2]["related"] == ["generic:0", "generic:1"]
+    assert [o["verdict"] for o in out] == ["open", "open", "open", "open"]
+    assert [o["wave"]["report"] for o in out] == [1, 2, 3, 1]
+    assert [o["wave"]["problem"] is not None for o in out] == [False, False, True, True]
+    assert out[2]["wave"]["incidents"] == ["generic:0", "generic:1", "generic:2"]
+    assert out[3]["wave"]["incidents"] == []  # counted and made an incident already
     assert out[3]["reasons"][0] == "redelivered: same verdict as before"
 
 
 def test_every_decision_names_the_model_that_scored_it_a_redelivery_too() -> None:
     mention = m("I was charged twice", id="1")
-    first = triage(mention, sc(), S, author={}, outage={}, now=NOW, model_version="aaa (one)")
-    again = triage(mention, sc(), S, author=first.author, outage={}, now=NOW + 5,
+    first = triage(mention, sc(), S, author={}, now=NOW, model_version="aaa (one)")
+    again = triage(mention, sc(), S, author=first.author, now=NOW + 5,
                    model_version="bbb (two)")
     assert first.decision.model_version == "aaa (one)"
     assert not again.new and again.decision.model_version == "bbb (two)"
