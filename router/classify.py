@@ -2,7 +2,8 @@
 
 Reads mentions as JSON lines (the generic form) and writes one decision per line through the
 same step as the triage agent (``router.triage_step.triage``), with the same memory (the
-author's cases, duplicates and decided ids, the posts seen, the outage window), so the
+author's cases, duplicates and decided ids, the posts seen, every thread's case, the
+outage window), so the
 verdicts match what the stream would decide for the same input in the same order, a
 mention given twice included.
 """
@@ -20,7 +21,8 @@ from vocab.records import Decision, Mention
 
 from .settings import Settings
 from .tables import RecentPosts
-from .triage_step import author_key, triage
+from .threads import ThreadIndex
+from .triage_step import author_key, leads_to, triage
 from .validate import parse_mention
 
 
@@ -52,6 +54,7 @@ def classify_lines(lines: Iterable[bytes], settings: Settings, model: TriageMode
     outage: dict[str, Any] = {}
     store: dict[str, dict[str, Any]] = {}
     posts = RecentPosts(store)  # type: ignore[arg-type]  # the agent's store, on a dict
+    threads = ThreadIndex()  # the whole input's threads, as the topic would have them
     pending: list[tuple[int, Mention | str]] = []
 
     def flush() -> Iterator[dict[str, Any]]:
@@ -64,10 +67,14 @@ def classify_lines(lines: Iterable[bytes], settings: Settings, model: TriageMode
                 continue
             key = author_key(item)
             step = triage(item, next(scores), settings, author=authors.get(key, {}),
-                          outage=outage, now=time.time(), posts=posts,
+                          outage=outage, now=time.time(), posts=posts, threads=threads,
                           model_version=model_version)
             if step.new:  # the same bookkeeping as the triage agent's
-                posts.add(item.to_json_dict(), step.decision.decided_at)
+                d = step.decision
+                thread = leads_to(item, d)
+                if thread is not None and d.case_key:
+                    threads.note(thread, d.case_key, d.decided_at, key)
+                posts.add(item.to_json_dict(), d.decided_at)
                 authors[key] = step.author
                 if step.outage is not None:
                     outage = step.outage
