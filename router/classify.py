@@ -2,8 +2,9 @@
 
 Reads mentions as JSON lines (the generic form) and writes one decision per line through the
 same step as the triage agent (``router.triage_step.triage``), with the same memory (the
-author's cases, duplicates and decided ids, the posts seen), so the verdicts match what the
-stream would decide for the same input in the same order, a mention given twice included.
+author's cases, duplicates and decided ids, the posts seen, every thread's case), so the
+verdicts match what the stream would decide for the same input in the same order, a
+mention given twice included.
 
 Outage reports are counted by wave as the ``waves`` agent counts them
 (``router.incidents.count_report``, in input order): each report's ``wave`` says its wave,
@@ -26,7 +27,8 @@ from vocab.records import Decision, Mention
 from . import incidents
 from .settings import Settings
 from .tables import RecentPosts
-from .triage_step import author_key, triage
+from .threads import ThreadIndex
+from .triage_step import author_key, leads_to, triage
 from .validate import parse_mention
 
 
@@ -84,6 +86,7 @@ def classify_lines(lines: Iterable[bytes], settings: Settings, model: TriageMode
     waves = Waves(settings)
     store: dict[str, dict[str, Any]] = {}
     posts = RecentPosts(store)  # type: ignore[arg-type]  # the agent's store, on a dict
+    threads = ThreadIndex()  # the whole input's threads, as the topic would have them
     pending: list[tuple[int, Mention | str]] = []
 
     def flush() -> Iterator[dict[str, Any]]:
@@ -95,9 +98,14 @@ def classify_lines(lines: Iterable[bytes], settings: Settings, model: TriageMode
                 continue
             key = author_key(item)
             step = triage(item, next(scores), settings, author=authors.get(key, {}),
-                          now=time.time(), posts=posts, model_version=model_version)
+                          now=time.time(), posts=posts, threads=threads,
+                          model_version=model_version)
             if step.new:  # the same bookkeeping as the triage agent's
-                posts.add(item.to_json_dict(), step.decision.decided_at)
+                d = step.decision
+                thread = leads_to(item, d)
+                if thread is not None and d.case_key:
+                    threads.note(thread, d.case_key, d.decided_at, key)
+                posts.add(item.to_json_dict(), d.decided_at)
                 authors[key] = step.author
             out = decision_json(step.decision)
             out["wave"] = waves.wave(step.decision)

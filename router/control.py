@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from vocab.records import ConfigEntry
@@ -101,30 +102,38 @@ class Control:
 
     async def watch(self) -> None:
         """Follow the control topic for as long as the worker runs."""
-        from aiokafka import AIOKafkaConsumer, TopicPartition
+        await follow_topic(self.settings, name(self.settings, "config"), self.apply,
+                           self.ready)
 
-        topic = name(self.settings, "config")
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap,
-                                    enable_auto_commit=False, group_id=None,
-                                    auto_offset_reset="earliest")
-        await consumer.start()
-        try:
-            parts = consumer.partitions_for_topic(topic) or {0}
-            tps = [TopicPartition(topic, p) for p in parts]
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            end = await consumer.end_offsets(tps)
-            while True:
-                batch = await consumer.getmany(timeout_ms=500)
-                for records in batch.values():
-                    for rec in records:
-                        self.apply(rec.key, rec.value)
-                if not self.ready.is_set():
-                    positions = {tp: await consumer.position(tp) for tp in tps}
-                    if all(positions[tp] >= end[tp] for tp in tps):
-                        self.ready.set()
-        finally:
-            await consumer.stop()
+
+async def follow_topic(settings: Settings, topic: str,
+                       apply: Callable[[bytes | None, bytes | None], None],
+                       ready: asyncio.Event) -> None:
+    """Hand every record of ``topic`` (all its partitions, from the start) to ``apply``,
+    for as long as the worker runs; ``ready`` is set once it has been read to its end."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
+                                enable_auto_commit=False, group_id=None,
+                                auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        parts = consumer.partitions_for_topic(topic) or {0}
+        tps = [TopicPartition(topic, p) for p in parts]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        while True:
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                for rec in records:
+                    apply(rec.key, rec.value)
+            if not ready.is_set():
+                positions = {tp: await consumer.position(tp) for tp in tps}
+                if all(positions[tp] >= end[tp] for tp in tps):
+                    ready.set()
+    finally:
+        await consumer.stop()
 
 
 def validate(key: str, raw: str) -> Any:

@@ -30,6 +30,9 @@ class Case:
     thread_key: str
     opened_at: float
     solved_at: float | None = None
+    #: Joined by replying in another customer's thread: that thread's replies lead here,
+    #: but the author's next request is not "the author's open ticket".
+    joined: bool = False
 
 
 @dataclass
@@ -43,6 +46,9 @@ class Context:
     incident_key: str | None = None
     earlier_reports: Sequence[str] = ()  # cases the wave opened before it was an incident
     incident_open: bool = False
+    #: The case of the thread this mention replies in when another author opened it
+    #: (``router.threads``); the author's own cases come first.
+    thread_case: Case | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -83,14 +89,14 @@ def _thread_case(m: Mention, ctx: Context) -> Case | None:
     for case in ctx.cases:
         if case.thread_key in (m.thread_key, replied):
             return case
-    return None
+    return ctx.thread_case
 
 
 def _author_case(m: Mention, ctx: Context, settings: Settings) -> tuple[Case, str] | None:
     """The author's open (or recently solved) case a new request joins, and why."""
     best: tuple[Case, str] | None = None
     for case in ctx.cases:
-        if case.case_key.startswith("incident:"):
+        if case.case_key.startswith("incident:") or case.joined:
             continue
         if case.solved_at is None:
             if ctx.now - case.opened_at <= settings.author_link_hours * HOUR:
@@ -160,7 +166,8 @@ def decide(m: Mention, s: Scores, settings: Settings, ctx: Context) -> Decision:
 
     thread_case = _thread_case(m, ctx)
     if thread_case is not None and not hurtful:
-        return out(Verdict.LINK, "replies in the thread of an existing ticket",
+        whose = "" if thread_case is not ctx.thread_case else " (another customer's)"
+        return out(Verdict.LINK, f"replies in the thread of an existing ticket{whose}",
                    thread_case.case_key)
 
     if s.coverage < settings.min_coverage:

@@ -46,6 +46,7 @@ from .metrics import Metrics
 from .outputs import FileOutput, ReplyOutput
 from .settings import Settings
 from .tables import Tables, create_tables
+from .threads import ThreadIndex
 from .topics import SOURCES, Source
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class Topics:
     audit: TopicT  # AuditItem, keyed by mention ref (compacted; written only)
     feedback: TopicT  # Label, keyed by mention ref (compacted; written only)
     shadow: TopicT  # ShadowVerdict, keyed by mention ref (compacted; written only)
+    threads: TopicT  # thread key -> its case (compacted, one partition; router.threads)
     dead_letters: Mapping[Source, TopicT]  # DeadLetter, one topic per source
 
     def typed(self) -> dict[TopicT, Source]:
@@ -103,6 +105,8 @@ class Runtime:
     #: The settings the worker was started with, before the model's operating point.
     own_settings: Settings = field(init=False)
     follower: ModelFollower | None = None
+    #: Every thread's case, whoever opened it, from the ``threads`` topic.
+    threads: ThreadIndex = field(default_factory=ThreadIndex)
 
     def __post_init__(self) -> None:
         self.own_settings = self.settings
@@ -298,6 +302,8 @@ def build(settings: Settings, *, model: TriageModel | None = None, desk: Desk | 
         audit=topic("audit", value_type=AuditItem),
         feedback=topic("feedback", value_type=Label),
         shadow=topic("shadow", value_type=ShadowVerdict),
+        threads=app.topic(topic_specs.name(settings, "threads"), key_serializer="raw",
+                          value_serializer="raw", partitions=1),
         dead_letters={s: topic(f"{s}_dlq", value_type=DeadLetter) for s in SOURCES})
     rt = Runtime(settings=settings, app=app, topics=topics,
                  tables=create_tables(app, settings.partitions), control=Control(settings),
@@ -325,6 +331,10 @@ def build(settings: Settings, *, model: TriageModel | None = None, desk: Desk | 
     @app.task
     async def _watch_control() -> None:  # pragma: no cover - worker
         await rt.control.watch()
+
+    @app.task
+    async def _follow_threads() -> None:  # pragma: no cover - worker
+        await rt.threads.follow(settings)
 
     me = worker_id(settings)
 

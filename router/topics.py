@@ -48,6 +48,8 @@ SPECS: dict[str, TopicSpec] = {
     "outages": TopicSpec("outages"),
     "replies": TopicSpec("replies"),  # keyed by reply id
     "config": TopicSpec("router-config", compacted=True, partitions=1),
+    # thread key -> the case its conversation leads to, whoever opened it (router.threads)
+    "threads": TopicSpec("threads", compacted=True, partitions=1),
     # desk webhook deliveries already accepted (replay protection across restarts)
     "webhook_deliveries": TopicSpec("webhook-deliveries", compacted=True, partitions=1),
     # silent verdicts sampled for a person to check, keyed by mention (router audit)

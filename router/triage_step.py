@@ -25,6 +25,12 @@ from .policy import Case, Context, decide
 from .settings import Settings
 
 
+class Threads(Protocol):
+    """The case each thread leads to, whoever opened it (``router.threads.ThreadIndex``)."""
+
+    def get(self, thread_key: str) -> dict[str, Any] | None: ...
+
+
 class Posts(Protocol):
     """Recent posts by ``network:id`` (``router.tables.RecentPosts``, or a dict's ``get``)."""
 
@@ -46,12 +52,34 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(folded.encode("utf-8", "surrogatepass")).hexdigest()[:24]
 
 
-def context_for(m: Mention, state: Mapping[str, Any], now: float) -> Context:
+def context_for(m: Mention, state: Mapping[str, Any], now: float,
+                threads: Threads | None = None) -> Context:
     cases = [Case(**c) for c in state.get("cases", [])]
     duplicate = state.get("hashes", {}).get(text_hash(m.text))
     if duplicate == m.ref:
         duplicate = None
-    return Context(now=now, cases=cases, duplicate_of=duplicate)
+    return Context(now=now, cases=cases, duplicate_of=duplicate,
+                   thread_case=thread_case(m, threads) if threads is not None else None)
+
+
+def thread_case(m: Mention, threads: Threads) -> Case | None:
+    """The case of the thread ``m`` is in (or replies to) that another author's post led
+    to (the author's own cases are in their state)."""
+    for key in (m.thread_key, f"{m.network}:{m.in_reply_to}" if m.in_reply_to else None):
+        found = threads.get(key) if key else None
+        if found is not None and found.get("by") != author_key(m):
+            return Case(case_key=str(found["case_key"]), thread_key=key or "",
+                        opened_at=float(found.get("opened_at", 0.0)))
+    return None
+
+
+def leads_to(m: Mention, d: Decision) -> str | None:
+    """The thread this decision makes lead to a case (for ``router.threads``), if any:
+    a customer's own case (``open``) or one a post joined (``link``), never an incident."""
+    if d.case_key and (d.verdict is Verdict.OPEN or d.verdict is Verdict.LINK) \
+            and not d.case_key.startswith("incident:"):
+        return m.thread_key
+    return None
 
 
 def thread_of(state: Mapping[str, Any], m: Mention,
@@ -70,8 +98,10 @@ def thread_of(state: Mapping[str, Any], m: Mention,
     return [parent, *own]
 
 
-def remember(state: Mapping[str, Any], m: Mention, d: Decision) -> dict[str, Any]:
-    """The author's state after this decision (bounded in size; a new dict)."""
+def remember(state: Mapping[str, Any], m: Mention, d: Decision, *,
+             joined: bool = False) -> dict[str, Any]:
+    """The author's state after this decision (bounded in size; a new dict); ``joined``:
+    the link joined another customer's case through its thread."""
     state = {k: (dict(v) if isinstance(v, dict) else list(v)) for k, v in state.items()}
     hashes = state.setdefault("hashes", {})
     hashes.setdefault(text_hash(m.text), m.ref)
@@ -95,7 +125,8 @@ def remember(state: Mapping[str, Any], m: Mention, d: Decision) -> dict[str, Any
         cases = state.setdefault("cases", [])
         if not any(c["thread_key"] == m.thread_key for c in cases):
             cases.append({"case_key": d.case_key, "thread_key": m.thread_key,
-                          "opened_at": d.decided_at, "solved_at": None})
+                          "opened_at": d.decided_at, "solved_at": None,
+                          **({"joined": True} if joined else {})})
         state["cases"] = cases[-MAX_CASES:]
     return state
 
@@ -124,23 +155,29 @@ class Triaged:
 
 
 def triage(m: Mention, sc: Scores, settings: Settings, *, author: Mapping[str, Any],
-           now: float, posts: Posts | None = None, model_version: str = "") -> Triaged:
+           now: float, posts: Posts | None = None, threads: Threads | None = None,
+           model_version: str = "") -> Triaged:
     """The one verdict for ``m`` given the author's state (pure).
 
     A mention already decided for this author (a redelivery after a crash) gets the same
     verdict and case again and changes no state; an exact duplicate of the author's text,
-    a reply in a thread with a case, an author with an open case: all are the policy's
-    (``router.policy.decide``) reading of the context built here. The decision records
-    ``model_version``, the model that made ``sc`` (for a redelivery: the one that scored it
-    again, while the verdict is the earlier one's).
+    a reply in a thread with a case (the author's, or anyone's in ``threads``), an author
+    with an open case: all are the policy's (``router.policy.decide``) reading of the
+    context built here. The decision records ``model_version``, the model that made ``sc``
+    (for a redelivery: the one that scored it again, while the verdict is the earlier
+    one's).
     """
     previous = author.get("decided", {}).get(m.ref)
     if previous is not None:
         again = redelivered(m, sc, settings, previous, now)
         again.model_version = model_version
         return Triaged(again, author, new=False)
-    d = decide(m, sc, settings, context_for(m, author, now))
+    ctx = context_for(m, author, now, threads)
+    d = decide(m, sc, settings, ctx)
+    joined = (d.verdict is Verdict.LINK and ctx.thread_case is not None
+              and d.case_key == ctx.thread_case.case_key
+              and not any(c.case_key == d.case_key for c in ctx.cases))
     d.model_version = model_version
     if d.verdict.opens:
         d.thread = thread_of(author, m, posts)
-    return Triaged(d, remember(author, m, d))
+    return Triaged(d, remember(author, m, d, joined=joined))

@@ -26,11 +26,13 @@ from vocab.errors import BadInput
 from vocab.records import Decision, Mention
 
 from .. import shadow as shadowing
+from .. import threads
 from ..audit import Sampler
 from ..live_model import LiveModel
 from ..settings import Settings
 from ..tables import RecentPosts, Table, in_event
-from ..triage_step import Triaged, author_key, triage
+from ..threads import ThreadIndex
+from ..triage_step import Triaged, author_key, leads_to, triage
 from ..validate import parse_mention
 from . import Sink
 
@@ -38,6 +40,9 @@ if TYPE_CHECKING:
     from ..runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+#: How long the first batch waits for the ``threads`` topic to be read to its end.
+THREADS_READY_BOUND_S = 30.0
 
 #: A candidate model beside the live one, with the settings it would decide with.
 Candidate = tuple[LiveModel, Settings]
@@ -60,7 +65,8 @@ class Triage:
                  authors: Table[dict[str, Any]], posts: RecentPosts, decisions: TopicT,
                  sink: Sink, audit: TopicT | None = None,
                  shadow: Callable[[], Candidate | None] | None = None,
-                 shadows: TopicT | None = None) -> None:
+                 shadows: TopicT | None = None, threads: ThreadIndex | None = None,
+                 thread_topic: TopicT | None = None) -> None:
         self.live = live  # the model deciding now (swapped between batches)
         self.policy_settings = policy_settings  # the worker's, with what ops set at runtime
         self.authors = authors  # author key -> state
@@ -71,6 +77,8 @@ class Triage:
         self.sampler = Sampler(policy_settings)
         self.shadow = shadow  # the candidate shadowing now, if any (router model shadow)
         self.shadows = shadows  # where its verdicts go
+        self.threads = threads  # every thread's case, whoever opened it (router.threads)
+        self.thread_topic = thread_topic  # where a thread newly leading to a case goes
         self.shadow_failing = ""  # the candidate whose failure was logged in full already
         # The events of the current batch already decided or dead-lettered: if the batch
         # fails half-way, only the others become "internal error" dead letters.
@@ -140,6 +148,7 @@ class Triage:
             live = d.step.decision
             try:  # the pure step against the state the live decision read; nothing kept
                 would = triage(d.mention, sc, s, author=d.author, now=live.decided_at,
+                               threads=self.threads,
                                model_version=model.version).decision
                 await self.sink.emit(self.shadows, d.mention.ref.encode(),
                                      shadowing.record(live, would, time.time()).dumps())
@@ -164,9 +173,10 @@ class Triage:
         now = time.time()
         author = self.authors[key]
         step = triage(m, sc, s, author=author, now=now, posts=self.posts,
-                      model_version=model_version)
+                      threads=self.threads, model_version=model_version)
         d = step.decision
         if step.new:
+            await self.publish_thread(m, d)
             self.posts.add(m.to_json_dict(), d.decided_at)
             self.authors[key] = cast(dict[str, Any], step.author)  # remember's new dict
         self.sink.count(f"verdict.{d.verdict}", network=m.network)
@@ -179,6 +189,17 @@ class Triage:
         if log.isEnabledFor(logging.DEBUG):
             log.debug("decided %s", decision_line(d))
         return Decided(m, step, author)
+
+
+    async def publish_thread(self, m: Mention, d: Decision) -> None:
+        """Tell every worker that this mention's thread now leads to its case (before the
+        decision is written: a reply decided after it finds the case)."""
+        thread = leads_to(m, d)
+        if thread is None or self.threads is None or self.thread_topic is None or not d.case_key:
+            return
+        if self.threads.note(thread, d.case_key, d.decided_at, author_key(m)):
+            await self.sink.emit(self.thread_topic, thread.encode(),
+                                 threads.record(d.case_key, d.decided_at, author_key(m)))
 
 
 def decision_line(d: Decision) -> str:
@@ -203,11 +224,13 @@ def register(rt: Runtime) -> None:
         step = Triage(live=lambda: rt.live, policy_settings=rt.policy_settings,
                       authors=rt.tables.authors, posts=rt.tables.posts,
                       decisions=rt.topics.decisions, sink=rt, audit=rt.topics.audit,
-                      shadow=candidate, shadows=rt.topics.shadow)
+                      shadow=candidate, shadows=rt.topics.shadow, threads=rt.threads,
+                      thread_topic=rt.topics.threads)
         # Waited for inside the loop, never before it: Faust registers the stream when the
         # agent first iterates it, and a mention fetched before that never reached triage
         # (seen with a wait here: a redelivery after a restart was never decided).
         settle = rt.follower.wait_settled if rt.follower is not None else None
+        first = True
         async for events in stream.take_events(rt.settings.batch_size,
                                                within=rt.settings.batch_timeout):
             batch = list(events)
@@ -216,6 +239,9 @@ def register(rt: Runtime) -> None:
                     if settle is not None:  # first batch: a model promoted before the start
                         await settle()
                         settle = None
+                    if first:  # and every thread's case known so far
+                        await rt.threads.wait_ready(THREADS_READY_BOUND_S)
+                        first = False
                     await step.handle(batch)
             except Exception as exc:  # noqa: BLE001 - never lose a batch to a bug
                 log.exception("triage failed on a batch of %d", len(batch))
