@@ -56,6 +56,8 @@ from aiokafka.errors import IllegalStateError
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message
 
+from .watchdog import pace_metadata_updates
+
 log = logging.getLogger(__name__)
 
 
@@ -100,6 +102,9 @@ class RereadingConsumer(faust_aiokafka.Consumer):
         self._unsought: set[TP] = set()
         #: Set when ``perform_seek`` releases partitions (wakes a fetch waiting for it).
         self._sought = asyncio.Event()
+
+    def _new_consumer_thread(self) -> RouterConsumerThread:
+        return RouterConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
         # aiokafka positions each partition at its committed offset, but Faust's recovery
@@ -219,6 +224,17 @@ class RereadingConsumer(faust_aiokafka.Consumer):
                          "starts from the committed offset", tp.topic, tp.partition)
                 continue
             self.reread += len(offsets)
+
+
+class RouterConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    """Faust's aiokafka thread, whose client forces metadata no faster than its
+    ``retry_backoff_ms`` (``router.watchdog.MetadataPace`` says why)."""
+
+    def _create_consumer(self, loop: asyncio.AbstractEventLoop) -> Any:
+        consumer = super()._create_consumer(loop)
+        client = consumer._client
+        pace_metadata_updates(client, client._retry_backoff)
+        return consumer
 
 
 class RouterTransport(faust_aiokafka.Transport):
