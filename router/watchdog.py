@@ -12,6 +12,9 @@ saw 571,694 ERROR lines (60 MB) at 76 % CPU while ``/health`` said 200. Two boun
   ``/health`` is 503; after ``bound`` seconds without Kafka (the session timeout: by then
   the group has handed this worker's partitions to others) the worker stops non-zero with
   one line naming the address and the fix, so an orchestrator restarts it.
+
+And one loop that has no backoff at all, with Kafka up: ``MetadataPace`` keeps the
+consumer's forced metadata rounds to one per ``retry_backoff_ms``.
 """
 
 from __future__ import annotations
