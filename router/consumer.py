@@ -28,18 +28,35 @@ positions it at its committed offset (or by the reset policy), and Faust's recov
 ``perform_seek`` before ``resume_flow`` (``seek_to_committed`` alone would not be enough:
 it skips partitions with no committed offset). A batch fetched while the flow is stopped
 is answered by ``perform_seek`` in ``getmany`` itself. Those batches are left to Faust.
+
+After an assignment, this consumer fetches no stream partition until ``perform_seek`` has
+moved it to its committed offset. Faust's recovery resumes the stream partitions and then
+awaits ``perform_seek`` with the flow already active (``Recovery.on_recovery_completed``;
+a worker's first assignment never stops the flow at all), and aiokafka's
+``seek_to_committed`` asks the group for one partition's offset at a time. Meanwhile the
+flow fetches and hands on the stream partitions from aiokafka's position; the seek then
+moves a partition back, the records fetched again are dropped by ``_drain_messages`` as
+already read (``offset < _read_offset``), and ``perform_seek`` finally writes the committed
+offset it read before (lower than a commit made in between) and the read offset, so the
+next record is taken for a gap. The commit guard held such a partition at a record that
+was never to be handed on again (a stall and a restart); Faust alone counts the gap as
+acked and commits past records still waiting in a stream's buffer.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from contextlib import aclosing
 from typing import Any, ClassVar, cast
 
 from aiokafka.errors import IllegalStateError
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message
+
+from .watchdog import pace_metadata_updates
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +97,51 @@ class RereadingConsumer(faust_aiokafka.Consumer):
         self._fetched: dict[TP, set[int]] = {}
         #: The offset a commit was last held at (warned about once), per partition.
         self._held: dict[TP, int] = {}
+        #: Stream partitions assigned (or paused by a rebalance) and not fetched until
+        #: ``perform_seek`` has moved them to their committed offsets.
+        self._unsought: set[TP] = set()
+        #: Set when ``perform_seek`` releases partitions (wakes a fetch waiting for it).
+        self._sought = asyncio.Event()
+
+    def _new_consumer_thread(self) -> RouterConsumerThread:
+        return RouterConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
+        # aiokafka positions each partition at its committed offset, but Faust's recovery
+        # seeks them again while the flow is active: nothing is fetched from them before.
+        self._unsought = {tp for tp in assigned if not self._is_changelog_tp(tp)}
+        await super().on_partitions_assigned(assigned, generation_id)
+
+    def pause_partitions(self, tps: Iterable[TP]) -> None:
+        tps = list(tps)
+        if not self.flow_active:  # a rebalance's pause: the recovery seeks them after
+            self._unsought.update(tp for tp in tps if not self._is_changelog_tp(tp))
+        super().pause_partitions(tps)
+
+    async def perform_seek(self) -> None:
+        """Seek to the committed offsets, then let the stream partitions that were active
+        (resumed for it) be fetched.
+
+        A ``perform_seek`` that fails or is cut short leaves them waiting for the next
+        one (a rebalance's), and the stall watch restarts a worker that waits too long.
+        """
+        generation_id = self.app.consumer_generation_id
+        seeking = self._unsought & self._get_active_partitions()
+        await super().perform_seek()
+        if self.app.consumer_generation_id == generation_id and seeking:
+            self._unsought -= seeking
+            self._sought.set()
+
+    async def _getmany(self, active_partitions: set[TP] | None,
+                       timeout: float) -> Any:
+        if active_partitions is not None and self._unsought:
+            active_partitions = active_partitions - self._unsought
+            if not active_partitions:  # aiokafka would read an empty set as "all"
+                self._sought.clear()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._sought.wait(), timeout)
+                return {}
+        return await super()._getmany(active_partitions, timeout)
 
     async def _wait_next_records(self, timeout: float) -> Any:
         records, active = await super()._wait_next_records(timeout)
@@ -123,6 +185,7 @@ class RereadingConsumer(faust_aiokafka.Consumer):
         for tp in revoked:
             self._fetched.pop(tp, None)
             self._held.pop(tp, None)
+            self._unsought.discard(tp)
         await super().on_partitions_revoked(revoked)
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
@@ -161,6 +224,17 @@ class RereadingConsumer(faust_aiokafka.Consumer):
                          "starts from the committed offset", tp.topic, tp.partition)
                 continue
             self.reread += len(offsets)
+
+
+class RouterConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    """Faust's aiokafka thread, whose client forces metadata no faster than its
+    ``retry_backoff_ms`` (``router.watchdog.MetadataPace`` says why)."""
+
+    def _create_consumer(self, loop: asyncio.AbstractEventLoop) -> Any:
+        consumer = super()._create_consumer(loop)
+        client = consumer._client
+        pace_metadata_updates(client, client._retry_backoff)
+        return consumer
 
 
 class RouterTransport(faust_aiokafka.Transport):

@@ -12,6 +12,9 @@ saw 571,694 ERROR lines (60 MB) at 76 % CPU while ``/health`` said 200. Two boun
   ``/health`` is 503; after ``bound`` seconds without Kafka (the session timeout: by then
   the group has handed this worker's partitions to others) the worker stops non-zero with
   one line naming the address and the fix, so an orchestrator restarts it.
+
+And one loop that has no backoff at all, with Kafka up: ``MetadataPace`` keeps the
+consumer's forced metadata rounds to one per ``retry_backoff_ms``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 #: The loggers that repeat themselves when Kafka is away.
 NOISY = ("aiokafka", "aiokafka.client", "aiokafka.cluster", "aiokafka.conn",
@@ -171,3 +174,58 @@ class StallWatch:
                                f"{ends[tp] - at} message(s) waiting at offset {at} for "
                                f"{waited:.0f} s while its agent sat idle")
                     return
+
+
+@dataclass
+class MetadataPace:
+    """At most one forced metadata round of an aiokafka client per ``interval`` seconds.
+
+    aiokafka 0.14's fetcher, with an assigned partition whose leader it does not know,
+    forces a metadata update and waits for it (``Fetcher._fetch_requests_routine``,
+    ``invalid_metadata``); ``force_metadata_update`` wakes ``_md_synchronizer`` at once, the
+    round answers in a loopback round trip and the leader is still unknown, so the fetcher
+    asks again with no backoff: ~650 rounds a second, one ``Topic ... not found in cluster
+    metadata`` ERROR each (a partition of a topic that is missing and not auto-created,
+    measured on the local broker). A forced update asked for sooner than ``interval`` after
+    the last one is answered by one round at the end of the interval.
+    """
+
+    force: Callable[[], Any]  # the client's own force_metadata_update
+    interval: float
+    clock: Callable[[], float] = time.monotonic
+    last: float = float("-inf")
+    _pending: asyncio.Future[Any] | None = None
+
+    def __call__(self) -> asyncio.Future[Any]:
+        wait = self.last + self.interval - self.clock()
+        if wait <= 0:
+            self.last = self.clock()
+            return self.force()  # type: ignore[no-any-return]
+        if self._pending is None or self._pending.done():
+            loop = asyncio.get_running_loop()
+            self._pending = loop.create_future()
+            loop.call_later(wait, self._fire, self._pending)
+        return asyncio.shield(self._pending)
+
+    def _fire(self, pending: asyncio.Future[Any]) -> None:
+        self.last = self.clock()
+        inner = self.force()
+
+        def settle(done: asyncio.Future[Any]) -> None:
+            if pending.done():
+                return
+            if done.cancelled():
+                pending.cancel()
+            elif done.exception() is not None:
+                pending.set_exception(cast(BaseException, done.exception()))
+            else:
+                pending.set_result(done.result())
+
+        inner.add_done_callback(settle)
+
+
+def pace_metadata_updates(client: Any, interval: float) -> MetadataPace:
+    """Give this aiokafka client (only this instance) a ``MetadataPace``."""
+    pace = MetadataPace(client.force_metadata_update, interval)
+    client.force_metadata_update = pace
+    return pace

@@ -122,12 +122,22 @@ def worker_kill9(ctx: Ctx, res: Result, dl: Deadline) -> None:
     wait_replies(res, w, list(ids), dl, 45)
     count_tickets(res, w, want)
     restarted(res, w)
+    guarded(res, w)
 
 
 def restarted(res: Result, w: Worker) -> None:
     """Say why the orchestrator had to start the worker again, if it did."""
     for why in w.restarts:
         res.notes.append(f"restarted by the orchestrator after: {why}")
+
+
+def guarded(res: Result, w: Worker) -> None:
+    """Say how often the consumer held a commit or read records again (router.consumer):
+    each is a place where Faust alone would have lost or stalled on a record."""
+    text = w.log_text()
+    holds, rereads = text.count("holding the commit of"), text.count("re-reading ")
+    if holds or rereads:
+        res.notes.append(f"commit held {holds}x, re-read {rereads}x")
 
 
 def broker_restart(ctx: Ctx, res: Result, dl: Deadline) -> None:

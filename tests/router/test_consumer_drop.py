@@ -15,6 +15,7 @@ calls), the flow active and the generation unchanged.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -225,3 +226,98 @@ async def test_a_record_removed_by_retention_does_not_hold_the_commit(consumer: 
     kafka.position[A] = 0
     await fetch_and_ack(consumer, kafka, committed=1, acked={2, 3, 4, 5})
     assert consumer._new_offset(A) == 6
+
+
+COMMITTED = 3  # the group's offset of A when the restarted worker is assigned it
+
+
+async def test_a_restarted_worker_hands_on_each_record_once_from_the_committed_offset(
+        consumer: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """Issue #13's recovery window. A restarted worker's flow is active while Faust's
+    recovery resumes the stream partitions and awaits ``perform_seek``, and aiokafka's
+    ``seek_to_committed`` asks for one partition's committed offset at a time. A stream
+    partition fetched before its turn is moved back by the seek, its records fetched again
+    are dropped as already read, a commit lands meanwhile, and ``perform_seek`` then writes
+    the older committed offset: the commit is held at a record that will never be handed
+    on again (the 15 s stall and restart of the kill -9 runs), or, without the router's
+    guard, the next record is taken for a gap.
+
+    The recovery's own steps are played in Faust's order (``Recovery.on_recovery_completed``:
+    resume the stream partitions, ``perform_seek``, ``resume_flow``) against Faust's real
+    ``_drain_messages``, with aiokafka's thread replaced by the fake log."""
+    kafka = FakeKafka()
+    kafka.position[A] = COMMITTED  # aiokafka starts a new assignment at the committed offset
+    group = {A: COMMITTED}  # the offsets the group has committed
+    handed: list[int] = []
+    fetched_a = asyncio.Event()  # a fetch returned records of A
+    handed_a = asyncio.Event()  # the agent got a record of A
+    all_handed = asyncio.Event()
+    fetcher = Fetcher()
+
+    async def bounded(event: asyncio.Event) -> None:
+        """Wait for ``event``, at most a second (the router's consumer never sets it)."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(event.wait(), 1.0)
+
+    async def fetch(active_partitions: set[TP] | None, timeout: float) -> Any:
+        got = await kafka.getmany(active_partitions, timeout)
+        if A in got:
+            fetched_a.set()
+        return got
+
+    async def callback(message: Message) -> None:
+        handed.append(message.offset)
+        consumer.ack(message)
+        handed_a.set()
+        if message.offset == LOG_SIZE - 1:
+            all_handed.set()
+
+    def commit() -> None:
+        """The commit timer: Faust's choice of offsets and its book-keeping once Kafka took
+        them (``Consumer._commit_offsets``), without the broker."""
+        offsets = consumer._filter_committable_offsets([A])
+        group.update(offsets)
+        consumer._committed_offset.update(offsets)
+
+    async def seek_to_committed() -> dict[TP, int]:
+        """aiokafka's walk: the other partitions' round trips, then A's committed offset and
+        the seek to it, then more round trips while the flow goes on."""
+        await bounded(handed_a)
+        offset = group[A]
+        kafka.seek(A, offset)
+        commit()
+        fetched_a.clear()
+        await bounded(fetched_a)
+        return {A: offset}
+
+    async def on_partitions_assigned(assigned: set[TP], generation_id: int) -> None:
+        """The app's part of an assignment, as far as the consumer sees it: the assigned
+        partitions paused (``App._on_partitions_assigned``)."""
+        consumer.pause_partitions(assigned)
+
+    consumer._thread.getmany = fetch
+    consumer._thread.seek_to_committed = seek_to_committed
+    consumer._thread.seek = lambda tp, offset: kafka.seek(tp, offset)
+    consumer._on_partitions_assigned = on_partitions_assigned
+    consumer.callback = callback
+    consumer.assignment = lambda: {A}
+    consumer.highwater = lambda tp: LOG_SIZE
+    consumer.app.topics._acking_topics.add(TOPIC)
+    consumer.resume_flow()  # a worker's first assignment does not stop the flow
+    await consumer.on_partitions_assigned({A}, 1)
+    drain = asyncio.create_task(consumer._drain_messages(fetcher))
+    try:
+        with caplog.at_level(logging.WARNING, logger="router.consumer"):
+            consumer.resume_partitions({A})  # Recovery.on_recovery_completed, in its order
+            await asyncio.wait_for(consumer.perform_seek(), timeout=10)
+            consumer.resume_flow()
+            await asyncio.wait_for(all_handed.wait(), timeout=10)
+            commit_to = consumer._new_offset(A)
+    finally:
+        fetcher._stopped.set()
+        await asyncio.wait_for(drain, timeout=10)
+    assert (handed, commit_to) == (list(range(COMMITTED, LOG_SIZE)), LOG_SIZE), (
+        f"the agent was handed {TOPIC}[0] offsets {handed} and the next commit would be "
+        f"{commit_to} (None: held): records fetched before the seek to the committed "
+        "offset were read again and dropped as already read")
+    assert not [r for r in caplog.records if r.name == "router.consumer"]  # no hold
