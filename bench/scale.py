@@ -17,8 +17,9 @@ What it does, all on loopback and bounded:
 Then it checks and prints:
 - every mention has exactly one verdict (a redelivery may repeat it, never change it);
 - no case has two tickets, no customer two tickets;
-- one problem ticket per outage window that had a wave, with every report of the wave
-  (the first ones too) linked to it;
+- one problem ticket per wave, with every report's ticket (the first ones too) linked to
+  it (a wave is the reports of one incident window: each burst is sent just after one
+  starts);
 - every customer with a ticket answered exactly once, nobody else answered.
 """
 
@@ -266,7 +267,9 @@ def main() -> int:
         ext = Counter(t["external_id"] for t in ts)
         customers = {f"req{i}" for i in range(args.n)} | {
             f"w{w}cust{k}" for w, ids in waves.items() for k in range(len(ids))}
-        per_customer = Counter(handle(t) for t in ts if handle(t) in customers)
+        # (a problem ticket is drafted from the report that made the wave: not its own)
+        per_customer = Counter(handle(t) for t in ts if handle(t) in customers
+                               and "incident" not in str(t["external_id"]))
         dup_cases = sum(n - 1 for n in ext.values() if n > 1)
         dup_customers = sum(n - 1 for n in per_customer.values() if n > 1)
         print(f"tickets: {len(ts)}; a case twice {dup_cases}; a customer twice "
@@ -274,31 +277,23 @@ def main() -> int:
         if dup_cases or dup_customers:
             failures.append(f"duplicate tickets: {dup_cases} cases, {dup_customers} customers")
 
-        # 3. waves: one problem ticket per wave, every report in it (its own ticket linked
-        # to the problem, or the report joined the problem ticket itself)
-        problems = {t["external_id"]: t for t in ts if "incident" in str(t["external_id"])}
-        by_ext = {t["external_id"]: t for t in ts}
-        for w, ids in waves.items():
-            keys = {ds[0].get("case_key") for mid in ids for ds in [seen.get(mid, [])]
-                    if ds and ds[0]["verdict"] == "incident"}
-            wave_problems = {problems[f"social-router:{k}"]["id"] for k in keys
-                             if f"social-router:{k}" in problems}
-            inside = 0
-            for mid in ids:
-                ds = seen.get(mid, [])
-                if not ds:
-                    continue
-                if ds[0]["verdict"] == "incident":
-                    inside += f"social-router:{ds[0].get('case_key')}" in problems
-                    continue
-                own = by_ext.get(f"social-router:{ds[0].get('case_key') or ''}")
-                inside += bool(own and own["parent_id"] in wave_problems)
-            print(f"wave {w}: {len(ids)} reports, problem tickets {sorted(wave_problems)} "
-                  f"({', '.join(sorted(str(k) for k in keys))}), in the problem: {inside}")
+        # 3. waves: one problem ticket per wave, every report's own ticket linked to it
+        problems = {t["id"] for t in ts if "incident" in str(t["external_id"])}
+        for wave, ids in waves.items():
+            mine = [t for t in ts if handle(t) in {f"w{wave}cust{k}" for k in range(len(ids))}
+                    and t["id"] not in problems]
+            parents = Counter(t["parent_id"] for t in mine)
+            wave_problems = sorted(p for p in parents if p in problems)
+            inside = sum(n for p, n in parents.items() if p in problems)
+            print(f"wave {wave}: {len(ids)} reports, {len(mine)} tickets, problem tickets "
+                  f"{wave_problems}, linked to it {inside}")
             if len(wave_problems) != 1:
-                failures.append(f"wave {w}: {len(wave_problems)} problem tickets")
+                failures.append(f"wave {wave}: {len(wave_problems)} problem tickets")
             if inside != len(ids):
-                failures.append(f"wave {w}: {inside} of {len(ids)} reports in the problem")
+                failures.append(f"wave {wave}: {inside} of {len(ids)} reports linked")
+        print(f"problem tickets: {len(problems)} for {len(waves)} waves")
+        if len(problems) != len(waves):
+            failures.append(f"{len(problems)} problem tickets for {len(waves)} waves")
 
         # 4. solve everything, then count replies
         ids = [str(t["id"]) for t in ts if t["parent_id"] is None]
