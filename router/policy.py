@@ -42,10 +42,6 @@ class Context:
     now: float
     cases: Sequence[Case] = ()
     duplicate_of: str | None = None  # ref of an earlier mention with the same text
-    outage_reports: int = 0  # outage reports in the current incident window (incl. this)
-    incident_key: str | None = None
-    earlier_reports: Sequence[str] = ()  # cases the wave opened before it was an incident
-    incident_open: bool = False
     #: The case of the thread this mention replies in when another author opened it
     #: (``router.threads``); the author's own cases come first.
     thread_case: Case | None = None
@@ -142,10 +138,7 @@ def decide(m: Mention, s: Scores, settings: Settings, ctx: Context) -> Decision:
     model_reasons = list(s.reasons)
 
     def out(verdict: Verdict, first: str, case_key: str | None = None) -> Decision:
-        related = (list(ctx.earlier_reports)
-                   if verdict is Verdict.INCIDENT and not ctx.incident_open else [])
         return Decision(
-            related=related,
             mention=m,
             verdict=verdict,
             scores=scores,
@@ -200,9 +193,5 @@ def decide(m: Mention, s: Scores, settings: Settings, ctx: Context) -> Decision:
     if joined is not None:
         case, why = joined
         return out(Verdict.LINK, why, case.case_key)
-    if (s.category == "outage" and ctx.incident_key
-            and ctx.outage_reports >= settings.incident_min_reports):
-        return out(Verdict.INCIDENT, f"{ctx.outage_reports} outage reports within "
-                   f"{settings.incident_window_seconds / 60:.0f} min", ctx.incident_key)
     score, cut = _versus(s.actionable, threshold)
     return out(Verdict.OPEN, f"support can help ({score} >= {cut})", m.thread_key)
