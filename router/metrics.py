@@ -50,9 +50,10 @@ FAMILIES: dict[str, Family] = {
         "router_dead_letters_lost", "Dead letters Kafka refused even without the original "
         "(each one is logged as LOST), by source.", ("source",)),
     "desk_actions": Family(
-        "router_desk_actions", "What the escalate agent did on the desk, by action (opened, "
-        "linked, reopened, incident_opened, incident_linked, resumed, skipped_redelivery, "
-        "late_link_solved).", ("action",)),
+        "router_desk_actions", "What the escalate and waves agents did on the desk, by action "
+        "(opened, linked, reopened, incident_opened, incident_linked, resumed, "
+        "skipped_redelivery, late_link_solved, outage_reported: a report sent to its wave, "
+        "wave_report: a report counted in its wave).", ("action",)),
     "desk_errors": Family(
         "router_desk_errors", "Decisions the desk did not take, by outcome (retry_later: "
         "waits on decisions-retry; gave_up and refused: to decisions-dlq) and cause (the "
