@@ -19,7 +19,7 @@ from vocab.errors import BadInput
 from vocab.records import Decision, Mention
 
 from .settings import Settings
-from .tables import RecentPosts
+from .tables import MAX_DECIDED_PER_PARTITION, MAX_TEXTS_PER_PARTITION, Bounded, RecentPosts
 from .triage_step import author_key, triage
 from .validate import parse_mention
 
@@ -52,6 +52,8 @@ def classify_lines(lines: Iterable[bytes], settings: Settings, model: TriageMode
     outage: dict[str, Any] = {}
     store: dict[str, dict[str, Any]] = {}
     posts = RecentPosts(store)  # type: ignore[arg-type]  # the agent's store, on a dict
+    decided = Bounded({}, MAX_DECIDED_PER_PARTITION)  # type: ignore[arg-type]  # likewise
+    texts = Bounded({}, MAX_TEXTS_PER_PARTITION)  # type: ignore[arg-type]
     pending: list[tuple[int, Mention | str]] = []
 
     def flush() -> Iterator[dict[str, Any]]:
@@ -63,11 +65,16 @@ def classify_lines(lines: Iterable[bytes], settings: Settings, model: TriageMode
                 yield {"line": lineno, "id": None, "verdict": None, "error": item}
                 continue
             key = author_key(item)
+            now = time.time()
             step = triage(item, next(scores), settings, author=authors.get(key, {}),
-                          outage=outage, now=time.time(), posts=posts,
-                          model_version=model_version)
+                          decided=decided, texts=texts, outage=outage, now=now,
+                          posts=posts, model_version=model_version)
             if step.new:  # the same bookkeeping as the triage agent's
-                posts.add(item.to_json_dict(), step.decision.decided_at)
+                posts.add(step.post, step.decision.decided_at)
+                for ref, verdict in step.decided.items():
+                    decided.put(ref, verdict, now)
+                for text, first in step.texts.items():
+                    texts.put(text, first, now)
                 authors[key] = step.author
                 if step.outage is not None:
                     outage = step.outage

@@ -2,10 +2,14 @@
 decision and the state after it, out. No Kafka, no clock, no table: the triage agent and
 ``router classify`` both call ``triage``, so the dry run decides what the stream decides.
 
-The state is the author's (their cases, recent posts, the text hashes and mention ids
-already decided: duplicates and redeliveries) and the outage window's (reports counted,
-the incident once open); ``Posts`` looks up a post by ``network:id`` (a reply's parent,
-whoever wrote it), for the thread shown on a ticket.
+The state is the author's record (their cases and latest posts), the mentions already
+decided (``Lookup`` by ``network:id``: redeliveries) and the author's texts (by
+``author|hash``: exact duplicates), and the outage window's (reports counted, the incident
+once open); ``Posts`` looks up a post by ``network:id`` (a reply's parent, whoever wrote it),
+for the thread shown on a ticket. Decided ids and texts are one small record each, not part
+of the author's record, so that a mention writes what it changes and not the author's whole
+history (issue #12); an author record of the older shape, which carried them as ``decided``
+and ``hashes``, is still read, and its entries move out with the author's next mention.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from classifiers.api import Scores
@@ -23,6 +27,7 @@ from vocab.verdicts import Verdict
 from . import incidents
 from .policy import Case, Context, decide, never_ticket
 from .settings import Settings
+from .wire import mention_json
 
 
 class Posts(Protocol):
@@ -31,10 +36,16 @@ class Posts(Protocol):
     def get(self, ref: str) -> dict[str, Any] | None: ...
 
 
+class Lookup(Protocol):
+    """Remembered entries by key (``router.tables.Bounded``, or a dict's ``get``)."""
+
+    def get(self, key: str) -> Any | None: ...
+
+
 MAX_CASES = 20
-MAX_HASHES = 200
-MAX_DECIDED = 500
 MAX_RECENT = 10  # the author's latest posts, for the thread an agent sees on a ticket
+#: What an author record of the older shape carried beside cases and posts (moved out)
+LEGACY_KEYS = ("decided", "hashes")
 OUTAGE_KEY = "__outage_window__"
 
 
@@ -47,10 +58,15 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(folded.encode("utf-8", "surrogatepass")).hexdigest()[:24]
 
 
+def text_key(author: str, digest: str) -> str:
+    """The ``texts`` key of an author's text (``author_key`` and ``text_hash``)."""
+    return f"{author}|{digest}"
+
+
 def context_for(m: Mention, state: Mapping[str, Any], now: float,
-                outage: Mapping[str, Any]) -> Context:
+                outage: Mapping[str, Any], duplicate: str | None = None) -> Context:
+    """The policy's context; ``duplicate``: the author's first mention with this text."""
     cases = [Case(**c) for c in state.get("cases", [])]
-    duplicate = state.get("hashes", {}).get(text_hash(m.text))
     if duplicate == m.ref:
         duplicate = None
     return Context(now=now, cases=cases, duplicate_of=duplicate,
@@ -81,20 +97,16 @@ def thread_of(state: Mapping[str, Any], m: Mention,
     return [parent, *own]
 
 
-def remember(state: Mapping[str, Any], m: Mention, d: Decision) -> dict[str, Any]:
-    """The author's state after this decision (bounded in size; a new dict)."""
-    state = {k: (dict(v) if isinstance(v, dict) else list(v)) for k, v in state.items()}
-    hashes = state.setdefault("hashes", {})
-    hashes.setdefault(text_hash(m.text), m.ref)
-    while len(hashes) > MAX_HASHES:
-        hashes.pop(next(iter(hashes)))
+def remember(state: Mapping[str, Any], m: Mention, d: Decision,
+             post: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The author's record after this decision (bounded in size; a new dict, in the current
+    shape: the older shape's decided ids and hashes are left out, see ``triage``). ``post``
+    is ``mention_json(m)`` when the caller has it."""
+    state = {k: (dict(v) if isinstance(v, dict) else list(v)) for k, v in state.items()
+             if k not in LEGACY_KEYS}
     recent = state.setdefault("recent", [])
-    recent.append(m.to_json_dict())
+    recent.append(mention_json(m) if post is None else post)
     state["recent"] = recent[-MAX_RECENT:]
-    decided = state.setdefault("decided", {})
-    decided[m.ref] = [d.verdict, d.case_key]
-    while len(decided) > MAX_DECIDED:
-        decided.pop(next(iter(decided)))
     if d.verdict.opens and d.case_key:
         cases = state.setdefault("cases", [])
         if not any(c["case_key"] == d.case_key for c in cases):
@@ -127,18 +139,24 @@ class Triaged:
     """One step's outcome: the decision, and the state to keep after it."""
 
     decision: Decision
-    #: The author's state after the decision: ``remember``'s new dict when ``new`` (store it
-    #: as it is), the very state given for a redelivery.
+    #: The author's record after the decision: ``remember``'s new dict when ``new`` (store it
+    #: as it is), the very record given for a redelivery.
     author: Mapping[str, Any]
     #: The outage window after the decision; None when this mention did not change it.
     outage: dict[str, Any] | None
     #: False for a redelivery: nothing new to remember (the post is known already).
     new: bool = True
+    #: To put in ``decided`` (ref -> [verdict, case key]) and ``texts`` (``text_key`` ->
+    #: first ref): this mention's, and an older-shape author record's moved out of it.
+    decided: dict[str, list[Any]] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)
+    #: ``mention_json(decision.mention)``, built once for the post, the record, the decision
+    post: dict[str, Any] = field(default_factory=dict)
 
 
 def triage(m: Mention, sc: Scores, settings: Settings, *, author: Mapping[str, Any],
-           outage: Mapping[str, Any], now: float, posts: Posts | None = None,
-           model_version: str = "") -> Triaged:
+           decided: Lookup, texts: Lookup, outage: Mapping[str, Any], now: float,
+           posts: Posts | None = None, model_version: str = "") -> Triaged:
     """The one verdict for ``m`` given the author's and the outage window's state (pure).
 
     A mention already decided for this author (a redelivery after a crash) gets the same
@@ -148,19 +166,34 @@ def triage(m: Mention, sc: Scores, settings: Settings, *, author: Mapping[str, A
     decision records ``model_version``, the model that made ``sc`` (for a redelivery: the
     one that scored it again, while the verdict is the earlier one's).
     """
-    previous = author.get("decided", {}).get(m.ref)
+    post = mention_json(m)
+    previous = decided.get(m.ref)
+    if previous is None:
+        previous = author.get("decided", {}).get(m.ref)  # an older-shape record's
     if previous is not None:
         again = redelivered(m, sc, settings, previous, now)
         again.model_version = model_version
-        return Triaged(again, author, None, new=False)
+        return Triaged(again, author, None, new=False, post=post)
+    key, digest = author_key(m), text_hash(m.text)
+    first = texts.get(text_key(key, digest))
+    if first is None:
+        first = author.get("hashes", {}).get(digest)
     window = incidents.window_state(dict(outage), now, settings)
     counted = counts_as_outage(m, sc, settings)
     if counted:
         window = incidents.count_report(window)
-    d = decide(m, sc, settings, context_for(m, author, now, window))
+    d = decide(m, sc, settings, context_for(m, author, now, window, first))
     d.model_version = model_version
     if d.verdict.opens:
         d.thread = thread_of(author, m, posts)
     changed = counted or d.verdict is Verdict.INCIDENT
-    return Triaged(d, remember(author, m, d),
-                   incidents.after_decision(window, d) if changed else None)
+    # An older-shape record's entries move out with this mention (the record is rewritten
+    # without them), so a redelivery of what it decided still finds its verdict.
+    moved = {ref: list(v) for ref, v in author.get("decided", {}).items()}
+    moved[m.ref] = [d.verdict, d.case_key]
+    said = {text_key(key, h): ref for h, ref in author.get("hashes", {}).items()}
+    if first is None:  # a new text for this author
+        said[text_key(key, digest)] = m.ref
+    return Triaged(d, remember(author, m, d, post),
+                   incidents.after_decision(window, d) if changed else None,
+                   decided=moved, texts=said, post=post)
