@@ -73,8 +73,8 @@ def classify_lines(lines: Iterable[bytes], settings: Settings, model: TriageMode
                 posts.add(step.post, step.decision.decided_at)
                 for ref, verdict in step.decided.items():
                     decided.put(ref, verdict, now)
-                for text, first in step.texts.items():
-                    texts.put(text, first, now)
+                for text, record in step.texts.items():
+                    texts.put(text, record, now)
                 authors[key] = step.author
                 if step.outage is not None:
                     outage = step.outage

@@ -6,9 +6,10 @@ changelog partitions line up with the source topic's (same partition count every
 - ``authors`` (triage, keyed by author): the author's cases and latest posts, for links and
   the thread on a ticket (small: one mention rewrites it whole); plus the current outage
   window's report count.
-- ``decided`` and ``texts`` (triage, written on the author's partition): each mention's
-  verdict by ``network:id`` (a redelivery gets it again), and each author's texts by
-  ``author|hash`` (an exact duplicate names the first); one small record per mention instead
+- ``texts`` and ``decided`` (triage, written on the author's partition): each author's
+  texts by ``author|hash``, naming the first mention with it and its verdict (an exact
+  duplicate names it; its redelivery gets the verdict again), and by ``network:id`` the
+  verdict of a mention that repeated a known text. One small record per mention instead
   of the author's whole history (``Bounded``, per partition). An ``authors`` record of the
   older shape still carries ``decided`` and ``hashes`` itself: triage reads them, and moves
   them here the next time that author writes.
@@ -118,9 +119,10 @@ class Tables:
     #: author key -> {"cases", "recent"} (older records: also "hashes", "decided");
     #: OUTAGE_KEY -> the wave's window
     authors: Table[dict[str, Any]]
-    #: mention ref -> [verdict, case key] (``Bounded``)
+    #: mention ref -> [verdict, case key], for a mention repeating a known text (``Bounded``)
     decided: Bounded
-    #: "author key|text hash" -> the ref of the author's first mention with that text
+    #: "author key|text hash" -> {"ref", "verdict"}: the author's first mention with that
+    #: text and its [verdict, case key] (``Bounded``)
     texts: Bounded
     #: mention ref -> "desk:ticket" once acted on ("pending:<case>" while being acted on)
     effects: Table[str | None]

@@ -123,6 +123,20 @@ def remember(state: Mapping[str, Any], m: Mention, d: Decision,
     return state
 
 
+def memory_of(key: str, author: Mapping[str, Any]) -> tuple[dict[str, Any],
+                                                          dict[str, list[Any]]]:
+    """The ``texts`` and ``decided`` records an older-shape author record's ``hashes`` and
+    ``decided`` become (empty for a record of the current shape): they move out with the
+    author's next mention, as the record is rewritten without them, so a redelivery of
+    what the older worker decided still finds its verdict."""
+    hashes: Mapping[str, str] = author.get("hashes", {})
+    decided: Mapping[str, list[Any]] = author.get("decided", {})
+    said = {text_key(key, h): {"ref": ref, "verdict": decided.get(ref)}
+            for h, ref in hashes.items()}
+    firsts = set(hashes.values())
+    return said, {ref: list(v) for ref, v in decided.items() if ref not in firsts}
+
+
 def redelivered(m: Mention, sc: Scores, settings: Settings, previous: list[Any],
                 now: float) -> Decision:
     """The same verdict again for a mention decided before (escalation is idempotent)."""
@@ -146,12 +160,17 @@ class Triaged:
     outage: dict[str, Any] | None
     #: False for a redelivery: nothing new to remember (the post is known already).
     new: bool = True
-    #: To put in ``decided`` (ref -> [verdict, case key]) and ``texts`` (``text_key`` ->
-    #: first ref): this mention's, and an older-shape author record's moved out of it.
+    #: To put in ``texts`` (``text_key`` -> {"ref": the first mention with the text,
+    #: "verdict": its [verdict, case key]}) and ``decided`` (the verdict of a mention that
+    #: repeats a known text, by ref): one record for a mention, plus what an older-shape
+    #: author record moves out (``memory_of``).
+    texts: dict[str, dict[str, Any]] = field(default_factory=dict)
     decided: dict[str, list[Any]] = field(default_factory=dict)
-    texts: dict[str, str] = field(default_factory=dict)
     #: ``mention_json(decision.mention)``, built once for the post, the record, the decision
     post: dict[str, Any] = field(default_factory=dict)
+    #: What the step read from ``texts`` (a new mention), for the same step again on the
+    #: same state (the shadow model's) after this one's record was written
+    read: dict[str, Any] = field(default_factory=dict)
 
 
 def triage(m: Mention, sc: Scores, settings: Settings, *, author: Mapping[str, Any],
@@ -167,17 +186,18 @@ def triage(m: Mention, sc: Scores, settings: Settings, *, author: Mapping[str, A
     one that scored it again, while the verdict is the earlier one's).
     """
     post = mention_json(m)
+    key, digest = author_key(m), text_hash(m.text)
+    known = texts.get(text_key(key, digest))  # {"ref": first, "verdict": [verdict, case]}
     previous = decided.get(m.ref)
+    if previous is None and known is not None and known.get("ref") == m.ref:
+        previous = known.get("verdict")
     if previous is None:
         previous = author.get("decided", {}).get(m.ref)  # an older-shape record's
     if previous is not None:
         again = redelivered(m, sc, settings, previous, now)
         again.model_version = model_version
         return Triaged(again, author, None, new=False, post=post)
-    key, digest = author_key(m), text_hash(m.text)
-    first = texts.get(text_key(key, digest))
-    if first is None:
-        first = author.get("hashes", {}).get(digest)
+    first = known.get("ref") if known is not None else author.get("hashes", {}).get(digest)
     window = incidents.window_state(dict(outage), now, settings)
     counted = counts_as_outage(m, sc, settings)
     if counted:
@@ -187,13 +207,13 @@ def triage(m: Mention, sc: Scores, settings: Settings, *, author: Mapping[str, A
     if d.verdict.opens:
         d.thread = thread_of(author, m, posts)
     changed = counted or d.verdict is Verdict.INCIDENT
-    # An older-shape record's entries move out with this mention (the record is rewritten
-    # without them), so a redelivery of what it decided still finds its verdict.
-    moved = {ref: list(v) for ref, v in author.get("decided", {}).items()}
-    moved[m.ref] = [d.verdict, d.case_key]
-    said = {text_key(key, h): ref for h, ref in author.get("hashes", {}).items()}
-    if first is None:  # a new text for this author
-        said[text_key(key, digest)] = m.ref
+    said, moved = memory_of(key, author)
+    verdict = [d.verdict, d.case_key]
+    if first is None or first == m.ref:  # a new text: its record, naming this mention
+        said[text_key(key, digest)] = {"ref": m.ref, "verdict": verdict}
+    else:  # a text known under another mention: this one's verdict on its own
+        moved[m.ref] = verdict
     return Triaged(d, remember(author, m, d, post),
                    incidents.after_decision(window, d) if changed else None,
-                   decided=moved, texts=said, post=post)
+                   decided=moved, texts=said, post=post,
+                   read={text_key(key, digest): known} if known is not None else {})

@@ -163,10 +163,9 @@ class Triage:
         for d, sc in zip(decided, scores, strict=True):
             live = d.step.decision
             try:  # the pure step against the state the live decision read; nothing kept
-                # (not decided before: only new mentions are shadowed; their own text entry
-                # names themselves, which is no duplicate)
+                # (only new mentions are shadowed: none was decided before)
                 would = triage(d.mention, sc, s, author=d.author, decided={},
-                               texts=self.texts, outage=d.outage, now=live.decided_at,
+                               texts=d.step.read, outage=d.outage, now=live.decided_at,
                                model_version=model.version).decision
                 await self.sink.emit(self.shadows, d.mention.ref.encode(),
                                      shadowing.record(live, would, time.time()).dumps())
@@ -197,8 +196,8 @@ class Triage:
             self.posts.add(step.post, d.decided_at)
             for ref, verdict in step.decided.items():
                 self.decided.put(ref, verdict, now)
-            for text, first in step.texts.items():
-                self.texts.put(text, first, now)
+            for text, record in step.texts.items():
+                self.texts.put(text, record, now)
             self.authors[key] = cast(dict[str, Any], step.author)  # remember's new dict
             if step.outage is not None:
                 self.authors[OUTAGE_KEY] = step.outage

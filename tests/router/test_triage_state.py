@@ -1,7 +1,8 @@
-"""The shape of triage's state (issue #12): one mention writes a few small records, not the
-author's history; an ``authors`` record of the older shape (decided ids and text hashes
-inside it) is still honoured, and its entries move out with the author's next mention; the
-triage path's JSON is Faust's, byte for byte. No Kafka: the agent runs on dict tables."""
+"""The shape of triage's state (issue #12): one mention writes one small record beside its
+post and the author's short record, not the author's history; an ``authors`` record of the
+older shape (decided ids and text hashes inside it) is still honoured, and its entries move
+out with the author's next mention; the triage path's JSON is Faust's, byte for byte. No
+Kafka: the agent runs on dict tables."""
 
 from __future__ import annotations
 
@@ -62,8 +63,9 @@ def test_a_mention_writes_its_own_records_and_the_author_record_stays_small() ->
     for i in range(600):  # more than the old record's 500 decided ids and 200 hashes
         step = triage(m(f"question number {i}", id=str(i)), sc(0.1), S, author=author,
                       decided=decided, texts=texts, outage={}, now=NOW + i)
-        assert step.new and list(step.decided) == [f"generic:{i}"]
-        assert list(step.texts) == [text_key("generic:u-ann", text_hash(f"question number {i}"))]
+        assert step.new and step.decided == {}  # a new text: its record names the mention
+        assert step.texts == {text_key("generic:u-ann", text_hash(f"question number {i}")): {
+            "ref": f"generic:{i}", "verdict": ["silent", None]}}
         decided.update(step.decided)
         texts.update(step.texts)
         author = dict(step.author)
@@ -76,7 +78,11 @@ def test_a_mention_writes_its_own_records_and_the_author_record_stays_small() ->
     dup = triage(m("Question  number 3", id="x"), sc(), S, author=author, decided=decided,
                  texts=texts, outage={}, now=NOW + 700)
     assert dup.decision.verdict == "silent" and "duplicate of generic:3" in dup.decision.reasons[0]
-    assert dup.texts == {}  # a known text: nothing new to write
+    assert dup.texts == {} and dup.decided == {"generic:x": ["silent", None]}  # its own only
+    decided.update(dup.decided)
+    again = triage(m("Question  number 3", id="x"), sc(), S, author=author, decided=decided,
+                   texts=texts, outage={}, now=NOW + 800)
+    assert not again.new and again.decision.reasons[0] == "redelivered: same verdict as before"
 
 
 def test_an_old_shape_author_record_is_honoured_then_moved_out() -> None:
@@ -84,30 +90,36 @@ def test_an_old_shape_author_record_is_honoured_then_moved_out() -> None:
     it gets its verdict and case again (no second ticket), before and after the author's
     record is rewritten in the new shape."""
     opened, chat = m("I was charged twice", id="1"), m("nice weather", id="2")
+    repeated = m("i was charged TWICE", id="3")  # a duplicate: its id, not its text, kept
     record = old_shape((opened, decision(opened, "open", "generic:1")),
-                       (chat, decision(chat, "silent", None)))
+                       (chat, decision(chat, "silent", None)),
+                       (repeated, decision(repeated, "silent", None)))
     assert set(record) == {"cases", "recent", "hashes", "decided"}
     again = triage(opened, sc(), S, author=record, decided={}, texts={}, outage={}, now=NOW)
     assert not again.new and again.author is record
     assert (again.decision.verdict, again.decision.case_key) == ("open", "generic:1")
     assert again.decision.reasons[0] == "redelivered: same verdict as before"
-    dup = triage(m("I was  CHARGED twice", id="3"), sc(), S, author=record, decided={},
+    dup = triage(m("I was  CHARGED twice", id="7"), sc(), S, author=record, decided={},
                  texts={}, outage={}, now=NOW)
     assert "duplicate of generic:1" in dup.decision.reasons[0]
 
     new = triage(m("where is my refund", id="4"), sc(), S, author=record, decided={},
                  texts={}, outage={}, now=NOW)
     assert set(new.author) == {"cases", "recent"}  # rewritten without the old entries...
-    assert new.decided == {"generic:1": ["open", "generic:1"], "generic:2": ["silent", None],
-                           "generic:4": [new.decision.verdict, new.decision.case_key]}
     key = "generic:u-ann"
-    assert new.texts == {text_key(key, text_hash(t.text)): t.ref
-                         for t in (opened, chat, m("where is my refund", id="4"))}
+    assert new.texts == {
+        text_key(key, text_hash(opened.text)): {"ref": "generic:1",
+                                                "verdict": ["open", "generic:1"]},
+        text_key(key, text_hash(chat.text)): {"ref": "generic:2", "verdict": ["silent", None]},
+        text_key(key, text_hash("where is my refund")): {
+            "ref": "generic:4", "verdict": [new.decision.verdict, new.decision.case_key]}}
+    assert new.decided == {"generic:3": ["silent", None]}
     # ...which are read from their own records from now on
-    later = triage(chat, sc(), S, author=new.author, decided=new.decided, texts=new.texts,
-                   outage={}, now=NOW + 5)
-    assert not later.new and (later.decision.verdict, later.decision.case_key) == (
-        "silent", None)
+    for before in (opened, chat, repeated):
+        later = triage(before, sc(), S, author=new.author, decided=new.decided,
+                       texts=new.texts, outage={}, now=NOW + 5)
+        assert not later.new and [later.decision.verdict, later.decision.case_key] == (
+            record["decided"][before.ref])
     assert new.decision.case_key == "generic:1"  # the open case kept in the record, joined
 
 
@@ -184,10 +196,10 @@ async def test_the_agent_writes_one_small_record_of_each_and_answers_a_redeliver
         ("open", "generic:1"), ("link", "generic:1"), ("open", "generic:1")]
     assert out[2]["reasons"][0] == "redelivered: same verdict as before"
     assert set(agent.authors["generic:u-ann"]) == {"cases", "recent"}
-    assert agent.decided_table["generic:1"] == {"value": ["open", "generic:1"],
-                                                "at": agent.decided_table["generic:1"]["at"],
-                                                "partition": 0}
-    assert len(agent.texts_table) == 2
+    first = agent.texts_table[text_key("generic:u-ann", text_hash("I was charged twice"))]
+    assert first == {"value": {"ref": "generic:1", "verdict": ["open", "generic:1"]},
+                     "at": first["at"], "partition": 0}
+    assert len(agent.texts_table) == 2 and agent.decided_table == {}
     assert agent.sink.counts == {"verdict.open": 2, "verdict.link": 1}  # once per batch
 
 
@@ -200,7 +212,8 @@ async def test_an_upgraded_agent_reads_the_old_record_and_moves_it_out() -> None
     assert [(d["verdict"], d["case_key"], d["reasons"][0]) for d in out][::2] == [
         ("open", "generic:1", "redelivered: same verdict as before")] * 2
     assert set(agent.authors["generic:u-ann"]) == {"cases", "recent"}
-    assert set(agent.decided_table) == {"generic:1", "generic:5"}
+    assert {r["value"]["ref"] for r in agent.texts_table.values()} == {"generic:1",
+                                                                        "generic:5"}
 
 
 def test_bounded_evicts_the_oldest_of_the_same_partition_after_a_restart() -> None:

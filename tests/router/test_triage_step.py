@@ -121,7 +121,7 @@ def test_every_decision_names_the_model_that_scored_it_a_redelivery_too() -> Non
     mention = m("I was charged twice", id="1")
     first = triage(mention, sc(), S, author={}, decided={}, texts={}, outage={}, now=NOW,
                    model_version="aaa (one)")
-    again = triage(mention, sc(), S, author=first.author, decided=first.decided, texts={},
-                   outage={}, now=NOW + 5, model_version="bbb (two)")
+    again = triage(mention, sc(), S, author=first.author, decided=first.decided,
+                   texts=first.texts, outage={}, now=NOW + 5, model_version="bbb (two)")
     assert first.decision.model_version == "aaa (one)"
     assert not again.new and again.decision.model_version == "bbb (two)"
