@@ -2,14 +2,14 @@
 decision and the state after it, out. No Kafka, no clock, no table: the triage agent and
 ``router classify`` both call ``triage``, so the dry run decides what the stream decides.
 
-The state is the author's record (their cases and latest posts), the mentions already
-decided (``Lookup`` by ``network:id``: redeliveries) and the author's texts (by
-``author|hash``: exact duplicates), and the outage window's (reports counted, the incident
-once open); ``Posts`` looks up a post by ``network:id`` (a reply's parent, whoever wrote it),
-for the thread shown on a ticket. Decided ids and texts are one small record each, not part
-of the author's record, so that a mention writes what it changes and not the author's whole
-history (issue #12); an author record of the older shape, which carried them as ``decided``
-and ``hashes``, is still read, and its entries move out with the author's next mention.
+The state is the author's record (their cases and latest posts), the author's texts
+(``Lookup`` by ``author|hash``: the first mention with each text and its verdict, for exact
+duplicates and redeliveries), the verdicts of mentions that repeated a known text (by
+``network:id``), and the outage window's (reports counted, the incident once open);
+``Posts`` looks up a post by ``network:id`` (a reply's parent, whoever wrote it), for the
+thread shown on a ticket. A mention adds one small record, not a rewrite of the author's
+whole history (issue #12); an author record of the older shape, which carried decided ids
+and text hashes itself, is still read, and they move out with the author's next mention.
 """
 
 from __future__ import annotations

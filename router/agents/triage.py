@@ -76,7 +76,7 @@ class Triage:
         self.policy_settings = policy_settings  # the worker's, with what ops set at runtime
         self.authors = authors  # author key -> state; OUTAGE_KEY -> the outage window
         self.posts = posts
-        # mention ref -> verdict, "author|hash" -> first ref (the worker's tables; without
+        # the author's texts and the verdicts of repeated ones (``router.tables``; without
         # them, as in a test of the step alone, kept in this process)
         self.decided = decided if decided is not None else Bounded(
             cast(Table[dict[str, Any]], {}), MAX_DECIDED_PER_PARTITION)
