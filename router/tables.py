@@ -4,12 +4,13 @@ Each table is written only while handling a message of a topic keyed the same wa
 changelog partitions line up with the source topic's (same partition count everywhere):
 
 - ``authors`` (triage, keyed by author): the author's cases and latest posts, for links and
-  the thread on a ticket (small: one mention rewrites it whole); plus the current outage
-  window's report count.
+  the thread on a ticket, and their latest new text (small: one mention rewrites it whole);
+  plus the current outage window's report count.
 - ``texts`` and ``decided`` (triage, written on the author's partition): each author's
   texts by ``author|hash``, naming the first mention with it and its verdict (an exact
   duplicate names it; its redelivery gets the verdict again), and by ``network:id`` the
-  verdict of a mention that repeated a known text. One small record per mention instead
+  verdict of a mention that repeated a known text. At most one small record per mention
+  (the author's latest text rides in their record and moves here when replaced) instead
   of the author's whole history (``Bounded``, per partition). An ``authors`` record of the
   older shape still carries ``decided`` and ``hashes`` itself: triage reads them, and moves
   them here the next time that author writes.
@@ -116,7 +117,7 @@ class RecentPosts(Bounded):
 
 @dataclass
 class Tables:
-    #: author key -> {"cases", "recent"} (older records: also "hashes", "decided");
+    #: author key -> {"cases", "recent", "text"} (older records: "hashes", "decided" too);
     #: OUTAGE_KEY -> the wave's window
     authors: Table[dict[str, Any]]
     #: mention ref -> [verdict, case key], for a mention repeating a known text (``Bounded``)

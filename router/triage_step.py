@@ -162,8 +162,9 @@ class Triaged:
     new: bool = True
     #: To put in ``texts`` (``text_key`` -> {"ref": the first mention with the text,
     #: "verdict": its [verdict, case key]}) and ``decided`` (the verdict of a mention that
-    #: repeats a known text, by ref): one record for a mention, plus what an older-shape
-    #: author record moves out (``memory_of``).
+    #: repeats a known text, by ref). The author's latest new text is kept in their record
+    #: (``"text"``); the one it replaces moves here, so a mention writes at most one of
+    #: these, plus what an older-shape author record moves out (``memory_of``).
     texts: dict[str, dict[str, Any]] = field(default_factory=dict)
     decided: dict[str, list[Any]] = field(default_factory=dict)
     #: ``mention_json(decision.mention)``, built once for the post, the record, the decision
@@ -187,7 +188,9 @@ def triage(m: Mention, sc: Scores, settings: Settings, *, author: Mapping[str, A
     """
     post = mention_json(m)
     key, digest = author_key(m), text_hash(m.text)
-    known = texts.get(text_key(key, digest))  # {"ref": first, "verdict": [verdict, case]}
+    latest = author.get("text")  # the author's latest new text, kept in their record
+    known = (texts.get(text_key(key, digest)) if latest is None or latest["hash"] != digest
+             else {"ref": latest["ref"], "verdict": latest["verdict"]})
     previous = decided.get(m.ref)
     if previous is None and known is not None and known.get("ref") == m.ref:
         previous = known.get("verdict")
@@ -209,11 +212,17 @@ def triage(m: Mention, sc: Scores, settings: Settings, *, author: Mapping[str, A
     changed = counted or d.verdict is Verdict.INCIDENT
     said, moved = memory_of(key, author)
     verdict = [d.verdict, d.case_key]
-    if first is None or first == m.ref:  # a new text: its record, naming this mention
-        said[text_key(key, digest)] = {"ref": m.ref, "verdict": verdict}
+    record = remember(author, m, d, post)
+    if first is None or first == m.ref:
+        # A new text: its entry rides in the author's record, written anyway (most authors
+        # say one thing), and the one it replaces moves to a record of its own.
+        record["text"] = {"hash": digest, "ref": m.ref, "verdict": verdict}
+        if latest is not None and latest["hash"] != digest:
+            said[text_key(key, latest["hash"])] = {"ref": latest["ref"],
+                                                  "verdict": latest["verdict"]}
     else:  # a text known under another mention: this one's verdict on its own
         moved[m.ref] = verdict
-    return Triaged(d, remember(author, m, d, post),
+    return Triaged(d, record,
                    incidents.after_decision(window, d) if changed else None,
                    decided=moved, texts=said, post=post,
                    read={text_key(key, digest): known} if known is not None else {})

@@ -63,14 +63,18 @@ def test_a_mention_writes_its_own_records_and_the_author_record_stays_small() ->
     for i in range(600):  # more than the old record's 500 decided ids and 200 hashes
         step = triage(m(f"question number {i}", id=str(i)), sc(0.1), S, author=author,
                       decided=decided, texts=texts, outage={}, now=NOW + i)
-        assert step.new and step.decided == {}  # a new text: its record names the mention
-        assert step.texts == {text_key("generic:u-ann", text_hash(f"question number {i}")): {
-            "ref": f"generic:{i}", "verdict": ["silent", None]}}
+        assert step.new and step.decided == {}
+        # a new text rides in the author's record; the one before it gets its own record
+        assert step.author["text"] == {"hash": text_hash(f"question number {i}"),
+                                       "ref": f"generic:{i}", "verdict": ["silent", None]}
+        assert step.texts == ({} if i == 0 else {
+            text_key("generic:u-ann", text_hash(f"question number {i - 1}")): {
+                "ref": f"generic:{i - 1}", "verdict": ["silent", None]}})
         decided.update(step.decided)
         texts.update(step.texts)
         author = dict(step.author)
         sizes.append(len(json.dumps(author)))
-    assert set(author) == {"recent"} and len(author["recent"]) == 10
+    assert set(author) == {"recent", "text"} and len(author["recent"]) == 10
     assert max(sizes[20:]) == max(sizes[-5:])  # what one mention rewrites does not grow
     again = triage(m("question number 3", id="3"), sc(), S, author=author, decided=decided,
                    texts=texts, outage={}, now=NOW + 700)
@@ -79,6 +83,9 @@ def test_a_mention_writes_its_own_records_and_the_author_record_stays_small() ->
                  texts=texts, outage={}, now=NOW + 700)
     assert dup.decision.verdict == "silent" and "duplicate of generic:3" in dup.decision.reasons[0]
     assert dup.texts == {} and dup.decided == {"generic:x": ["silent", None]}  # its own only
+    latest = triage(m("question number 599", id="599"), sc(), S, author=author,
+                    decided=decided, texts=texts, outage={}, now=NOW + 700)
+    assert not latest.new  # found in the author's record
     decided.update(dup.decided)
     again = triage(m("Question  number 3", id="x"), sc(), S, author=author, decided=decided,
                    texts=texts, outage={}, now=NOW + 800)
@@ -105,14 +112,13 @@ def test_an_old_shape_author_record_is_honoured_then_moved_out() -> None:
 
     new = triage(m("where is my refund", id="4"), sc(), S, author=record, decided={},
                  texts={}, outage={}, now=NOW)
-    assert set(new.author) == {"cases", "recent"}  # rewritten without the old entries...
+    assert set(new.author) == {"cases", "recent", "text"}  # without the old entries...
     key = "generic:u-ann"
     assert new.texts == {
         text_key(key, text_hash(opened.text)): {"ref": "generic:1",
                                                 "verdict": ["open", "generic:1"]},
-        text_key(key, text_hash(chat.text)): {"ref": "generic:2", "verdict": ["silent", None]},
-        text_key(key, text_hash("where is my refund")): {
-            "ref": "generic:4", "verdict": [new.decision.verdict, new.decision.case_key]}}
+        text_key(key, text_hash(chat.text)): {"ref": "generic:2", "verdict": ["silent", None]}}
+    assert new.author["text"]["ref"] == "generic:4"
     assert new.decided == {"generic:3": ["silent", None]}
     # ...which are read from their own records from now on
     for before in (opened, chat, repeated):
@@ -195,11 +201,12 @@ async def test_the_agent_writes_one_small_record_of_each_and_answers_a_redeliver
     assert [(d["verdict"], d["case_key"]) for d in out] == [
         ("open", "generic:1"), ("link", "generic:1"), ("open", "generic:1")]
     assert out[2]["reasons"][0] == "redelivered: same verdict as before"
-    assert set(agent.authors["generic:u-ann"]) == {"cases", "recent"}
+    assert set(agent.authors["generic:u-ann"]) == {"cases", "recent", "text"}
     first = agent.texts_table[text_key("generic:u-ann", text_hash("I was charged twice"))]
     assert first == {"value": {"ref": "generic:1", "verdict": ["open", "generic:1"]},
-                     "at": first["at"], "partition": 0}
-    assert len(agent.texts_table) == 2 and agent.decided_table == {}
+                     "at": first["at"], "partition": 0}  # moved out by the second mention
+    assert len(agent.texts_table) == 1 and agent.decided_table == {}
+    assert agent.authors["generic:u-ann"]["text"]["ref"] == "generic:2"
     assert agent.sink.counts == {"verdict.open": 2, "verdict.link": 1}  # once per batch
 
 
@@ -211,9 +218,8 @@ async def test_an_upgraded_agent_reads_the_old_record_and_moves_it_out() -> None
     out = agent.decisions()
     assert [(d["verdict"], d["case_key"], d["reasons"][0]) for d in out][::2] == [
         ("open", "generic:1", "redelivered: same verdict as before")] * 2
-    assert set(agent.authors["generic:u-ann"]) == {"cases", "recent"}
-    assert {r["value"]["ref"] for r in agent.texts_table.values()} == {"generic:1",
-                                                                        "generic:5"}
+    assert set(agent.authors["generic:u-ann"]) == {"cases", "recent", "text"}
+    assert {r["value"]["ref"] for r in agent.texts_table.values()} == {"generic:1"}
 
 
 def test_bounded_evicts_the_oldest_of_the_same_partition_after_a_restart() -> None:
