@@ -7,9 +7,22 @@
     mentions -> validation -> scoring -> policy -> tables -> decisions
 Each over N mentions (default 100k), pre-produced; throughput is N over the span between
 the first and the last output record's broker timestamp, so start-up is not counted.
-Then p50/p99 produce->decision latency with the router at a fixed rate.
 
-    python bench/bench_pipeline.py [--n 100000] [--rate 500] [--seconds 20]
+Then latency, mentions produced at a fixed rate (``--rate``, default 1,000/s) once the
+worker has warmed up, each stamped with the producer's clock just before it is sent:
+(d) mention -> decision, the triage-only worker: the decision's broker timestamp (set when
+    the worker produces it) minus the send time, p50/p99;
+(e) the same with the default agents (triage, escalate, close-loop, publish) on the
+    embedded desk, and mention -> ticket: the ticket's ``created_at`` in the desk's SQLite
+    (the worker's clock as it inserts the row, in the transaction that commits it: the
+    moment the ticket exists for an agent, not the later ``linked`` event) minus the send
+    time, for the mentions whose decision opened a ticket of their own (verdict ``open``
+    starting a case; mentions that joined an open case or an incident are left out, and
+    counted).
+The producer, the worker and the broker share this machine's cores: the core count and the
+load average before the run are printed, so a run on a busy machine reads as one.
+
+    python bench/bench_pipeline.py [--n 100000] [--rate 1000] [--seconds 20]
 """
 
 from __future__ import annotations
@@ -19,6 +32,7 @@ import asyncio
 import json
 import os
 import random
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -149,6 +163,13 @@ def run_until(cmd: list[str], env: dict[str, str], bootstrap: str, out: str, n: 
             proc.kill()
 
 
+def ticket_mention(i: int) -> dict[str, object]:
+    """A mention that opens a ticket of its own: actionable, by an author seen only once."""
+    handle = f"warm{i}"
+    return {"id": f"w{i}", "network": "generic", "author": {"id": handle, "handle": handle},
+            "text": TEXTS[0].format(n=i), "created_at": "2026-11-23T10:00:00Z"}
+
+
 def router_env(bootstrap: str, prefix: str, work: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROUTER_")}
     env.update({"ROUTER_KAFKA_BOOTSTRAP": bootstrap, "ROUTER_TOPIC_PREFIX": prefix,
@@ -158,26 +179,51 @@ def router_env(bootstrap: str, prefix: str, work: Path) -> dict[str, str]:
     return env
 
 
-def latency(bootstrap: str, work: Path, rate: int, seconds: int) -> tuple[float, float, int]:
+def pct(values: list[float], q: float) -> float:
+    """The q-quantile (nearest rank) of ``values``; nan when empty."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
+def latency(bootstrap: str, work: Path, rate: int, seconds: int, *,
+            desk: bool) -> dict[str, object]:
+    """Run a worker, send ``rate`` mentions/s for ``seconds``: per mention id, ms from send
+    to decision and (``desk``: default agents, embedded desk) to its own ticket."""
     prefix = f"lat{uuid.uuid4().hex[:6]}."
     env = router_env(bootstrap, prefix, work)
     env["ROUTER_BATCH_TIMEOUT"] = "0.02"
+    db_path = work / prefix / "desk.sqlite"
+    if desk:
+        env.pop("ROUTER_AGENTS")  # the default: triage, escalate, closeloop, publish
+        env["ROUTER_EMBEDDED_DESK_PATH"] = str(db_path)
+    subprocess.run([sys.executable, "-m", "router", "topics"], env=env, check=True,  # noqa: S603
+                   cwd=str(work), capture_output=True)
     proc = subprocess.Popen([sys.executable, "-m", "router", "worker"], env=env,  # noqa: S603
                             cwd=str(work), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
+    topic = f"{prefix}mentions"
     try:
         rng = random.Random(11)
         p = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=0)
-        # Warm up: the clock starts once the worker has joined and decided on a mention
-        # of every partition (first scores load the model, first table writes...).
-        warm = [mention(-1 - i, rng) for i in range(64)]
-        for m in warm:
-            p.send(f"{prefix}mentions", key=f"generic:{m['author']['id']}".encode(),  # type: ignore[index]
+
+        def send(m: dict[str, object]) -> None:
+            p.send(topic, key=f"generic:{m['author']['id']}".encode(),  # type: ignore[index]
                    value=json.dumps(m).encode())
+
+        # Warm up: the clock starts once the worker has joined and decided on a mention
+        # of every partition (first scores load the model, first table writes...), and,
+        # with the desk, opened tickets (the desk's file is created on first use).
+        warm = [mention(-1 - i, rng) for i in range(64)] + [ticket_mention(i) for i in range(8)]
+        for m in warm:
+            send(m)
         p.flush()
         count, _ = span(bootstrap, f"{prefix}decisions", len(warm), timeout=120)
         if count < len(warm):
             raise SystemExit("the router worker did not warm up within 120s")
+        if desk and len(tickets(db_path, {f"w{i}" for i in range(8)}, timeout=120)) < 8:
+            raise SystemExit("the router worker did not open the warm-up tickets within 120s")
         sent: dict[str, float] = {}
         total = rate * seconds
         start = time.monotonic()
@@ -188,8 +234,8 @@ def latency(bootstrap: str, work: Path, rate: int, seconds: int) -> tuple[float,
                 time.sleep(delay)
             m = mention(i, rng)
             sent[str(m["id"])] = time.time() * 1000
-            p.send(f"{prefix}mentions", key=f"generic:{m['author']['id']}".encode(),  # type: ignore[index]
-                   value=json.dumps(m).encode())
+            send(m)
+        behind = time.monotonic() - start - seconds  # > 0: this producer could not keep up
         p.flush()
         p.close()
         c = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
@@ -197,28 +243,90 @@ def latency(bootstrap: str, work: Path, rate: int, seconds: int) -> tuple[float,
         tps = [TopicPartition(f"{prefix}decisions", q) for q in range(PARTITIONS)]
         c.assign(tps)
         c.seek_to_beginning(*tps)
-        lat: list[float] = []
+        decided: dict[str, float] = {}
+        own_case: list[str] = []  # ids whose decision opens a ticket of their own
         deadline = time.monotonic() + 120
-        while len(lat) < total and time.monotonic() < deadline:
+        while len(decided) < total and time.monotonic() < deadline:
             for msg in c:
-                mid = json.loads(msg.value)["mention"]["id"]
-                if mid in sent:
-                    lat.append(msg.timestamp - sent[mid])
+                d = json.loads(msg.value)
+                mid = d["mention"]["id"]
+                if mid in sent and mid not in decided:
+                    decided[mid] = msg.timestamp - sent[mid]
+                    if d["verdict"] == "open" and d["case_key"] == f"generic:{mid}":
+                        own_case.append(mid)
         c.close()
+        ticket_ms: list[float] = []
+        if desk:
+            made = tickets(db_path, set(own_case), timeout=120)
+            ticket_ms = [at * 1000 - sent[mid] for mid, at in made.items()]
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
-    lat.sort()
-    return lat[len(lat) // 2], lat[int(len(lat) * 0.99) - 1], len(lat)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return {"sent": total, "behind": behind, "decision_ms": decided,
+            "opening": len(own_case), "ticket_ms": ticket_ms}
+
+
+def tickets(db_path: Path, ids: set[str], timeout: float) -> dict[str, float]:
+    """mention id -> ``created_at`` of the embedded desk's ticket the mention opened (its
+    external id names its case, ``generic:<id>``), once all of ``ids`` have one or
+    ``timeout`` seconds passed."""
+    deadline = time.monotonic() + timeout
+    found: dict[str, float] = {}
+    while True:
+        if db_path.is_file():
+            try:
+                db = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True)
+                try:
+                    rows = db.execute("SELECT external_id, created_at FROM tickets").fetchall()
+                finally:
+                    db.close()
+            except sqlite3.OperationalError:  # being created: the schema is not there yet
+                rows = []
+            made = {str(x).removeprefix("social-router:generic:"): float(t) for x, t in rows}
+            found = {i: made[i] for i in ids if i in made}
+        if len(found) == len(ids) or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)
+
+
+def print_latency(rate: int, seconds: int, desk: bool, r: dict[str, object]) -> None:
+    by_id = r["decision_ms"]
+    assert isinstance(by_id, dict)
+    dec = list(by_id.values())
+    who = "default agents, embedded desk" if desk else "triage only"
+    late = float(r["behind"])  # type: ignore[arg-type]
+    note = f" (the producer fell {late:.1f}s behind)" if late > 0.5 else ""
+    print(f"({'e' if desk else 'd'}) {who}, {rate} mentions/s for {seconds}s{note}: "
+          f"mention -> decision p50 {pct(dec, 0.5):.0f} ms, p99 {pct(dec, 0.99):.0f} ms "
+          f"({len(dec)} of {r['sent']} decided)", flush=True)
+    if desk:
+        tix = r["ticket_ms"]
+        assert isinstance(tix, list)
+        print(f"    mention -> ticket in the embedded desk p50 {pct(tix, 0.5):.0f} ms, "
+              f"p99 {pct(tix, 0.99):.0f} ms ({len(tix)} tickets of {r['opening']} "
+              "mentions that opened one)", flush=True)
+
+
+def machine() -> str:
+    one, five, _ = os.getloadavg()
+    cores = os.cpu_count() or 1
+    busy = "other work was running" if one > 0.5 else "otherwise idle"
+    return (f"{cores} cores; load average before the run {one:.2f} (1 min), {five:.2f} "
+            f"(5 min): {busy}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=100_000)
-    ap.add_argument("--rate", type=int, default=500, help="mentions/s for the latency run")
+    ap.add_argument("--rate", type=int, default=1000, help="mentions/s for the latency runs")
     ap.add_argument("--seconds", type=int, default=20)
     ap.add_argument("--latency-only", action="store_true", help="skip (a), (b) and (c)")
+    ap.add_argument("--no-desk", action="store_true", help="skip (e), the run with the desk")
     args = ap.parse_args()
+    print(machine(), flush=True)
 
     work = Path(tempfile.mkdtemp(prefix="bench-"))
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP")
@@ -229,54 +337,53 @@ def main() -> None:
         broker.start()
         bootstrap = broker.bootstrap
     try:
-        results: dict[str, float] = {}
-        tag = uuid.uuid4().hex[:6]
-        if args.latency_only:
-            p50, p99, got = latency(bootstrap, work, args.rate, args.seconds)
-            print(f"latency at {args.rate} mentions/s for {args.seconds}s ({got} decisions): "
-                  f"p50 {p50:.0f} ms, p99 {p99:.0f} ms")
-            return
-
-        src, dst = f"raw-in-{tag}", f"raw-out-{tag}"
-        create(bootstrap, src, dst)
-        produce(bootstrap, src, args.n)
-        asyncio.run(raw_passthrough(bootstrap, src, dst, args.n))
-        count, secs = span(bootstrap, dst, args.n, 300)
-        results["a"] = count / secs if secs else float("nan")
-        print(f"(a) raw aiokafka pass-through : {count} msgs, {results['a']:>9.0f} msg/s",
-              flush=True)
-
-        src, dst = f"faust-in-{tag}", f"faust-out-{tag}"
-        create(bootstrap, src, dst)
-        produce(bootstrap, src, args.n)
-        app_file = work / "passthrough.py"
-        app_file.write_text(FAUST_APP)
-        env = dict(os.environ, APP=f"bench-faust-{tag}", BOOT=bootstrap, SRC=src, DST=dst)
-        count, secs = run_until([sys.executable, str(app_file), "worker", "-l", "warn"], env,
-                                bootstrap, dst, args.n, str(work))
-        results["b"] = count / secs if secs else float("nan")
-        print(f"(b) Faust agent, no work      : {count} msgs, {results['b']:>9.0f} msg/s",
-              flush=True)
-
-        prefix = f"tri{tag}."
-        env = router_env(bootstrap, prefix, work)
-        subprocess.run([sys.executable, "-m", "router", "topics"], env=env, check=True,  # noqa: S603
-                       cwd=str(work), capture_output=True)
-        produce(bootstrap, f"{prefix}mentions", args.n)
-        count, secs = run_until([sys.executable, "-m", "router", "worker"], env, bootstrap,
-                                f"{prefix}decisions", args.n, str(work))
-        results["c"] = count / secs if secs else float("nan")
-        print(f"(c) full triage path          : {count} msgs, {results['c']:>9.0f} mentions/s",
-              flush=True)
-        print(f"ratios: (c)/(a) = {results['c'] / results['a']:.3f}   "
-              f"(c)/(b) = {results['c'] / results['b']:.3f}")
-
-        p50, p99, got = latency(bootstrap, work, args.rate, args.seconds)
-        print(f"latency at {args.rate} mentions/s for {args.seconds}s ({got} decisions): "
-              f"p50 {p50:.0f} ms, p99 {p99:.0f} ms")
+        if not args.latency_only:
+            throughput(bootstrap, work, args.n, uuid.uuid4().hex[:6])
+        for desk in (False, True)[: 1 if args.no_desk else 2]:
+            print_latency(args.rate, args.seconds, desk,
+                          latency(bootstrap, work, args.rate, args.seconds, desk=desk))
     finally:
         if broker is not None:
             broker.stop()
+
+
+def throughput(bootstrap: str, work: Path, n: int, tag: str) -> None:
+    """(a), (b) and (c) over ``n`` pre-produced mentions each, and their ratios."""
+    results: dict[str, float] = {}
+
+    src, dst = f"raw-in-{tag}", f"raw-out-{tag}"
+    create(bootstrap, src, dst)
+    produce(bootstrap, src, n)
+    asyncio.run(raw_passthrough(bootstrap, src, dst, n))
+    count, secs = span(bootstrap, dst, n, 300)
+    results["a"] = count / secs if secs else float("nan")
+    print(f"(a) raw aiokafka pass-through : {count} msgs, {results['a']:>9.0f} msg/s",
+          flush=True)
+
+    src, dst = f"faust-in-{tag}", f"faust-out-{tag}"
+    create(bootstrap, src, dst)
+    produce(bootstrap, src, n)
+    app_file = work / "passthrough.py"
+    app_file.write_text(FAUST_APP)
+    env = dict(os.environ, APP=f"bench-faust-{tag}", BOOT=bootstrap, SRC=src, DST=dst)
+    count, secs = run_until([sys.executable, str(app_file), "worker", "-l", "warn"], env,
+                            bootstrap, dst, n, str(work))
+    results["b"] = count / secs if secs else float("nan")
+    print(f"(b) Faust agent, no work      : {count} msgs, {results['b']:>9.0f} msg/s",
+          flush=True)
+
+    prefix = f"tri{tag}."
+    env = router_env(bootstrap, prefix, work)
+    subprocess.run([sys.executable, "-m", "router", "topics"], env=env, check=True,  # noqa: S603
+                   cwd=str(work), capture_output=True)
+    produce(bootstrap, f"{prefix}mentions", n)
+    count, secs = run_until([sys.executable, "-m", "router", "worker"], env, bootstrap,
+                            f"{prefix}decisions", n, str(work))
+    results["c"] = count / secs if secs else float("nan")
+    print(f"(c) full triage path          : {count} msgs, {results['c']:>9.0f} mentions/s",
+          flush=True)
+    print(f"ratios: (c)/(a) = {results['c'] / results['a']:.3f}   "
+          f"(c)/(b) = {results['c'] / results['b']:.3f}", flush=True)
 
 
 if __name__ == "__main__":

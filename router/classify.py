@@ -26,7 +26,7 @@ from vocab.records import Decision, Mention
 
 from . import incidents
 from .settings import Settings
-from .tables import RecentPosts
+from .tables import MAX_DECIDED_PER_PARTITION, MAX_TEXTS_PER_PARTITION, Bounded, RecentPosts
 from .threads import ThreadIndex
 from .triage_step import author_key, leads_to, triage
 from .validate import parse_mention
@@ -87,6 +87,8 @@ def classify_lines(lines: Iterable[bytes], settings: Settings, model: TriageMode
     store: dict[str, dict[str, Any]] = {}
     posts = RecentPosts(store)  # type: ignore[arg-type]  # the agent's store, on a dict
     threads = ThreadIndex()  # the whole input's threads, as the topic would have them
+    decided = Bounded({}, MAX_DECIDED_PER_PARTITION)  # type: ignore[arg-type]  # likewise
+    texts = Bounded({}, MAX_TEXTS_PER_PARTITION)  # type: ignore[arg-type]
     pending: list[tuple[int, Mention | str]] = []
 
     def flush() -> Iterator[dict[str, Any]]:
@@ -97,15 +99,20 @@ def classify_lines(lines: Iterable[bytes], settings: Settings, model: TriageMode
                 yield {"line": lineno, "id": None, "verdict": None, "error": item}
                 continue
             key = author_key(item)
+            now = time.time()
             step = triage(item, next(scores), settings, author=authors.get(key, {}),
-                          now=time.time(), posts=posts, threads=threads,
-                          model_version=model_version)
+                          decided=decided, texts=texts, now=now, posts=posts,
+                          threads=threads, model_version=model_version)
             if step.new:  # the same bookkeeping as the triage agent's
                 d = step.decision
                 thread = leads_to(item, d)
                 if thread is not None and d.case_key:
                     threads.note(thread, d.case_key, d.decided_at, key)
-                posts.add(item.to_json_dict(), d.decided_at)
+                posts.add(step.post, d.decided_at)
+                for ref, verdict in step.decided.items():
+                    decided.put(ref, verdict, now)
+                for text, record in step.texts.items():
+                    texts.put(text, record, now)
                 authors[key] = step.author
             out = decision_json(step.decision)
             out["wave"] = waves.wave(step.decision)

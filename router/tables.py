@@ -3,8 +3,16 @@
 Each table is written only while handling a message of a topic keyed the same way, so its
 changelog partitions line up with the source topic's (same partition count everywhere):
 
-- ``authors`` (triage, keyed by author): the author's cases and recent mentions, for links
-  and exact-duplicate detection.
+- ``authors`` (triage, keyed by author): the author's cases and latest posts, for links and
+  the thread on a ticket, and their latest new text (small: one mention rewrites it whole).
+- ``texts`` and ``decided`` (triage, written on the author's partition): each author's
+  texts by ``author|hash``, naming the first mention with it and its verdict (an exact
+  duplicate names it; its redelivery gets the verdict again), and by ``network:id`` the
+  verdict of a mention that repeated a known text. At most one small record per mention
+  (the author's latest text rides in their record and moves here when replaced) instead
+  of the author's whole history (``Bounded``, per partition). An ``authors`` record of the
+  older shape still carries ``decided`` and ``hashes`` itself: triage reads them, and moves
+  them here the next time that author writes.
 - ``effects`` and ``cases`` (escalate, keyed by author): what was done for each mention, and
   the desk ticket of each case; they make redelivered decisions harmless.
 - ``links`` and ``replied`` (close-loop, keyed by desk ticket): who to answer when a ticket
@@ -27,6 +35,10 @@ import faust
 from faust.streams import _current_event, current_event
 
 MAX_POSTS_PER_PARTITION = 2000
+#: Decided mentions and authors' texts kept per partition (a redelivery, a duplicate older
+#: than that is decided as new; the escalate agent's ``effects`` still opens no second ticket)
+MAX_DECIDED_PER_PARTITION = 20_000
+MAX_TEXTS_PER_PARTITION = 20_000
 
 V = TypeVar("V")
 
@@ -42,18 +54,19 @@ class Table(Protocol[V]):
     def items(self) -> ItemsView[str, V]: ...
 
 
-class RecentPosts:
-    """The latest posts triage has seen, keyed ``network:id`` (bounded per partition).
+class Bounded:
+    """A table of the latest entries, bounded per partition (oldest evicted first).
 
-    Each post is written to the changelog partition of the mention being handled, and
-    evicted (oldest first) only while handling a mention of that same partition, so a
-    tombstone always lands next to the value it deletes. A worker reads the posts of the
-    partitions it holds: all of them with one worker; with several, a reply whose parent
-    was handled elsewhere shows the thread without it, as before.
+    Each entry is written to the changelog partition of the message being handled, and
+    evicted (oldest first) only while handling a message of that same partition, so a
+    tombstone always lands next to the value it deletes. A worker reads the entries of the
+    partitions it holds. An entry is stored as ``{FIELD: value, "at": time, "partition": p}``:
+    the order is rebuilt from those after a restart (``Table`` has no order of its own).
     """
 
-    def __init__(self, table: Table[dict[str, Any]],
-                 limit: int = MAX_POSTS_PER_PARTITION) -> None:
+    FIELD = "value"
+
+    def __init__(self, table: Table[dict[str, Any]], limit: int) -> None:
         self.table = table
         self.limit = limit
         self._order: dict[int, deque[str]] | None = None  # built lazily, after recovery
@@ -68,27 +81,50 @@ class RecentPosts:
             self._order = {p: deque(k for _, k in sorted(v)) for p, v in found.items()}
         return self._order
 
-    def add(self, post: dict[str, Any], at: float) -> None:
-        """Remember ``post`` (a Mention's JSON dict); call while handling its event."""
+    def put(self, key: str, value: Any, at: float) -> None:
+        """Remember ``value`` under ``key``; call while handling the message it came from."""
         event = current_event()
         partition = event.message.partition if event is not None else -1
-        key = f"{post.get('network')}:{post.get('id')}"
         order = self._orders().setdefault(partition, deque())
         if self.table.get(key) is None:
             order.append(key)
-        self.table[key] = {"post": post, "at": at, "partition": partition}
+        self.table[key] = {self.FIELD: value, "at": at, "partition": partition}
         while len(order) > self.limit:
             self.table.pop(order.popleft(), None)
 
-    def get(self, ref: str) -> dict[str, Any] | None:
-        """The post ``network:id``, if this worker has seen it recently."""
-        value = self.table.get(ref)
-        return value.get("post") if isinstance(value, dict) else None
+    def get(self, key: str) -> Any | None:
+        """The value under ``key``, if this worker holds it (None once evicted)."""
+        stored = self.table.get(key)
+        return stored.get(self.FIELD) if isinstance(stored, dict) else None
+
+
+class RecentPosts(Bounded):
+    """The latest posts triage has seen, keyed ``network:id`` (bounded per partition).
+
+    With several workers, a reply whose parent was handled elsewhere shows the thread
+    without it.
+    """
+
+    FIELD = "post"
+
+    def __init__(self, table: Table[dict[str, Any]],
+                 limit: int = MAX_POSTS_PER_PARTITION) -> None:
+        super().__init__(table, limit)
+
+    def add(self, post: dict[str, Any], at: float) -> None:
+        """Remember ``post`` (a Mention's JSON dict); call while handling its event."""
+        self.put(f"{post.get('network')}:{post.get('id')}", post, at)
+
 
 @dataclass
 class Tables:
-    #: author key -> {"cases", "hashes", "recent", "decided"}
+    #: author key -> {"cases", "recent", "text"} (older records: "hashes", "decided" too)
     authors: Table[dict[str, Any]]
+    #: mention ref -> [verdict, case key], for a mention repeating a known text (``Bounded``)
+    decided: Bounded
+    #: "author key|text hash" -> {"ref", "verdict"}: the author's first mention with that
+    #: text and its [verdict, case key] (``Bounded``)
+    texts: Bounded
     #: mention ref -> "desk:ticket" once acted on ("pending:<case>" while being acted on)
     effects: Table[str | None]
     #: case key -> desk ticket id
@@ -114,6 +150,8 @@ def create_tables(app: faust.App, partitions: int) -> Tables:
 
     return Tables(
         authors=table("authors", dict),
+        decided=Bounded(table("decided", None), MAX_DECIDED_PER_PARTITION),
+        texts=Bounded(table("texts", None), MAX_TEXTS_PER_PARTITION),
         effects=table("effects", None),
         cases=table("cases", None),
         links=table("links", list),

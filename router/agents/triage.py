@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
@@ -30,10 +31,18 @@ from .. import threads
 from ..audit import Sampler
 from ..live_model import LiveModel
 from ..settings import Settings
-from ..tables import RecentPosts, Table, in_event
+from ..tables import (
+    MAX_DECIDED_PER_PARTITION,
+    MAX_TEXTS_PER_PARTITION,
+    Bounded,
+    RecentPosts,
+    Table,
+    in_event,
+)
 from ..threads import ThreadIndex
 from ..triage_step import Triaged, author_key, leads_to, triage
 from ..validate import parse_mention
+from ..wire import decision_bytes
 from . import Sink
 
 if TYPE_CHECKING:
@@ -65,12 +74,19 @@ class Triage:
                  authors: Table[dict[str, Any]], posts: RecentPosts, decisions: TopicT,
                  sink: Sink, audit: TopicT | None = None,
                  shadow: Callable[[], Candidate | None] | None = None,
-                 shadows: TopicT | None = None, threads: ThreadIndex | None = None,
+                 shadows: TopicT | None = None, decided: Bounded | None = None,
+                 texts: Bounded | None = None, threads: ThreadIndex | None = None,
                  thread_topic: TopicT | None = None) -> None:
         self.live = live  # the model deciding now (swapped between batches)
         self.policy_settings = policy_settings  # the worker's, with what ops set at runtime
         self.authors = authors  # author key -> state
         self.posts = posts
+        # the author's texts and the verdicts of repeated ones (``router.tables``; without
+        # them, as in a test of the step alone, kept in this process)
+        self.decided = decided if decided is not None else Bounded(
+            cast(Table[dict[str, Any]], {}), MAX_DECIDED_PER_PARTITION)
+        self.texts = texts if texts is not None else Bounded(
+            cast(Table[dict[str, Any]], {}), MAX_TEXTS_PER_PARTITION)
         self.decisions = decisions
         self.sink = sink
         self.audit = audit  # where sampled silent verdicts go for a person to check
@@ -83,6 +99,8 @@ class Triage:
         # The events of the current batch already decided or dead-lettered: if the batch
         # fails half-way, only the others become "internal error" dead letters.
         self.settled: set[int] = set()
+        # verdicts of the current batch by (verdict, network), counted once per batch
+        self.verdicts: Counter[tuple[str, str]] = Counter()
 
     async def handle(self, events: list[Any]) -> None:
         self.settled = set()
@@ -120,14 +138,19 @@ class Triage:
                                           f"classifier failed: {type(exc).__name__}")
             return
         decided: list[Decided] = []
-        for (event, m), sc in zip(parsed, scores, strict=True):
-            try:
-                decided.append(await self.decide_one(event, m, sc, s, live.version))
-            except Exception as exc:  # noqa: BLE001 - one mention's bug stays its own
-                log.exception("cannot decide %s", m.ref)
-                await self.sink.dead_letter("mentions", event, "internal error: "
-                                          f"{type(exc).__name__}: {str(exc)[:500]}")
-            self.settled.add(id(event))
+        try:
+            for (event, m), sc in zip(parsed, scores, strict=True):
+                try:
+                    decided.append(await self.decide_one(event, m, sc, s, live.version))
+                except Exception as exc:  # noqa: BLE001 - one mention's bug stays its own
+                    log.exception("cannot decide %s", m.ref)
+                    await self.sink.dead_letter("mentions", event, "internal error: "
+                                              f"{type(exc).__name__}: {str(exc)[:500]}")
+                self.settled.add(id(event))
+        finally:
+            for (verdict, network), n in self.verdicts.items():
+                self.sink.count(f"verdict.{verdict}", n, network=network)
+            self.verdicts.clear()
         if candidate is not None and self.shadows is not None:
             await self.shadow_batch(candidate, [d for d in decided if d.step.new])
 
@@ -147,8 +170,9 @@ class Triage:
         for d, sc in zip(decided, scores, strict=True):
             live = d.step.decision
             try:  # the pure step against the state the live decision read; nothing kept
-                would = triage(d.mention, sc, s, author=d.author, now=live.decided_at,
-                               threads=self.threads,
+                # (only new mentions are shadowed: none was decided before)
+                would = triage(d.mention, sc, s, author=d.author, decided={},
+                               texts=d.step.read, now=live.decided_at, threads=self.threads,
                                model_version=model.version).decision
                 await self.sink.emit(self.shadows, d.mention.ref.encode(),
                                      shadowing.record(live, would, time.time()).dumps())
@@ -172,15 +196,20 @@ class Triage:
         key = author_key(m)
         now = time.time()
         author = self.authors[key]
-        step = triage(m, sc, s, author=author, now=now, posts=self.posts,
-                      threads=self.threads, model_version=model_version)
+        step = triage(m, sc, s, author=author, decided=self.decided, texts=self.texts,
+                      now=now, posts=self.posts, threads=self.threads,
+                      model_version=model_version)
         d = step.decision
-        if step.new:
+        if step.new:  # small records: the post, its verdict, a new text, the author's
             await self.publish_thread(m, d)
-            self.posts.add(m.to_json_dict(), d.decided_at)
+            self.posts.add(step.post, d.decided_at)
+            for ref, verdict in step.decided.items():
+                self.decided.put(ref, verdict, now)
+            for text, record in step.texts.items():
+                self.texts.put(text, record, now)
             self.authors[key] = cast(dict[str, Any], step.author)  # remember's new dict
-        self.sink.count(f"verdict.{d.verdict}", network=m.network)
-        await self.sink.emit(self.decisions, key.encode(), d.dumps())
+        self.verdicts[(d.verdict, m.network)] += 1
+        await self.sink.emit(self.decisions, key.encode(), decision_bytes(d, step.post))
         item = self.sampler.take(d, now) if step.new and self.audit is not None else None
         if item is not None and self.audit is not None:
             await self.sink.emit(self.audit, m.ref.encode(), item.dumps())
@@ -224,7 +253,8 @@ def register(rt: Runtime) -> None:
         step = Triage(live=lambda: rt.live, policy_settings=rt.policy_settings,
                       authors=rt.tables.authors, posts=rt.tables.posts,
                       decisions=rt.topics.decisions, sink=rt, audit=rt.topics.audit,
-                      shadow=candidate, shadows=rt.topics.shadow, threads=rt.threads,
+                      shadow=candidate, shadows=rt.topics.shadow,
+                      decided=rt.tables.decided, texts=rt.tables.texts, threads=rt.threads,
                       thread_topic=rt.topics.threads)
         # Waited for inside the loop, never before it: Faust registers the stream when the
         # agent first iterates it, and a mention fetched before that never reached triage

@@ -349,7 +349,8 @@ def test_topics_creates_the_tables_changelogs_and_fausts_leader_topic(
     assert done.returncode == 0, done.stderr
     app = build(rp.settings).app
     changelogs = {t.changelog_topic.get_topic_name() for t in app.tables.values()}
-    assert len(changelogs) == 6  # authors, effects, cases, links, replied, posts
+    # authors, decided, texts, effects, cases, links, replied, posts, waves
+    assert len(changelogs) == 9
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     try:
         have = {t: len(admin.describe_topics([t])[0]["partitions"])

@@ -42,7 +42,8 @@ class Run:
 
     def __call__(self, mention: Mention, scores: Scores, now: float = NOW) -> Triaged:
         key = author_key(mention)
-        step = triage(mention, scores, S, author=self.authors.get(key, {}),
+        step = triage(mention, scores, S, author=self.authors.get(key, {}), decided={},
+                      texts={},
                       now=now, threads=self.threads)
         if step.new:
             d = step.decision
@@ -70,9 +71,10 @@ def test_a_reply_by_another_customer_in_a_thread_with_a_case_links_to_it() -> No
 
 def test_without_the_index_the_same_reply_is_not_a_link() -> None:
     """What the stream did before: the reply's author has no case of their own."""
-    a = triage(m(REQUEST, id="1", handle="ann"), sc(), S, author={}, now=NOW)
+    a = triage(m(REQUEST, id="1", handle="ann"), sc(), S, author={}, decided={}, texts={},
+               now=NOW)
     b = triage(m(ME_TOO, id="2", handle="bob", in_reply_to="1", conversation_id="1"),
-               sc(), S, author={}, now=NOW + 60)
+               sc(), S, author={}, decided={}, texts={}, now=NOW + 60)
     assert a.decision.verdict == "open" and b.decision.verdict == "open"
 
 
@@ -97,7 +99,7 @@ def test_the_authors_own_entry_is_not_anothers_thread() -> None:
     (a shadow model scoring the mention again must not see it as joining itself)."""
     run = Run()
     first = run(m(REQUEST, id="1", handle="ann"), sc()).decision
-    again = triage(m(REQUEST, id="1", handle="ann"), sc(), S, author={},
+    again = triage(m(REQUEST, id="1", handle="ann"), sc(), S, author={}, decided={}, texts={},
                    now=NOW, threads=run.threads).decision
     assert again.verdict == first.verdict == "open"
 
@@ -113,7 +115,7 @@ def test_a_hurtful_reply_in_the_thread_does_not_join() -> None:
 
 
 def test_an_incident_does_not_lead_threads_to_it() -> None:
-    d = triage(m(REQUEST, id="1", handle="ann"), sc(), S, author={},
+    d = triage(m(REQUEST, id="1", handle="ann"), sc(), S, author={}, decided={}, texts={},
                now=NOW).decision
     d.verdict, d.case_key = "incident", "incident:outage:3000000"  # type: ignore[assignment]
     assert leads_to(m(REQUEST, id="1", handle="ann"), d) is None

@@ -32,13 +32,17 @@ class Run:
     def __init__(self) -> None:
         self.authors: dict[str, Mapping[str, Any]] = {}
         self.posts: dict[str, dict[str, Any]] = {}
+        self.decided: dict[str, list[Any]] = {}
+        self.texts: dict[str, str] = {}
 
     def __call__(self, mention: Mention, scores: Scores, now: float = NOW) -> Triaged:
         key = f"{mention.network}:{mention.author.id}"
         step = triage(mention, scores, S, author=self.authors.get(key, {}),
-                      now=now, posts=self.posts)
+                      decided=self.decided, texts=self.texts, now=now, posts=self.posts)
         if step.new:
-            self.posts[mention.ref] = mention.to_json_dict()
+            self.posts[mention.ref] = step.post
+            self.decided.update(step.decided)
+            self.texts.update(step.texts)
             self.authors[key] = step.author
         return step
 
@@ -114,8 +118,9 @@ def test_router_classify_decides_through_the_same_step_as_the_stream() -> None:
 
 def test_every_decision_names_the_model_that_scored_it_a_redelivery_too() -> None:
     mention = m("I was charged twice", id="1")
-    first = triage(mention, sc(), S, author={}, now=NOW, model_version="aaa (one)")
-    again = triage(mention, sc(), S, author=first.author, now=NOW + 5,
-                   model_version="bbb (two)")
+    first = triage(mention, sc(), S, author={}, decided={}, texts={}, now=NOW,
+                   model_version="aaa (one)")
+    again = triage(mention, sc(), S, author=first.author, decided=first.decided,
+                   texts=first.texts, now=NOW + 5, model_version="bbb (two)")
     assert first.decision.model_version == "aaa (one)"
     assert not again.new and again.decision.model_version == "bbb (two)"
