@@ -121,6 +121,7 @@ def produce(w: Worker, mentions: list[dict[str, Any]], rate: int, window: float,
                 if into > 1.0:  # wait for the next window to start
                     time.sleep(window - into + 0.2)
                 for b in burst:
+                    b["created_at"] = posted_now()
                     p.send(w.topic("mentions"), key=key_of(b), value=encode(b))
                 p.flush(timeout=30)
                 sent += len(burst)
@@ -129,6 +130,7 @@ def produce(w: Worker, mentions: list[dict[str, Any]], rate: int, window: float,
             delay = start + sent / rate - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
+            m["created_at"] = posted_now()
             p.send(w.topic("mentions"), key=key_of(m), value=encode(m))
             sent += 1
             i += 1
@@ -137,6 +139,11 @@ def produce(w: Worker, mentions: list[dict[str, Any]], rate: int, window: float,
         p.flush(timeout=60)
     finally:
         p.close()
+
+
+def posted_now() -> str:
+    """A mention's ``created_at`` as a network gives it: when it was posted (now)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def decisions(w: Worker) -> dict[str, list[dict[str, Any]]]:

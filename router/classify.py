@@ -63,7 +63,7 @@ class Waves:
         """What the wave makes of ``d``: None for a decision that is no outage report."""
         if not incidents.is_report(d):
             return None
-        key = incidents.wave_key(d.decided_at, self.settings)
+        key = incidents.wave_key(incidents.report_time(d), self.settings)
         counted = incidents.count_report(self.states.get(key, {}), d.mention.ref)
         state = counted.state
         if counted.new:

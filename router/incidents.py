@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 import faust
@@ -54,9 +55,23 @@ def is_report(d: Decision) -> bool:
             >= float(d.scores.get("threshold", 1.0)))
 
 
-def wave_key(decided_at: float, settings: Settings) -> str:
-    """The wave a report decided at ``decided_at`` belongs to (the outages topic's key)."""
-    return f"outage:{int(decided_at // settings.incident_window_seconds)}"
+def report_time(d: Decision) -> float:
+    """When a report was posted: its wave's clock. The mention's ``created_at`` stays the
+    same for a redelivery (decided again later) and under a backlog (decided minutes after
+    the outage), so a wave's reports keep one key; the decision time when it cannot be
+    read."""
+    try:
+        at = datetime.fromisoformat(d.mention.created_at.strip().replace("Z", "+00:00"))
+    except (ValueError, AttributeError):
+        return d.decided_at
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=timezone.utc)
+    return at.timestamp()
+
+
+def wave_key(at: float, settings: Settings) -> str:
+    """The wave of a report posted at ``at`` (``report_time``; the outages topic's key)."""
+    return f"outage:{int(at // settings.incident_window_seconds)}"
 
 
 def problem_case(key: str) -> str:

@@ -39,7 +39,7 @@ from vocab.records import Decision, Mention, TicketEvent
 from vocab.verdicts import Verdict
 
 from ..drafts import draft_for
-from ..incidents import OutageReport, is_report, wave_key
+from ..incidents import OutageReport, is_report, report_time, wave_key
 from ..settings import Settings
 from ..tables import Table, in_event
 from . import Sink
@@ -227,7 +227,7 @@ class Escalate:
                               ticket_url=ticket.url,
                               reply_allowed=d.verdict.may_reply and not d.sensitive
                               and not d.hurtful)
-        key = wave_key(d.decided_at, self.settings())
+        key = wave_key(report_time(d), self.settings())
         await (await self.outages.send(key=key.encode(), value=report))
         self.sink.count("desk.outage_reported")
 

@@ -201,7 +201,7 @@ def message_key(event: Any, report: OutageReport, settings: Settings) -> str:
     key = getattr(getattr(event, "message", None), "key", None)
     if isinstance(key, bytes) and key:
         return key.decode("utf-8", "replace")
-    return incidents.wave_key(report.decision.decided_at, settings)
+    return incidents.wave_key(incidents.report_time(report.decision), settings)
 
 
 def attempt_of(headers: Any) -> tuple[int, float]:

@@ -129,7 +129,7 @@ class Wave:
                             ticket_url=ticket.url)
 
     async def handle(self, r: OutageReport, attempt: int = 0) -> None:
-        key = incidents.wave_key(r.decision.decided_at, S)
+        key = incidents.wave_key(incidents.report_time(r.decision), S)
         await self.step.handle(Event(key.encode()), r, attempt=attempt)
 
     async def solve(self, ticket_id: str) -> None:
@@ -305,3 +305,16 @@ def test_escalate_sends_outage_reports_by_wave_after_the_linked_event_and_again_
                      "ticket-events:embedded:2", f"outages:{wave}"]
     sent = [v for _, v, _ in outages.sent]
     assert {(r.ticket_id, r.decision.mention.ref) for r in sent} == {("1", "generic:o1")}
+
+
+def test_a_report_keeps_its_wave_when_decided_late_or_again() -> None:
+    """A wave's clock is when its reports were posted: a backlog (decided minutes later)
+    or a redelivery after a crash (decided again in the next window) must not move a
+    report to another wave, where it would be counted a second time or not at all."""
+    first = report_decision(1)  # posted at NOW, decided at NOW + 1
+    late = report_decision(1, at=NOW + 5 * S.incident_window_seconds)
+    assert incidents.wave_key(incidents.report_time(first), S) == incidents.wave_key(
+        incidents.report_time(late), S) == incidents.wave_key(NOW, S)
+    unreadable = report_decision(2)
+    unreadable.mention.created_at = "yesterday"
+    assert incidents.report_time(unreadable) == unreadable.decided_at
