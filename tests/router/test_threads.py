@@ -17,20 +17,11 @@ from classifiers.api import Scores
 from router.settings import Settings
 from router.threads import ThreadIndex, record
 from router.triage_step import Triaged, author_key, leads_to, triage
-from vocab.records import Author, Mention
+from vocab.records import Mention
 
-NOW = 1_800_000_000.0
+from .test_triage_step import NOW, m, sc
+
 S = Settings()
-
-
-def m(text: str, *, id: str, handle: str, **kw: Any) -> Mention:
-    return Mention(id=id, network="generic", text=text, author=Author(id=f"u-{handle}",
-                   handle=handle), created_at="2027-01-15T08:00:00Z", **kw)
-
-
-def sc(actionable: float = 0.9, category: str = "billing") -> Scores:
-    return Scores(actionable=actionable, hurtful=0.0, sensitive=0.0, category=category,
-                  reasons=("word 'refund' (+0.8)",))
 
 
 class Run:

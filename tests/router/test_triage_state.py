@@ -21,6 +21,8 @@ from router.wire import decision_bytes, mention_json
 from vocab.records import Author, Decision, Mention
 from vocab.verdicts import Verdict
 
+from .test_shadow import Sink
+
 NOW = 1_800_000_000.0
 S = Settings()
 
@@ -150,26 +152,6 @@ class Event:
                                             "timestamp": None, "topic": "mentions"})()
 
 
-class Sink:
-    def __init__(self) -> None:
-        self.emitted: list[tuple[str, bytes, bytes]] = []
-        self.dead: list[str] = []
-        self.counts: dict[str, int] = {}
-
-    def count(self, name: str, n: int = 1, **labels: str) -> None:
-        self.counts[name] = self.counts.get(name, 0) + n
-
-    def decided(self, produced_at: float | None) -> None:
-        pass
-
-    async def emit(self, topic: Any, key: bytes, value: bytes) -> None:
-        self.emitted.append((topic, key, value))
-
-    async def dead_letter(self, source: str, event: Any, reason: str, *,
-                          raw: bytes | None = None) -> None:
-        self.dead.append(reason)
-
-
 class Agent:
     """The triage agent's step on dict tables, kept between batches as Faust keeps them."""
 
@@ -189,7 +171,7 @@ class Agent:
                            texts=Bounded(self.texts_table, 100))  # type: ignore[arg-type]
 
     def decisions(self) -> list[dict[str, Any]]:
-        return [json.loads(v) for t, _, v in self.sink.emitted if t == "decisions"]
+        return [v for t, _, v in self.sink.emitted if t == "decisions"]
 
 
 async def test_the_agent_writes_one_small_record_of_each_and_answers_a_redelivery() -> None:
