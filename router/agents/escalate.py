@@ -252,25 +252,35 @@ class Escalate:
         """Send the decision to ``decisions-retry`` for its next try after a delay, or, after
         the last one, to ``decisions-dlq`` with the reason (``cause``: the metrics' label,
         see ``error_cause``)."""
-        delays = self.retry_delays
-        key = message_key(event, d)
-        if attempt >= len(delays):
-            self.sink.count("desk.gave_up", cause=cause)
-            await self.sink.dead_letter_record(
-                "decisions", key, d.dumps(),
-                f"{reason} (gave up after {attempt + 1} tries; "
-                "re-drive with `router dlq replay decisions`)")
-            return
-        wait = delays[attempt]
-        log.warning("%s: %s; trying again in %.0fs (retry %d of %d)",
-                    d.mention.ref, reason, wait, attempt + 1, len(delays))
-        self.sink.count("desk.retry_later", cause=cause)
-        sent = await self.decisions_retry.send(
-            key=key.encode(), value=d,
-            headers={"attempt": str(attempt + 1).encode(),
-                     "not_before": repr(time.time() + wait).encode(),
-                     "reason": reason[:500].encode("utf-8", "replace")})
-        await sent
+        await send_later(self.sink, self.decisions_retry, message_key(event, d), d, d,
+                         attempt=attempt, delays=self.retry_delays, who=d.mention.ref,
+                         reason=reason, cause=cause)
+
+
+async def send_later(sink: Sink, retry: TopicT, key: str, value: Any, d: Decision, *,
+                     attempt: int, delays: Sequence[float], who: str, reason: str,
+                     cause: str) -> None:
+    """Send ``value`` back to ``retry`` for try ``attempt + 1`` after the next of ``delays``
+    (its headers say when, and why), or, once they are spent, the decision ``d`` to
+    ``decisions-dlq`` with the reason (``router dlq replay decisions`` re-drives it).
+    ``who``: the mention or wave the log line and the dead letter name."""
+    if attempt >= len(delays):
+        sink.count("desk.gave_up", cause=cause)
+        await sink.dead_letter_record(
+            "decisions", key, d.dumps(),
+            f"{who}: {reason} (gave up after {attempt + 1} tries; "
+            "re-drive with `router dlq replay decisions`)")
+        return
+    wait = delays[attempt]
+    log.warning("%s: %s; trying again in %.0fs (retry %d of %d)",
+                who, reason, wait, attempt + 1, len(delays))
+    sink.count("desk.retry_later", cause=cause)
+    sent = await retry.send(
+        key=key.encode(), value=value,
+        headers={"attempt": str(attempt + 1).encode(),
+                 "not_before": repr(time.time() + wait).encode(),
+                 "reason": reason[:500].encode("utf-8", "replace")})
+    await sent
 
 
 def error_cause(exc: ConnectorError) -> str:

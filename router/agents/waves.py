@@ -48,7 +48,7 @@ from ..incidents import OutageReport
 from ..settings import Settings
 from ..tables import Table, in_event
 from . import Sink
-from .escalate import MAX_RETRY_WAIT, error_cause, external_id, retry_state
+from .escalate import MAX_RETRY_WAIT, error_cause, external_id, retry_state, send_later
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -176,24 +176,9 @@ class Waves:
                           reason: str, *, cause: str) -> None:
         """Send the report back to ``outages`` for another try after a delay, or after the
         last one its decision to ``decisions-dlq`` with the reason."""
-        delays = self.retry_delays
-        if attempt >= len(delays):
-            self.sink.count("desk.gave_up", cause=cause)
-            await self.sink.dead_letter_record(
-                "decisions", key, report.decision.dumps(),
-                f"outage wave {key}: {reason} (gave up after {attempt + 1} tries; re-drive "
-                "with `router dlq replay decisions`)")
-            return
-        wait = delays[attempt]
-        log.warning("outage wave %s: %s; trying again in %.0fs (retry %d of %d)",
-                    key, reason, wait, attempt + 1, len(delays))
-        self.sink.count("desk.retry_later", cause=cause)
-        sent = await self.outages.send(
-            key=key.encode(), value=report,
-            headers={"attempt": str(attempt + 1).encode(),
-                     "not_before": repr(time.time() + wait).encode(),
-                     "reason": reason[:500].encode("utf-8", "replace")})
-        await sent
+        await send_later(self.sink, self.outages, key, report, report.decision,
+                         attempt=attempt, delays=self.retry_delays, who=f"outage wave {key}",
+                         reason=reason, cause=cause)
 
 
 def message_key(event: Any, report: OutageReport, settings: Settings) -> str:
