@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from classifiers.api import TriageModel
@@ -26,9 +26,15 @@ from vocab.records import Decision, Mention
 
 from . import incidents
 from .settings import Settings
-from .tables import MAX_DECIDED_PER_PARTITION, MAX_TEXTS_PER_PARTITION, Bounded, RecentPosts
+from .tables import (
+    MAX_DECIDED_PER_PARTITION,
+    MAX_TEXTS_PER_PARTITION,
+    Bounded,
+    Memory,
+    RecentPosts,
+)
 from .threads import ThreadIndex
-from .triage_step import author_key, leads_to, triage
+from .triage_step import author_key, triage
 from .validate import parse_mention
 
 
@@ -82,13 +88,14 @@ def classify_lines(lines: Iterable[bytes], settings: Settings, model: TriageMode
                    *, batch: int = 500, model_version: str = "") -> Iterator[dict[str, Any]]:
     """One output object per input line, in order (bad lines get ``error``); each decision
     names ``model_version``, the model that scored it."""
-    authors: dict[str, Mapping[str, Any]] = {}
+    authors: dict[str, dict[str, Any]] = {}
     waves = Waves(settings)
     store: dict[str, dict[str, Any]] = {}
     posts = RecentPosts(store)  # type: ignore[arg-type]  # the agent's store, on a dict
     threads = ThreadIndex()  # the whole input's threads, as the topic would have them
     decided = Bounded({}, MAX_DECIDED_PER_PARTITION)  # type: ignore[arg-type]  # likewise
     texts = Bounded({}, MAX_TEXTS_PER_PARTITION)  # type: ignore[arg-type]
+    memory = Memory(authors, posts, decided, texts, threads)  # type: ignore[arg-type]
     pending: list[tuple[int, Mention | str]] = []
 
     def flush() -> Iterator[dict[str, Any]]:
@@ -104,16 +111,7 @@ def classify_lines(lines: Iterable[bytes], settings: Settings, model: TriageMode
                           decided=decided, texts=texts, now=now, posts=posts,
                           threads=threads, model_version=model_version)
             if step.new:  # the same bookkeeping as the triage agent's
-                d = step.decision
-                thread = leads_to(item, d)
-                if thread is not None and d.case_key:
-                    threads.note(thread, d.case_key, d.decided_at, key)
-                posts.add(step.post, d.decided_at)
-                for ref, verdict in step.decided.items():
-                    decided.put(ref, verdict, now)
-                for text, record in step.texts.items():
-                    texts.put(text, record, now)
-                authors[key] = step.author
+                memory.keep(step, now)
             out = decision_json(step.decision)
             out["wave"] = waves.wave(step.decision)
             yield out

@@ -34,6 +34,9 @@ from typing import Any, Protocol, TypeVar, cast
 import faust
 from faust.streams import _current_event, current_event
 
+from .threads import ThreadIndex
+from .triage_step import Triaged, author_key, leads_to
+
 MAX_POSTS_PER_PARTITION = 2000
 #: Decided mentions and authors' texts kept per partition (a redelivery, a duplicate older
 #: than that is decided as new; the escalate agent's ``effects`` still opens no second ticket)
@@ -114,6 +117,36 @@ class RecentPosts(Bounded):
     def add(self, post: dict[str, Any], at: float) -> None:
         """Remember ``post`` (a Mention's JSON dict); call while handling its event."""
         self.put(f"{post.get('network')}:{post.get('id')}", post, at)
+
+
+@dataclass
+class Memory:
+    """Where triage keeps what a step returns: the agent's tables, or ``router classify``'s
+    dicts (the same bookkeeping, so the dry run remembers what the stream remembers)."""
+
+    authors: Table[dict[str, Any]]
+    posts: RecentPosts
+    decided: Bounded
+    texts: Bounded
+    threads: ThreadIndex | None = None
+
+    def keep(self, step: Triaged, now: float) -> tuple[str, str] | None:
+        """Keep a new mention's records: its thread's case, the post, a repeated text's
+        verdict or a text moved out, the author's record. Returns (thread, case) when the
+        thread newly leads to a case (the agent tells every worker, ``router.threads``)."""
+        d = step.decision
+        m = d.mention
+        key = author_key(m)
+        lead = leads_to(m, d)
+        told = (lead if lead is not None and self.threads is not None
+                and self.threads.note(*lead, d.decided_at, key) else None)
+        self.posts.add(step.post, d.decided_at)
+        for ref, verdict in step.decided.items():
+            self.decided.put(ref, verdict, now)
+        for text, record in step.texts.items():
+            self.texts.put(text, record, now)
+        self.authors[key] = cast(dict[str, Any], step.author)  # remember's new dict
+        return told
 
 
 @dataclass

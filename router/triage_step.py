@@ -90,12 +90,13 @@ def thread_case(m: Mention, threads: Threads) -> Case | None:
     return None
 
 
-def leads_to(m: Mention, d: Decision) -> str | None:
-    """The thread this decision makes lead to a case (for ``router.threads``), if any:
-    a customer's own case (``open``) or one a post joined (``link``), never an incident."""
+def leads_to(m: Mention, d: Decision) -> tuple[str, str] | None:
+    """(thread, case) when this decision makes the mention's thread lead to a case (for
+    ``router.threads``): a customer's own case (``open``) or one a post joined (``link``),
+    never an incident."""
     if d.case_key and (d.verdict is Verdict.OPEN or d.verdict is Verdict.LINK) \
             and not d.case_key.startswith("incident:"):
-        return m.thread_key
+        return m.thread_key, d.case_key
     return None
 
 

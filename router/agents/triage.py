@@ -35,12 +35,13 @@ from ..tables import (
     MAX_DECIDED_PER_PARTITION,
     MAX_TEXTS_PER_PARTITION,
     Bounded,
+    Memory,
     RecentPosts,
     Table,
     in_event,
 )
 from ..threads import ThreadIndex
-from ..triage_step import Triaged, author_key, leads_to, triage
+from ..triage_step import Triaged, author_key, triage
 from ..validate import parse_mention
 from ..wire import decision_bytes
 from . import Sink
@@ -87,6 +88,8 @@ class Triage:
             cast(Table[dict[str, Any]], {}), MAX_DECIDED_PER_PARTITION)
         self.texts = texts if texts is not None else Bounded(
             cast(Table[dict[str, Any]], {}), MAX_TEXTS_PER_PARTITION)
+        self.memory = Memory(authors, posts, self.decided,
+                             self.texts, threads)
         self.decisions = decisions
         self.sink = sink
         self.audit = audit  # where sampled silent verdicts go for a person to check
@@ -201,13 +204,12 @@ class Triage:
                       model_version=model_version)
         d = step.decision
         if step.new:  # small records: the post, its verdict, a new text, the author's
-            await self.publish_thread(m, d)
-            self.posts.add(step.post, d.decided_at)
-            for ref, verdict in step.decided.items():
-                self.decided.put(ref, verdict, now)
-            for text, record in step.texts.items():
-                self.texts.put(text, record, now)
-            self.authors[key] = cast(dict[str, Any], step.author)  # remember's new dict
+            told = self.memory.keep(step, now)
+            if told is not None and self.thread_topic is not None:
+                # before the decision: a reply decided after it, anywhere, finds the case
+                thread, case = told
+                await self.sink.emit(self.thread_topic, thread.encode(),
+                                     threads.record(case, d.decided_at, key))
         self.verdicts[(d.verdict, m.network)] += 1
         await self.sink.emit(self.decisions, key.encode(), decision_bytes(d, step.post))
         item = self.sampler.take(d, now) if step.new and self.audit is not None else None
@@ -218,17 +220,6 @@ class Triage:
         if log.isEnabledFor(logging.DEBUG):
             log.debug("decided %s", decision_line(d))
         return Decided(m, step, author)
-
-
-    async def publish_thread(self, m: Mention, d: Decision) -> None:
-        """Tell every worker that this mention's thread now leads to its case (before the
-        decision is written: a reply decided after it finds the case)."""
-        thread = leads_to(m, d)
-        if thread is None or self.threads is None or self.thread_topic is None or not d.case_key:
-            return
-        if self.threads.note(thread, d.case_key, d.decided_at, author_key(m)):
-            await self.sink.emit(self.thread_topic, thread.encode(),
-                                 threads.record(d.case_key, d.decided_at, author_key(m)))
 
 
 def decision_line(d: Decision) -> str:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import pytest
 
 from classifiers.api import Scores
 from router.settings import Settings
+from router.tables import Bounded, Memory, RecentPosts
 from router.threads import ThreadIndex, record
 from router.triage_step import Triaged, author_key, leads_to, triage
 from vocab.records import Mention
@@ -28,20 +28,19 @@ class Run:
     """The triage agent's bookkeeping, with a thread index shared by every author."""
 
     def __init__(self, threads: ThreadIndex | None = None) -> None:
-        self.authors: dict[str, Mapping[str, Any]] = {}
+        self.authors: dict[str, dict[str, Any]] = {}
         self.threads = threads if threads is not None else ThreadIndex()
+        self.memory = Memory(self.authors, RecentPosts({}),  # type: ignore[arg-type]
+                             Bounded({}, 100), Bounded({}, 100),  # type: ignore[arg-type]
+                             self.threads)
 
     def __call__(self, mention: Mention, scores: Scores, now: float = NOW) -> Triaged:
         key = author_key(mention)
-        step = triage(mention, scores, S, author=self.authors.get(key, {}), decided={},
-                      texts={},
-                      now=now, threads=self.threads)
-        if step.new:
-            d = step.decision
-            thread = leads_to(mention, d)
-            if thread is not None and d.case_key:
-                self.threads.note(thread, d.case_key, d.decided_at, key)
-            self.authors[key] = step.author
+        step = triage(mention, scores, S, author=self.authors.get(key, {}),
+                      decided=self.memory.decided, texts=self.memory.texts, now=now,
+                      threads=self.threads)
+        if step.new:  # the agent's bookkeeping (its tables here on dicts)
+            self.memory.keep(step, now)
         return step
 
 
