@@ -5,7 +5,7 @@ Faust serialises a record by calling back into Python for every nested record an
 was ~20-90 µs per mention for the post and ~110 µs for the decision, twice and once per
 mention, where the Faust agent that does nothing costs ~220 µs a message in all. Here each
 record's own ``to_representation`` (one dict, metadata included) goes to the C JSON encoder
-once. ``tests/router/test_wire.py`` holds both to Faust's own output.
+once. ``tests/router/test_triage_state.py`` holds both to Faust's own output.
 """
 
 from __future__ import annotations
