@@ -15,7 +15,7 @@ from typing import Any
 
 from vocab.records import Decision, Mention
 
-_COMPACT = (",", ":")  # Faust's separators (and, like it, ASCII only)
+COMPACT = (",", ":")  # Faust's separators (and, like it, ASCII only)
 
 
 def mention_json(m: Mention) -> dict[str, Any]:
@@ -29,4 +29,4 @@ def decision_bytes(d: Decision, post: dict[str, Any] | None = None) -> bytes:
     """``d.dumps()``; ``post`` is ``mention_json(d.mention)`` when the caller has it."""
     data = dict(d.to_representation())
     data["mention"] = mention_json(d.mention) if post is None else post
-    return json.dumps(data, separators=_COMPACT).encode()
+    return json.dumps(data, separators=COMPACT).encode()

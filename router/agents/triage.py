@@ -29,6 +29,7 @@ from vocab.records import Decision, Mention
 from .. import shadow as shadowing
 from .. import threads
 from ..audit import Sampler
+from ..batch_writes import ChangelogTable, Writes
 from ..live_model import LiveModel
 from ..settings import Settings
 from ..tables import (
@@ -65,6 +66,7 @@ class Decided(NamedTuple):
     mention: Mention
     step: Triaged
     author: Mapping[str, Any]
+    event: Any
 
 
 class Triage:
@@ -77,7 +79,7 @@ class Triage:
                  shadow: Callable[[], Candidate | None] | None = None,
                  shadows: TopicT | None = None, decided: Bounded | None = None,
                  texts: Bounded | None = None, threads: ThreadIndex | None = None,
-                 thread_topic: TopicT | None = None) -> None:
+                 thread_topic: TopicT | None = None, writes: Writes | None = None) -> None:
         self.live = live  # the model deciding now (swapped between batches)
         self.policy_settings = policy_settings  # the worker's, with what ops set at runtime
         self.authors = authors  # author key -> state
@@ -98,6 +100,10 @@ class Triage:
         self.shadows = shadows  # where its verdicts go
         self.threads = threads  # every thread's case, whoever opened it (router.threads)
         self.thread_topic = thread_topic  # where a thread newly leading to a case goes
+        # where the batch's decisions, thread records and table changelog records wait to
+        # go to Kafka together at its end (``router.batch_writes``); without it, as in a
+        # test of the step alone, each goes to the sink when made
+        self.writes = writes
         self.shadow_failing = ""  # the candidate whose failure was logged in full already
         # The events of the current batch already decided or dead-lettered: if the batch
         # fails half-way, only the others become "internal error" dead letters.
@@ -154,8 +160,22 @@ class Triage:
             for (verdict, network), n in self.verdicts.items():
                 self.sink.count(f"verdict.{verdict}", n, network=network)
             self.verdicts.clear()
+            await self.send_writes(decided)
         if candidate is not None and self.shadows is not None:
             await self.shadow_batch(candidate, [d for d in decided if d.step.new])
+
+    async def send_writes(self, decided: list[Decided]) -> None:
+        """Send what the batch wrote. If that fails, the mentions decided are not settled
+        (the agent dead-letters them: their decisions may not have gone out)."""
+        if self.writes is None:
+            return
+        try:
+            await self.writes.send()
+        except Exception:
+            log.exception("cannot send the decisions of a batch of %d", len(decided))
+            for d in decided:
+                self.settled.discard(id(d.event))
+            raise
 
     async def shadow_batch(self, candidate: Candidate, decided: list[Decided]) -> None:
         """What ``candidate`` would decide for the mentions just decided live, to the shadow
@@ -203,15 +223,16 @@ class Triage:
                       now=now, posts=self.posts, threads=self.threads,
                       model_version=model_version)
         d = step.decision
+        out = self.writes if self.writes is not None else self.sink
         if step.new:  # small records: the post, its verdict, a new text, the author's
             told = self.memory.keep(step, now)
             if told is not None and self.thread_topic is not None:
                 # before the decision: a reply decided after it, anywhere, finds the case
                 thread, case = told
-                await self.sink.emit(self.thread_topic, thread.encode(),
-                                     threads.record(case, d.decided_at, key))
+                await out.emit(self.thread_topic, thread.encode(),
+                               threads.record(case, d.decided_at, key))
         self.verdicts[(d.verdict, m.network)] += 1
-        await self.sink.emit(self.decisions, key.encode(), decision_bytes(d, step.post))
+        await out.emit(self.decisions, key.encode(), decision_bytes(d, step.post))
         item = self.sampler.take(d, now) if step.new and self.audit is not None else None
         if item is not None and self.audit is not None:
             await self.sink.emit(self.audit, m.ref.encode(), item.dumps())
@@ -219,7 +240,7 @@ class Triage:
         self.sink.decided(getattr(event.message, "timestamp", None))
         if log.isEnabledFor(logging.DEBUG):
             log.debug("decided %s", decision_line(d))
-        return Decided(m, step, author)
+        return Decided(m, step, author, event)
 
 
 def decision_line(d: Decision) -> str:
@@ -241,12 +262,20 @@ def register(rt: Runtime) -> None:
             return model, shadowing.settings_for(rt.own_settings, rt.control.overrides(),
                                                  model)
 
+        writes = Writes(rt.app.producer)
+        tables = rt.tables
+
+        def batched(kept: Bounded) -> Any:
+            return ChangelogTable(kept.table, writes)
+
         step = Triage(live=lambda: rt.live, policy_settings=rt.policy_settings,
-                      authors=rt.tables.authors, posts=rt.tables.posts,
+                      authors=ChangelogTable(tables.authors, writes),
+                      posts=RecentPosts(batched(tables.posts), tables.posts.limit),
                       decisions=rt.topics.decisions, sink=rt, audit=rt.topics.audit,
                       shadow=candidate, shadows=rt.topics.shadow,
-                      decided=rt.tables.decided, texts=rt.tables.texts, threads=rt.threads,
-                      thread_topic=rt.topics.threads)
+                      decided=Bounded(batched(tables.decided), tables.decided.limit),
+                      texts=Bounded(batched(tables.texts), tables.texts.limit),
+                      threads=rt.threads, thread_topic=rt.topics.threads, writes=writes)
         # Waited for inside the loop, never before it: Faust registers the stream when the
         # agent first iterates it, and a mention fetched before that never reached triage
         # (seen with a wait here: a redelivery after a restart was never decided).

@@ -205,6 +205,8 @@ def test_redelivered_mention_after_restart_without_commit_opens_no_second_ticket
                                                         if d["mention"]["id"] == "x1"]) >= 2)
         again = [d for d in decisions if d["mention"]["id"] == "x1"]
         assert again[1]["verdict"] == again[0]["verdict"] == "open"
+        # remembered from the tables' changelogs, not decided afresh
+        assert again[1]["reasons"][0] == "redelivered: same verdict as before"
         time.sleep(3.0)  # give escalate time to (wrongly) act on the redelivery
         assert len(tickets(rp)) == 1
         assert tickets(rp)[0]["comments"] == 0
