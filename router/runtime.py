@@ -60,6 +60,7 @@ class Topics:
     decisions_retry: TopicT  # Decision the desk could not take yet
     ticket_events: TopicT  # TicketEvent, keyed by desk:ticket
     outages: TopicT  # OutageReport, keyed by wave (outage:<window>)
+    outages_retry: TopicT  # OutageReport the desk could not take yet, keyed by wave
     replies: TopicT  # Reply, keyed by reply id
     audit: TopicT  # AuditItem, keyed by mention ref (compacted; written only)
     feedback: TopicT  # Label, keyed by mention ref (compacted; written only)
@@ -71,14 +72,15 @@ class Topics:
         """Each topic whose records are decoded, with the source it dead-letters to."""
         return {self.decisions: "decisions", self.decisions_retry: "decisions",
                 self.ticket_events: "ticket_events", self.replies: "replies",
-                self.outages: "decisions"}
+                self.outages: "decisions", self.outages_retry: "decisions"}
 
 
 #: The agents whose running ``/health`` reports.
-AGENTS = ("triage", "escalate", "escalate_retry", "waves", "closeloop", "publish")
+AGENTS = ("triage", "escalate", "escalate_retry", "waves", "waves_retry", "closeloop",
+          "publish")
 #: Agents that run with another (``ROUTER_AGENTS`` names that one): the desk work of
 #: escalation comes with it.
-RUNS_WITH = {"escalate_retry": "escalate", "waves": "escalate"}
+RUNS_WITH = {"escalate_retry": "escalate", "waves": "escalate", "waves_retry": "escalate"}
 
 
 @dataclass
@@ -298,6 +300,7 @@ def build(settings: Settings, *, model: TriageModel | None = None, desk: Desk | 
         decisions_retry=topic("decisions_retry", value_type=Decision),
         ticket_events=topic("ticket_events", value_type=TicketEvent),
         outages=topic("outages", value_type=OutageReport),
+        outages_retry=topic("outages_retry", value_type=OutageReport),
         replies=topic("replies", value_type=Reply),
         audit=topic("audit", value_type=AuditItem),
         feedback=topic("feedback", value_type=Label),

@@ -46,6 +46,9 @@ SPECS: dict[str, TopicSpec] = {
     "ticket_events": TopicSpec("ticket-events"),  # keyed by desk:ticket
     # outage reports whose ticket is open, keyed by wave (outage:<window>), not by author
     "outages": TopicSpec("outages"),
+    # outage reports the desk could not take yet, tried again after a delay (keyed by wave;
+    # apart from ``outages`` so that a report waiting never holds the next ones back)
+    "outages_retry": TopicSpec("outages-retry"),
     "replies": TopicSpec("replies"),  # keyed by reply id
     "config": TopicSpec("router-config", compacted=True, partitions=1),
     # thread key -> the case its conversation leads to, whoever opened it (router.threads)
@@ -208,6 +211,16 @@ def ensure_topics(settings: Settings, *, timeout_s: float = 30.0) -> list[str]:
                 created.append(new.name)
             except TopicAlreadyExistsError:
                 pass
+        # Created is not yet known: the broker's metadata can lag the controller, and a
+        # worker started now would find the newest topics missing (seen with the last one,
+        # Faust's leader topic, on a loaded machine).
+        deadline = time.monotonic() + timeout_s
+        while missing := set(created) - set(admin.list_topics()):
+            if time.monotonic() > deadline:
+                raise BrokerError(f"created but not yet listed by the broker after "
+                                  f"{timeout_s:.0f}s: {', '.join(sorted(missing))}; run "
+                                  "`router topics` again")
+            time.sleep(0.2)
         return created
     finally:
         admin.close()

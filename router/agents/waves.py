@@ -18,10 +18,11 @@ first ones included, and each later one as it comes, is attached to it:
   embedded desk) answers no one twice. Escalate wrote the report's own ``linked`` event
   before it sent the report here, so the ``unlinked`` always comes after it.
 
-Every step is safe to repeat. A desk that is unavailable sends the report back to
-``outages`` for another try after each of ``decision_retry_delays`` (the wave's later
-reports go on meanwhile: what is pending is attached by whichever comes first); after the
-last, to ``decisions-dlq``, from where ``router dlq replay decisions`` sends the decision to
+Every step is safe to repeat. A desk that is unavailable sends the report to
+``outages-retry`` for another try after each of ``decision_retry_delays``; ``waves_retry``
+waits there, so the reports on ``outages`` are never held back behind one that waits (what
+is pending is attached by whichever comes first); after the last try, to
+``decisions-dlq``, from where ``router dlq replay decisions`` sends the decision to
 escalate, which sends the report here again.
 """
 
@@ -78,12 +79,12 @@ class Waves:
     """The wave step for one outage report."""
 
     def __init__(self, *, desk: Desk, waves: Table[dict[str, Any]], ticket_events: TopicT,
-                 outages: TopicT, settings: Callable[[], Settings],
+                 retry: TopicT, settings: Callable[[], Settings],
                  retry_delays: Sequence[float], sink: Sink) -> None:
         self.desk = desk
         self.waves = waves  # wave key -> {"count", "seen", "pending", "problem"}
         self.ticket_events = ticket_events
-        self.outages = outages  # where a report goes back for another try
+        self.retry = retry  # where a report waits for another try (outages-retry)
         self.settings = settings
         self.retry_delays = retry_delays
         self.sink = sink
@@ -174,9 +175,9 @@ class Waves:
 
     async def retry_later(self, event: Any, key: str, report: OutageReport, attempt: int,
                           reason: str, *, cause: str) -> None:
-        """Send the report back to ``outages`` for another try after a delay, or after the
+        """Send the report to ``outages-retry`` for another try after a delay, or after the
         last one its decision to ``decisions-dlq`` with the reason."""
-        await send_later(self.sink, self.outages, key, report, report.decision,
+        await send_later(self.sink, self.retry, key, report, report.decision,
                          attempt=attempt, delays=self.retry_delays, who=f"outage wave {key}",
                          reason=reason, cause=cause)
 
@@ -190,7 +191,7 @@ def message_key(event: Any, report: OutageReport, settings: Settings) -> str:
 
 
 def attempt_of(headers: Any) -> tuple[int, float]:
-    """(attempt, not_before) of a report sent back for another try; (0, 0) the first time."""
+    """(attempt, not_before) of a report sent for another try; (0, 0) the first time."""
     items = headers.items() if isinstance(headers, dict) else (headers or ())
     if not any(k == "attempt" for k, _ in items):
         return 0, 0.0
@@ -198,25 +199,46 @@ def attempt_of(headers: Any) -> tuple[int, float]:
 
 
 def register(rt: Runtime) -> None:
+    steps: list[Waves] = []
+
+    async def step() -> Waves:
+        """One step for both agents, built once the desk is set up (before the worker)."""
+        if not steps:
+            await rt.ready()
+            steps.append(Waves(desk=rt.desk, waves=rt.tables.waves,
+                               ticket_events=rt.topics.ticket_events,
+                               retry=rt.topics.outages_retry, settings=rt.policy_settings,
+                               retry_delays=rt.settings.decision_retry_delays, sink=rt))
+        return steps[0]
+
+    async def one(wave: Waves, event: Any, *, wait: bool) -> None:
+        """Handle one report (``wait``: first until its ``not_before``, on the retry topic,
+        whose later reports may wait behind it; an earlier worker's report sent back to
+        ``outages`` itself is tried at once)."""
+        report: OutageReport = event.value
+        with rt.working(event.message.topic):
+            try:
+                attempt, not_before = attempt_of(event.message.headers)
+                delay = not_before - time.time()
+                if wait and delay > 0:  # bounded
+                    await asyncio.sleep(min(delay, MAX_RETRY_WAIT))
+                await wave.handle(event, report, attempt=attempt)
+            except Exception as exc:  # noqa: BLE001 - one report's bug stays its own
+                log.exception("waves: unexpected error")
+                # the decision, not the report: `router dlq replay decisions` re-drives it
+                await rt.dead_letter_record(
+                    "decisions", message_key(event, report, rt.settings),
+                    report.decision.dumps(), f"outage wave: internal error: "
+                    f"{type(exc).__name__}: {exc}")
+
     @rt.app.agent(rt.topics.outages, name="waves", concurrency=1)
     async def waves(stream: Any) -> None:
-        await rt.ready()  # outside any guard: a desk that cannot start stops the worker
-        step = Waves(desk=rt.desk, waves=rt.tables.waves, ticket_events=rt.topics.ticket_events,
-                     outages=rt.topics.outages, settings=rt.policy_settings,
-                     retry_delays=rt.settings.decision_retry_delays, sink=rt)
+        wave = await step()  # outside any guard: a desk that cannot start stops the worker
         async for event in stream.events():
-            report: OutageReport = event.value
-            with rt.working(event.message.topic):
-                try:
-                    attempt, not_before = attempt_of(event.message.headers)
-                    wait = not_before - time.time()
-                    if wait > 0:  # bounded; the partition's later reports wait behind
-                        await asyncio.sleep(min(wait, MAX_RETRY_WAIT))
-                    await step.handle(event, report, attempt=attempt)
-                except Exception as exc:  # noqa: BLE001 - one report's bug stays its own
-                    log.exception("waves: unexpected error")
-                    # the decision, not the report: `router dlq replay decisions` re-drives it
-                    await rt.dead_letter_record(
-                        "decisions", message_key(event, report, rt.settings),
-                        report.decision.dumps(), f"outage wave: internal error: "
-                        f"{type(exc).__name__}: {exc}")
+            await one(wave, event, wait=False)
+
+    @rt.app.agent(rt.topics.outages_retry, name="waves_retry", concurrency=1)
+    async def waves_retry(stream: Any) -> None:
+        wave = await step()
+        async for event in stream.events():
+            await one(wave, event, wait=True)

@@ -330,7 +330,8 @@ def test_health_is_503_naming_the_agent_until_every_agent_runs(tmp_path: Path) -
     status, body = rt.health.status(rt.app)  # not started: nothing runs yet
     assert status == 503
     assert body["agents"] == dict.fromkeys(
-        ("triage", "escalate", "escalate_retry", "waves", "closeloop", "publish"),
+        ("triage", "escalate", "escalate_retry", "waves", "waves_retry", "closeloop",
+         "publish"),
         "not running")
     rt.health.down["escalate_retry"] = "RuntimeError: escaped"
     status, body = rt.health.status(rt.app)

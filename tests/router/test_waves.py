@@ -108,11 +108,11 @@ class Wave:
 
     def __init__(self, desk: EmbeddedDesk) -> None:
         self.desk = desk
-        self.events, self.outages, self.replies = Topic(), Topic(), Topic()
+        self.events, self.retry, self.replies = Topic(), Topic(), Topic()
         self.sink = Sink()
         self.table: dict[str, dict[str, Any]] = defaultdict(dict)
         self.step = Waves(desk=desk, waves=self.table, ticket_events=self.events,  # type: ignore[arg-type]
-                          outages=self.outages, settings=lambda: S, retry_delays=[0.0],
+                          retry=self.retry, settings=lambda: S, retry_delays=[0.0],
                           sink=self.sink)  # type: ignore[arg-type]
         self.loop = CloseLoop(links=defaultdict(list), replied=defaultdict(list),  # type: ignore[arg-type]
                               replies=self.replies, compose=lambda m, link: f"fixed: {link}",
@@ -237,7 +237,7 @@ def test_a_desk_without_links_names_each_report_on_the_problem(desk: EmbeddedDes
     assert sorted(v.author_handle for _, v, _ in w.replies.sent) == ["user0", "user1", "user2"]
 
 
-def test_a_desk_that_fails_sends_the_report_back_and_nothing_pending_is_lost(
+def test_a_desk_that_fails_sends_the_report_to_retry_and_nothing_pending_is_lost(
         desk: EmbeddedDesk, monkeypatch: Any) -> None:
     real_open = desk.open
     fail = [True]
@@ -254,8 +254,8 @@ def test_a_desk_that_fails_sends_the_report_back_and_nothing_pending_is_lost(
         monkeypatch.setattr(desk, "open", flaky_open)
         for r in reports:
             await w.handle(r)
-        assert len(w.outages.sent) == 1  # the third, back for another try
-        key, again, headers = w.outages.sent[0]
+        assert len(w.retry.sent) == 1  # the third, to outages-retry for another try
+        key, again, headers = w.retry.sent[0]
         assert headers is not None and headers["attempt"] == b"1"
         assert len(w.table[key.decode()]["pending"]) == 3
         fail[0] = False
