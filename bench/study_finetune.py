@@ -18,6 +18,9 @@ linear model falls short. Each part writes ``<out>/<part>.json``:
   quantized to int8 (``onnxruntime.quantization.quantize_dynamic``); texts/s on
   onnxruntime with 2 threads (batches of 32 sorted by length) on 2,000 tweets; int8 against
   fp32 on the evaluation set; file sizes and sha256.
+- ``cascade`` (after ``speed``): the int8 scores averaged with the shipped score only where
+  the shipped score lies in a band, for a fixed grid of bands, with the share of posts sent
+  through the transformer and the ``score()`` rate that implies.
 - ``complaints``: the complaints corpus's own labels, the folds of
   ``python -m classifiers.protocols complaints`` (10-fold stratified, shuffled, seed 0),
   macro-F1 at 0.5 per fold for the fine-tuned model, the linear pipeline (C=4) and their
@@ -32,7 +35,7 @@ It needs PyTorch and transformers, which the project never installs; use a separ
     PYTHONPATH=. HF_HUB_OFFLINE=1 /work/venv-train/bin/python bench/study_finetune.py \\
         actionable --shared ../shared/data --out /work/ft-artifacts
 
-(then ``offensive``, ``speed`` and ``complaints [--only-folds N]`` the same way). The
+(then ``offensive``, ``speed``, ``cascade`` and ``complaints [--only-folds N]``). The
 shipped model is loaded through ``classifiers.load_default()``, so scikit-learn must be the
 version on its card. Nothing here reads IBM test or TweetEval test.
 """
@@ -71,6 +74,7 @@ LR = 5e-5
 SEED = 0
 THREADS = 2
 BANDS = (0.05, 0.1, 0.15, 0.2, 0.3)
+SCORE_RATE = 6600.0  # score() texts/s with the static semantic half (docs/classifiers.md)
 
 
 def base_dir() -> Path:
@@ -389,14 +393,52 @@ def speed(args: argparse.Namespace) -> dict[str, Any]:
                                     - result["fp32"]["evaluation"]["roc_auc"], 4),
         "mean_abs_score_difference": round(float(gap.mean()), 4),
         "max_abs_score_difference": round(float(gap.max()), 4)}
-    shipped_rate = 6600.0  # score() with the static semantic half, docs/classifiers.md
     rate = result["int8"]["texts_per_s"]
     result["score_per_s_if_share_goes_through_int8"] = {
-        str(share): round(1 / (1 / shipped_rate + share / rate))
+        str(share): round(1 / (1 / SCORE_RATE + share / rate))
         for share in (0.01, 0.02, 0.05, 0.1, 0.2)}
     np.save(folder / "eval_scores_int8.npy", scores["int8"])
     print(json.dumps(result, indent=1), flush=True)
     return result
+
+
+# -- the cascade's trade-off, from the saved scores -----------------------------------------
+CASCADE_BANDS = ((0.4, 0.95), (0.3, 0.97), (0.2, 0.98), (0.1, 0.99), (0.05, 0.995), (0.0, 1.0))
+
+
+def cascade(args: argparse.Namespace) -> dict[str, Any]:
+    """Which posts would go through the int8 transformer, and what that buys: the average
+    of the shipped score and the transformer's where the shipped score lies inside (lo, hi),
+    the shipped score elsewhere. Every band of a fixed grid is reported (none is chosen on
+    the evaluation set), with the share of all posts and of general tweets inside it and
+    the ``score()`` rate that share implies at the int8 rate measured by ``speed``."""
+    from classifiers import load_default  # noqa: PLC0415
+    from classifiers.build import split_shared  # noqa: PLC0415
+
+    parts = split_shared(args.shared)
+    texts, y = evaluation_set(parts)
+    shipped = np.asarray([s.actionable for s in load_default().score(texts)])
+    folder = args.out / "actionable"
+    tuned = np.load(folder / "eval_scores_int8.npy")
+    rate = json.loads((args.out / "speed.json").read_text("utf-8"))["int8"]["texts_per_s"]
+    general = np.arange(len(texts)) >= len(texts) - len(parts["general"])
+    out: dict[str, Any] = {"command": command("cascade", args), "int8_texts_per_s": rate,
+                           "score_texts_per_s_assumed": SCORE_RATE,
+                           "shipped": ranking(y, shipped),
+                           "int8_alone": ranking(y, tuned),
+                           "int8_average_everywhere": ranking(y, (tuned + shipped) / 2)}
+    for lo, hi in CASCADE_BANDS:
+        inside = (shipped > lo) & (shipped < hi)
+        share = float(inside.mean())
+        out[f"band_{lo}_{hi}"] = {
+            **ranking(y, np.where(inside, (tuned + shipped) / 2, shipped)),
+            "share_through_transformer": round(share, 4),
+            "share_of_general_through_transformer": round(float(inside[general].mean()), 4),
+            "score_texts_per_s_at_that_share": round(1 / (1 / SCORE_RATE + share / rate)),
+            "score_texts_per_s_at_general_share":
+                round(1 / (1 / SCORE_RATE + float(inside[general].mean()) / rate))}
+    print(json.dumps(out, indent=1), flush=True)
+    return out
 
 
 # -- (b) complaints, the corpus's own labels ------------------------------------------------
@@ -437,7 +479,8 @@ def complaints(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", choices=["actionable", "offensive", "speed", "complaints"])
+    parser.add_argument("part", choices=["actionable", "offensive", "speed", "cascade",
+                                         "complaints"])
     parser.add_argument("--shared", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True, help="artifacts and results folder")
     parser.add_argument("--epochs", type=int, default=2)
@@ -446,7 +489,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     fn = {"actionable": actionable, "offensive": offensive, "speed": speed,
-          "complaints": complaints}[args.part]
+          "cascade": cascade, "complaints": complaints}[args.part]
     result = fn(args)
     (args.out / f"{args.part}.json").write_text(json.dumps(result, indent=2) + "\n", "utf-8")
     return 0
