@@ -21,6 +21,7 @@ mention of the batch reads it) and leaves the changelog record here.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import ItemsView
 from typing import Any, Generic, TypeVar
@@ -77,14 +78,22 @@ class Writes:
             for key, value in records:
                 tp = faust_producer.key_partition(topic, key)
                 by_tp.setdefault((topic, tp.partition), []).append((key, value))
-        for (topic, partition), records in by_tp.items():
-            batch = producer.create_batch()
-            for key, value in records:
-                if batch.append(key=key, value=value, timestamp=None) is None:  # full
-                    await producer.send_batch(batch, topic, partition=partition)
-                    batch = producer.create_batch()  # takes a first record of any size
-                    batch.append(key=key, value=value, timestamp=None)
+        # aiokafka takes a partition's batch only once its previous one is on its way (a
+        # produce round trip, at worst): the partitions wait together, not one by one
+        await asyncio.gather(*(send_batches(producer, topic, partition, records)
+                               for (topic, partition), records in by_tp.items()))
+
+
+async def send_batches(producer: Any, topic: str, partition: int,
+                       records: list[Record]) -> None:
+    """Hand ``records`` to aiokafka as record batches for one partition, in order."""
+    batch = producer.create_batch()
+    for key, value in records:
+        if batch.append(key=key, value=value, timestamp=None) is None:  # full
             await producer.send_batch(batch, topic, partition=partition)
+            batch = producer.create_batch()  # takes a first record of any size
+            batch.append(key=key, value=value, timestamp=None)
+    await producer.send_batch(batch, topic, partition=partition)
 
 
 class ChangelogTable(Generic[V]):
