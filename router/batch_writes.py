@@ -22,24 +22,18 @@ mention of the batch reads it) and leaves the changelog record here.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import ItemsView
 from typing import Any, Generic, TypeVar
 
 from faust.streams import current_event
 from faust.types import TopicT
 
-from .wire import COMPACT
+from .wire import json_bytes
 
 V = TypeVar("V")
 
 #: One record: (key, value or None for a tombstone)
 Record = tuple[bytes, bytes | None]
-
-
-def changelog_bytes(obj: Any) -> bytes:
-    """A table key or value as Faust's ``json`` codec writes it (compact, ASCII)."""
-    return json.dumps(obj, separators=COMPACT).encode()
 
 
 class Writes:
@@ -117,7 +111,7 @@ class ChangelogTable(Generic[V]):
     def __setitem__(self, key: str, value: V) -> None:
         partition = self._partition()
         self.table.data[key] = value
-        self.writes.add(self.topic, changelog_bytes(key), changelog_bytes(value), partition)
+        self.writes.add(self.topic, json_bytes(key), json_bytes(value), partition)
 
     def __contains__(self, key: object) -> bool:
         return key in self.table
@@ -131,7 +125,7 @@ class ChangelogTable(Generic[V]):
         if key not in data:
             return default
         value: V = data.pop(key)
-        self.writes.add(self.topic, changelog_bytes(key), None, partition)
+        self.writes.add(self.topic, json_bytes(key), None, partition)
         return value
 
     def items(self) -> ItemsView[str, V]:

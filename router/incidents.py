@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 import faust
 
+from connectors.social.text import epoch
 from vocab.records import Decision
 from vocab.verdicts import Verdict
 
@@ -60,13 +60,8 @@ def report_time(d: Decision) -> float:
     same for a redelivery (decided again later) and under a backlog (decided minutes after
     the outage), so a wave's reports keep one key; the decision time when it cannot be
     read."""
-    try:
-        at = datetime.fromisoformat(d.mention.created_at.strip().replace("Z", "+00:00"))
-    except (ValueError, AttributeError):
-        return d.decided_at
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=timezone.utc)
-    return at.timestamp()
+    at = epoch(d.mention.created_at)
+    return d.decided_at if at is None else at
 
 
 def wave_key(at: float, settings: Settings) -> str:

@@ -18,6 +18,12 @@ from vocab.records import Decision, Mention
 COMPACT = (",", ":")  # Faust's separators (and, like it, ASCII only)
 
 
+def json_bytes(obj: Any) -> bytes:
+    """``obj`` as Faust's ``json`` codec writes it (compact, ASCII): a record's value, or a
+    table's key or value in its changelog."""
+    return json.dumps(obj, separators=COMPACT).encode()
+
+
 def mention_json(m: Mention) -> dict[str, Any]:
     """``m.to_json_dict()``, without the JSON round trip (a new dict)."""
     data = dict(m.to_representation())
@@ -29,4 +35,4 @@ def decision_bytes(d: Decision, post: dict[str, Any] | None = None) -> bytes:
     """``d.dumps()``; ``post`` is ``mention_json(d.mention)`` when the caller has it."""
     data = dict(d.to_representation())
     data["mention"] = mention_json(d.mention) if post is None else post
-    return json.dumps(data, separators=COMPACT).encode()
+    return json_bytes(data)

@@ -298,6 +298,13 @@ def message_key(event: Any, d: Decision) -> str:
     return str(key) if key else f"{d.mention.network}:{d.mention.author.id}"
 
 
+async def wait_until(not_before: float) -> None:
+    """Sleep until ``not_before`` (a retry's time), at most ``MAX_RETRY_WAIT``."""
+    wait = not_before - time.time()
+    if wait > 0:
+        await asyncio.sleep(min(wait, MAX_RETRY_WAIT))
+
+
 def retry_state(headers: Mapping[str, Any] | Iterable[tuple[str, Any]] | None
                 ) -> tuple[int, float]:
     """(attempt, not_before) from a ``decisions-retry`` message's headers."""
@@ -338,7 +345,5 @@ def register(rt: Runtime) -> None:
         async for event in stream.events():
             async with rt.guard("decisions", event):
                 attempt, not_before = retry_state(event.message.headers)
-                wait = not_before - time.time()
-                if wait > 0:  # bounded; later retries of the partition wait behind
-                    await asyncio.sleep(min(wait, MAX_RETRY_WAIT))
+                await wait_until(not_before)  # later retries of the partition wait behind
                 await escalation.handle(event, event.value, attempt=attempt)

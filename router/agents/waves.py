@@ -28,7 +28,6 @@ escalate, which sends the report here again.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -49,7 +48,7 @@ from ..incidents import OutageReport
 from ..settings import Settings
 from ..tables import Table, in_event
 from . import Sink
-from .escalate import MAX_RETRY_WAIT, error_cause, external_id, retry_state, send_later
+from .escalate import error_cause, external_id, retry_state, send_later, wait_until
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -219,9 +218,8 @@ def register(rt: Runtime) -> None:
         with rt.working(event.message.topic):
             try:
                 attempt, not_before = attempt_of(event.message.headers)
-                delay = not_before - time.time()
-                if wait and delay > 0:  # bounded
-                    await asyncio.sleep(min(delay, MAX_RETRY_WAIT))
+                if wait:
+                    await wait_until(not_before)
                 await wave.handle(event, report, attempt=attempt)
             except Exception as exc:  # noqa: BLE001 - one report's bug stays its own
                 log.exception("waves: unexpected error")
