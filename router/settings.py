@@ -175,6 +175,11 @@ class Settings(BaseSettings):
         "http://127.0.0.1:6066/desk/tickets/{id}",
         description="Link to an embedded-desk ticket; {id} is replaced.",
     )
+    desk_concurrency: int = Field(
+        4, ge=1, le=64,
+        description="Cases the escalate agent works on at once (their desk calls overlap; "
+        "one case's mentions are always handled in order). 1 calls the desk one at a time.",
+    )
     decision_retry_delays: Annotated[list[float], NoDecode] = Field(
         default_factory=lambda: [10.0, 60.0, 300.0],
         description="Seconds a decision waits on the decisions-retry topic before each new "

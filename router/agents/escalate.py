@@ -25,10 +25,12 @@ last try it goes to ``decisions-dlq`` with the reason (``router dlq replay decis
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, AsyncContextManager
 
 from aiokafka.errors import KafkaError
 from faust.types import TopicT
@@ -52,6 +54,29 @@ log = logging.getLogger(__name__)
 # An effects value while a mention is being acted on (not done: a redelivery resumes it).
 PENDING = "pending:"
 MAX_RETRY_WAIT = 3600.0
+# Decisions acted on together: a batch's linked events wait for its last desk call, so a
+# larger batch saves little and delays the first customers' links.
+MAX_BATCH = 50
+
+Guard = Callable[[Any], AsyncContextManager[None]]
+
+
+@contextlib.asynccontextmanager
+async def _unguarded(event: Any) -> AsyncIterator[None]:
+    yield
+
+
+@dataclass
+class _Item:
+    """One decision of a batch, as it goes through the desk and Kafka."""
+
+    event: Any
+    d: Decision
+    attempt: int
+    resumed: bool  # an earlier try may have acted already (its effect was pending)
+    ticket: Ticket | None = None
+    linked: TicketEvent | None = None
+    sent: Awaitable[Any] | None = None  # the linked event's delivery
 
 
 def external_id(case_key: str) -> str:
@@ -78,7 +103,7 @@ class Escalate:
                  ticket_events: TopicT, decisions_retry: TopicT,
                  retry_delays: Sequence[float], flush: Callable[[], Awaitable[None]],
                  sink: Sink, outages: TopicT | None = None,
-                 settings: Callable[[], Settings] | None = None) -> None:
+                 settings: Callable[[], Settings] | None = None, concurrency: int = 1) -> None:
         self.desk = desk
         self.effects = effects  # mention ref -> what was done (or PENDING while doing it)
         self.cases = cases  # case key -> desk ticket id
@@ -89,6 +114,7 @@ class Escalate:
         self.sink = sink
         self.outages = outages  # where outage reports go to be counted by wave
         self.settings = settings  # the window of a wave
+        self.concurrency = concurrency  # cases whose desk calls may overlap
 
     async def ticket_for_case(self, d: Decision) -> Ticket | None:
         assert d.case_key
@@ -154,11 +180,61 @@ class Escalate:
 
     async def handle(self, event: Any, d: Decision, *, attempt: int = 0) -> None:
         """Act on one decision (``attempt``: how many tries it had before this one)."""
+        await self.handle_batch([(event, d, attempt)])
+
+    async def handle_batch(self, batch: Sequence[tuple[Any, Decision, int]],
+                           guard: Guard | None = None) -> None:
+        """Act on a batch of decisions ``(event, decision, attempt)``, in order.
+
+        The Kafka round trips are the batch's: one flush for every pending effect before
+        the first desk call, then every ``linked`` event sent together, each awaited before
+        its own effect is recorded. The desk calls of different cases overlap
+        (``act_on_cases``). Per ticket that leaves the desk's own work. ``guard(event)``
+        turns an unexpected error on one decision into that decision's dead letter (the
+        worker passes ``Runtime.guard``); without it, the error is raised."""
+        guard = guard or _unguarded
+        work: list[_Item] = []
+        for event, d, attempt in batch:
+            async with guard(event):
+                item = await self.begin(event, d, attempt)
+                if item is not None:
+                    work.append(item)
+        if any(not it.resumed for it in work):
+            try:
+                await self.flush()  # every pending effect is in Kafka before a desk call
+            except KafkaError as exc:
+                for it in work:
+                    async with guard(it.event):
+                        await self.retry_later(it, f"pending effect not written: "
+                                               f"{type(exc).__name__}: {exc}", cause="kafka")
+                return
+        await self.act_on_cases(work, guard)
+        acted = [it for it in work if it.linked is not None]
+        for it in acted:  # sent together; each is awaited below, before its effect
+            async with guard(it.event):
+                assert it.linked is not None
+                try:
+                    it.sent = await self.ticket_events.send(
+                        key=it.linked.ticket_key.encode(), value=it.linked)
+                except KafkaError as exc:
+                    await self.retry_later(it, f"ticket event not written: "
+                                           f"{type(exc).__name__}: {exc}", cause="kafka")
+        for it in acted:
+            if it.sent is not None:
+                async with guard(it.event):
+                    await self.finish(it)
+
+    async def begin(self, event: Any, d: Decision, attempt: int) -> _Item | None:
+        """The decision's work, or None: it does not act on the desk, or a redelivery of a
+        decision already acted on (its outage report is sent again, see the docstring).
+        Writes the pending effect (flushed by the batch before any desk call), so that a
+        redelivery after a crash knows that a ticket found for this case may be its own."""
         if not d.verdict.acts:
-            return
+            return None
         in_event(event)
         m = d.mention
         done = self.effects.get(m.ref)
+        item = _Item(event=event, d=d, attempt=attempt, resumed=bool(done))
         if done and not str(done).startswith(PENDING):
             self.sink.count("desk.skipped_redelivery")
             desk_key, _, ticket_id = str(done).partition(":")
@@ -167,56 +243,78 @@ class Escalate:
                     await self.report_outage(d, Ticket(id=ticket_id,
                                                        url=self.desk.ticket_url(ticket_id)))
                 except KafkaError as exc:
-                    await self.retry_later(event, d, attempt, f"outage report not written: "
+                    await self.retry_later(item, f"outage report not written: "
                                            f"{type(exc).__name__}: {exc}", cause="kafka")
-            return
+            return None
         if not done:
-            # Written (and flushed) before the desk call, so that a redelivery after a crash
-            # knows that a ticket found for this case may be this mention's own.
             self.effects[m.ref] = f"{PENDING}{d.case_key or m.ref}"
-            await self.flush()
+        return item
+
+    async def act_on_cases(self, work: Sequence[_Item], guard: Guard) -> None:
+        """Call the desk for every decision of the batch: each case's decisions in order
+        (its second mention joins the ticket its first opened), up to ``concurrency`` cases
+        at a time, so that one ticket's desk round trip does not wait for another's."""
+        by_case: dict[str, list[_Item]] = {}
+        for it in work:
+            by_case.setdefault(it.d.case_key or it.d.mention.ref, []).append(it)
+        slots = asyncio.Semaphore(self.concurrency)
+
+        async def case(items: list[_Item]) -> None:
+            async with slots:
+                for it in items:
+                    async with guard(it.event):
+                        await self.act_on(it)
+
+        await asyncio.gather(*(case(items) for items in by_case.values()))
+
+    async def act_on(self, it: _Item) -> None:
+        """Call the desk for one decision and make its ``linked`` event (none when the
+        decision went to retry or to the dead letters instead)."""
+        d, m = it.d, it.d.mention
         try:
-            ticket = await self.act(d, resumed=bool(done))
+            ticket = await self.act(d, resumed=it.resumed)
         except RetriableError as exc:
-            await self.retry_later(event, d, attempt, f"desk unavailable: {exc}",
-                                   cause=error_cause(exc))
+            await self.retry_later(it, f"desk unavailable: {exc}", cause=error_cause(exc))
             return
         except KafkaError as exc:
-            await self.retry_later(event, d, attempt,
-                                   f"ticket event not written: {type(exc).__name__}: {exc}",
-                                   cause="kafka")
+            await self.retry_later(it, f"ticket event not written: {type(exc).__name__}: "
+                                   f"{exc}", cause="kafka")
             return
         except ConnectorError as exc:
             log.error("desk refused %s: %s", m.ref, exc)
             self.sink.count("desk.refused", cause=error_cause(exc))
-            await self.sink.dead_letter_record("decisions", message_key(event, d), d.dumps(),
-                                             f"desk refused: {exc}")
+            await self.sink.dead_letter_record("decisions", message_key(it.event, d),
+                                               d.dumps(), f"desk refused: {exc}")
             return
-        in_event(event)
+        in_event(it.event)
         if d.case_key:
             self.cases[d.case_key] = ticket.id
-        ev = TicketEvent(desk=self.desk.key, ticket_id=ticket.id, kind="linked",
-                         ticket_url=ticket.url, mention=m, verdict=str(d.verdict),
-                         reply_allowed=d.verdict.may_reply and not d.sensitive
-                         and not d.hurtful, at=time.time())
+        it.ticket = ticket
+        it.linked = TicketEvent(desk=self.desk.key, ticket_id=ticket.id, kind="linked",
+                                ticket_url=ticket.url, mention=m, verdict=str(d.verdict),
+                                reply_allowed=d.verdict.may_reply and not d.sensitive
+                                and not d.hurtful, at=time.time())
+
+    async def finish(self, it: _Item) -> None:
+        """Once its ``linked`` event is acknowledged: a late link's status, the outage
+        report, then the effect (a failure before it leaves the decision to its retry)."""
+        assert it.sent is not None and it.ticket is not None and it.linked is not None
         try:
-            await self.write_event(ev)  # in Kafka (acknowledged) before the effect is recorded
-            if attempt or done:
-                await self.late_status(ev)
-            await self.report_outage(d, ticket)  # after the linked event: see the docstring
+            await it.sent  # in Kafka (acknowledged) before the effect is recorded
+            if it.attempt or it.resumed:
+                await self.late_status(it.linked)
+            await self.report_outage(it.d, it.ticket)  # after the linked event
         except KafkaError as exc:
-            await self.retry_later(event, d, attempt,
-                                   f"ticket event not written: {type(exc).__name__}: {exc}",
-                                   cause="kafka")
+            await self.retry_later(it, f"ticket event not written: {type(exc).__name__}: "
+                                   f"{exc}", cause="kafka")
             return
         except RetriableError as exc:
-            await self.retry_later(event, d, attempt, f"desk unavailable: {exc}",
-                                   cause=error_cause(exc))
+            await self.retry_later(it, f"desk unavailable: {exc}", cause=error_cause(exc))
             return
         except ConnectorError as exc:
-            log.warning("no status for %s after a late link: %s", ticket.id, exc)
-        in_event(event)
-        self.effects[m.ref] = f"{self.desk.key}:{ticket.id}"
+            log.warning("no status for %s after a late link: %s", it.ticket.id, exc)
+        in_event(it.event)
+        self.effects[it.d.mention.ref] = f"{self.desk.key}:{it.ticket.id}"
 
     async def report_outage(self, d: Decision, ticket: Ticket) -> None:
         """Send an outage report, with its ticket, to be counted with its wave (acknowledged
@@ -247,13 +345,13 @@ class Escalate:
                 ticket_url=linked.ticket_url, at=time.time()))
             self.sink.count("desk.late_link_solved")
 
-    async def retry_later(self, event: Any, d: Decision, attempt: int, reason: str, *,
-                          cause: str = "other") -> None:
+    async def retry_later(self, it: _Item, reason: str, *, cause: str = "other") -> None:
         """Send the decision to ``decisions-retry`` for its next try after a delay, or, after
         the last one, to ``decisions-dlq`` with the reason (``cause``: the metrics' label,
         see ``error_cause``)."""
-        await send_later(self.sink, self.decisions_retry, message_key(event, d), d, d,
-                         attempt=attempt, delays=self.retry_delays, who=d.mention.ref,
+        d = it.d
+        await send_later(self.sink, self.decisions_retry, message_key(it.event, d), d, d,
+                         attempt=it.attempt, delays=self.retry_delays, who=d.mention.ref,
                          reason=reason, cause=cause)
 
 
@@ -329,15 +427,18 @@ def register(rt: Runtime) -> None:
                 decisions_retry=rt.topics.decisions_retry,
                 retry_delays=rt.settings.decision_retry_delays,
                 flush=rt.app.producer.flush, sink=rt, outages=rt.topics.outages,
-                settings=rt.policy_settings))
+                settings=rt.policy_settings, concurrency=rt.settings.desk_concurrency))
         return steps[0]
+
+    def guard(event: Any) -> AsyncContextManager[None]:
+        return rt.guard("decisions", event)
 
     @rt.app.agent(rt.topics.decisions, name="escalate", concurrency=1)
     async def escalate(stream: Any) -> None:
         escalation = await step()  # outside any guard: a failure stops the worker
-        async for event in stream.events():
-            async with rt.guard("decisions", event):
-                await escalation.handle(event, event.value)
+        async for events in stream.take_events(min(rt.settings.batch_size, MAX_BATCH),
+                                               within=rt.settings.batch_timeout):
+            await escalation.handle_batch([(e, e.value, 0) for e in events], guard)
 
     @rt.app.agent(rt.topics.decisions_retry, name="escalate_retry", concurrency=1)
     async def escalate_retry(stream: Any) -> None:

@@ -215,11 +215,11 @@ import router.runtime, router.agents.escalate as escalate
 async def no_guard(self, source, event):
     yield
 
-async def boom(self, event, d, attempt=0):
-    raise RuntimeError(f"escaped on {d.mention.id}")
+async def boom(self, batch, guard=None):
+    raise RuntimeError(f"escaped on {batch[0][1].mention.id}")
 
 router.runtime.Runtime.guard = no_guard
-escalate.Escalate.handle = boom
+escalate.Escalate.handle_batch = boom
 from router.cli import main
 main(["worker", "-l", "info"])
 """
