@@ -7,6 +7,8 @@
     mentions -> validation -> scoring -> policy -> tables -> decisions
 Each over N mentions (default 100k), pre-produced; throughput is N over the span between
 the first and the last output record's broker timestamp, so start-up is not counted.
+Beside (c), the ceiling any triage in one Faust worker has: (b)'s cost per message plus
+the shipped model's ``score()`` alone, timed in this process on the same texts.
 
 Then latency, mentions produced at a fixed rate (``--rate``, default 1,000/s) once the
 worker has warmed up, each stamped with the producer's clock just before it is sent:
@@ -19,6 +21,11 @@ worker has warmed up, each stamped with the producer's clock just before it is s
     time, for the mentions whose decision opened a ticket of their own (verdict ``open``
     starting a case; mentions that joined an open case or an incident are left out, and
     counted).
+(d0) the baseline for (d): the agent of (b) at the same rate, mention -> forwarded record.
+(f) tickets/s: N/10 pre-produced mentions that each open a ticket, default agents on the
+    embedded desk, from the first ticket's ``created_at`` to the last; beside it, the same
+    desk's own sequential find + open rate, timed in this process (what the escalate agent
+    would reach calling the desk one ticket at a time with nothing else to do).
 The producer, the worker and the broker share this machine's cores: the core count and the
 load average before the run are printed, so a run on a busy machine reads as one.
 
@@ -156,11 +163,7 @@ def run_until(cmd: list[str], env: dict[str, str], bootstrap: str, out: str, n: 
     try:
         return span(bootstrap, out, n, timeout=900)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
 
 def ticket_mention(i: int) -> dict[str, object]:
@@ -185,6 +188,134 @@ def pct(values: list[float], q: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
+def send_paced(p: KafkaProducer, topic: str, rate: int, seconds: int,
+               rng: random.Random) -> tuple[dict[str, float], float]:
+    """Send ``rate`` mentions/s for ``seconds``: (id -> send time in ms, seconds the
+    producer fell behind its schedule)."""
+    sent: dict[str, float] = {}
+    start = time.monotonic()
+    for i in range(rate * seconds):
+        delay = start + i / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        m = mention(i, rng)
+        sent[str(m["id"])] = time.time() * 1000
+        p.send(topic, key=f"generic:{m['author']['id']}".encode(),  # type: ignore[index]
+               value=json.dumps(m).encode())
+    behind = time.monotonic() - start - seconds  # > 0: this producer could not keep up
+    p.flush()
+    return sent, behind
+
+
+def faust_latency(bootstrap: str, work: Path, rate: int, seconds: int) -> list[float]:
+    """(d0): ms from send to forwarded record through the agent of (b), batch timeout 0.02 s
+    as the worker's in (d)."""
+    tag = uuid.uuid4().hex[:6]
+    src, dst = f"flat-in-{tag}", f"flat-out-{tag}"
+    create(bootstrap, src, dst)
+    app_file = work / f"latency-{tag}.py"
+    app_file.write_text(FAUST_APP.replace("within=0.2", "within=0.02"))
+    env = dict(os.environ, APP=f"bench-flat-{tag}", BOOT=bootstrap, SRC=src, DST=dst)
+    proc = subprocess.Popen([sys.executable, str(app_file), "worker", "-l", "info"],  # noqa: S603
+                            env=env, cwd=str(work), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        rng = random.Random(11)
+        p = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=0)
+        for i in range(64):
+            p.send(src, key=b"warm%d" % i, value=json.dumps(mention(-1 - i, rng)).encode())
+        p.flush()
+        if span(bootstrap, dst, 64, timeout=120)[0] < 64:
+            raise SystemExit("the Faust agent did not warm up within 120s")
+        sent, _ = send_paced(p, src, rate, seconds, rng)
+        p.close()
+        c = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                          auto_offset_reset="earliest", consumer_timeout_ms=3000)
+        tps = [TopicPartition(dst, q) for q in range(PARTITIONS)]
+        c.assign(tps)
+        c.seek_to_beginning(*tps)
+        got: dict[str, float] = {}
+        deadline = time.monotonic() + 120
+        while len(got) < len(sent) and time.monotonic() < deadline:
+            for msg in c:
+                mid = json.loads(msg.value)["id"]
+                if mid in sent:
+                    got[mid] = msg.timestamp - sent[mid]
+        c.close()
+        return list(got.values())
+    finally:
+        stop(proc)
+
+
+def desk_rate(work: Path, n: int) -> float:
+    """The embedded desk's own rate, in this process: find by external id, then open, one
+    ticket after the other (what escalate does per ticket, with nothing else around)."""
+    from connectors.desks.embedded import EmbeddedConfig, EmbeddedDesk  # noqa: PLC0415
+    from router.agents.escalate import external_id  # noqa: PLC0415
+    from router.drafts import draft_for  # noqa: PLC0415
+    from vocab.records import Author, Decision, Mention  # noqa: PLC0415
+    from vocab.verdicts import Verdict  # noqa: PLC0415
+
+    async def run() -> float:
+        desk = EmbeddedDesk(EmbeddedConfig(path=work / f"desk-rate-{uuid.uuid4().hex[:6]}.sqlite",
+                                           url="http://127.0.0.1:1/desk/tickets/{id}"))
+        await desk.setup()
+        drafts = []
+        for i in range(n):
+            m = Mention(id=f"r{i}", network="generic", text=TEXTS[0].format(n=i),
+                        author=Author(id=f"r{i}", handle=f"r{i}"),
+                        created_at="2026-11-23T10:00:00Z")
+            d = Decision(mention=m, verdict=Verdict.OPEN, scores={}, reasons=[],
+                         case_key=f"generic:r{i}")
+            drafts.append(draft_for(d, external_id=external_id(f"generic:r{i}")))
+        start = time.perf_counter()
+        for draft in drafts:
+            await desk.find_by_external_id(draft.external_id)
+            await desk.open(draft)
+        took = time.perf_counter() - start
+        await desk.aclose()
+        return n / took
+
+    return asyncio.run(run())
+
+
+def ticket_rate(bootstrap: str, work: Path, n: int) -> float:
+    """(f): tickets/s with the default agents on the embedded desk, over ``n`` pre-produced
+    mentions that each open a ticket of their own."""
+    prefix = f"tix{uuid.uuid4().hex[:6]}."
+    env = router_env(bootstrap, prefix, work)
+    env.pop("ROUTER_AGENTS")
+    db_path = work / prefix / "desk.sqlite"
+    env["ROUTER_EMBEDDED_DESK_PATH"] = str(db_path)
+    subprocess.run([sys.executable, "-m", "router", "topics"], env=env, check=True,  # noqa: S603
+                   cwd=str(work), capture_output=True)
+    p = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=20)
+    for i in range(n):
+        m = ticket_mention(i)
+        p.send(f"{prefix}mentions", key=f"generic:{m['author']['id']}".encode(),  # type: ignore[index]
+               value=json.dumps(m).encode())
+    p.flush()
+    p.close()
+    proc = subprocess.Popen([sys.executable, "-m", "router", "worker"], env=env,  # noqa: S603
+                            cwd=str(work), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        made = sorted(tickets(db_path, {f"w{i}" for i in range(n)}, timeout=900).values())
+    finally:
+        stop(proc)
+    if len(made) < n:
+        raise SystemExit(f"only {len(made)} of {n} tickets were opened within 900s")
+    return (n - 1) / (made[-1] - made[0])
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 def latency(bootstrap: str, work: Path, rate: int, seconds: int, *,
@@ -224,19 +355,8 @@ def latency(bootstrap: str, work: Path, rate: int, seconds: int, *,
             raise SystemExit("the router worker did not warm up within 120s")
         if desk and len(tickets(db_path, {f"w{i}" for i in range(8)}, timeout=120)) < 8:
             raise SystemExit("the router worker did not open the warm-up tickets within 120s")
-        sent: dict[str, float] = {}
         total = rate * seconds
-        start = time.monotonic()
-        for i in range(total):
-            target = start + i / rate
-            delay = target - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            m = mention(i, rng)
-            sent[str(m["id"])] = time.time() * 1000
-            send(m)
-        behind = time.monotonic() - start - seconds  # > 0: this producer could not keep up
-        p.flush()
+        sent, behind = send_paced(p, topic, rate, seconds, rng)
         p.close()
         c = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
                           auto_offset_reset="earliest", consumer_timeout_ms=1000)
@@ -260,11 +380,7 @@ def latency(bootstrap: str, work: Path, rate: int, seconds: int, *,
             made = tickets(db_path, set(own_case), timeout=120)
             ticket_ms = [at * 1000 - sent[mid] for mid, at in made.items()]
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
     return {"sent": total, "behind": behind, "decision_ms": decided,
             "opening": len(own_case), "ticket_ms": ticket_ms}
 
@@ -339,9 +455,20 @@ def main() -> None:
     try:
         if not args.latency_only:
             throughput(bootstrap, work, args.n, uuid.uuid4().hex[:6])
+        base = faust_latency(bootstrap, work, args.rate, args.seconds)
+        print(f"(d0) Faust agent, no work, {args.rate} msg/s for {args.seconds}s: "
+              f"p50 {pct(base, 0.5):.0f} ms, p99 {pct(base, 0.99):.0f} ms "
+              f"({len(base)} of {args.rate * args.seconds} forwarded)", flush=True)
         for desk in (False, True)[: 1 if args.no_desk else 2]:
             print_latency(args.rate, args.seconds, desk,
                           latency(bootstrap, work, args.rate, args.seconds, desk=desk))
+        if not (args.latency_only or args.no_desk):
+            n = max(500, args.n // 10)
+            own = desk_rate(work, 500)
+            made = ticket_rate(bootstrap, work, n)
+            print(f"(f) tickets opened by the worker: {n} mentions, {made:.0f} tickets/s; "
+                  f"the desk alone, one ticket at a time: {own:.0f}/s "
+                  f"(ratio {made / own:.2f})", flush=True)
     finally:
         if broker is not None:
             broker.stop()
@@ -385,8 +512,27 @@ def throughput(bootstrap: str, work: Path, n: int, tag: str) -> None:
     results["c"] = count / secs if secs else float("nan")
     print(f"(c) full triage path          : {count} msgs, {results['c']:>9.0f} mentions/s",
           flush=True)
+    scored = score_rate(n)
+    ceiling = 1 / (1 / results["b"] + 1 / scored)
+    print(f"    score() alone, shipped model : {scored:>9.0f} texts/s; so (b)'s cost per "
+          f"message plus scoring caps (c) at {ceiling:.0f}/s ({ceiling / results['b']:.2f}x (b))",
+          flush=True)
     print(f"ratios: (c)/(a) = {results['c'] / results['a']:.3f}   "
           f"(c)/(b) = {results['c'] / results['b']:.3f}", flush=True)
+
+
+def score_rate(n: int) -> float:
+    """``score()`` of the shipped model on the bench's texts, batches of 200, texts/s."""
+    import classifiers  # noqa: PLC0415
+
+    model = classifiers.load_default()
+    rng = random.Random(7)
+    texts = [str(mention(i, rng)["text"]) for i in range(min(n, 20_000))]
+    model.score(texts[:200])  # warm: first tokens enter the table
+    start = time.perf_counter()
+    for i in range(0, len(texts), 200):
+        model.score(texts[i:i + 200])
+    return len(texts) / (time.perf_counter() - start)
 
 
 if __name__ == "__main__":
