@@ -319,6 +319,79 @@ def test_outage_wave_from_several_partitions_is_one_problem_ticket_answered_once
         rp.stop()
 
 
+LINK_FAILS_ONCE = """
+import connectors.desks.embedded as embedded
+from connectors.errors import RetriableError
+
+link = embedded.EmbeddedDesk.link
+failed = []
+
+async def link_fails_once(self, child_id, parent_id):
+    if not failed:  # the desk is away for the first link the worker makes
+        failed.append(child_id)
+        raise RetriableError("desk unavailable (test)")
+    await link(self, child_id, parent_id)
+
+embedded.EmbeddedDesk.link = link_fails_once
+from router.cli import main
+main(["worker", "-l", "info"])
+"""
+
+
+def test_a_wave_waiting_for_its_retry_does_not_hold_back_a_later_wave(
+        kafka_bootstrap: str, tmp_path: Path) -> None:
+    """A wave whose report the desk could not take waits for its retry on its own topic:
+    a later wave on the same ``outages`` partition becomes its problem ticket at once, and
+    the waiting wave is attached when its retry comes (it used to sleep on ``outages``,
+    holding every report behind it for up to the retry delay)."""
+    from kafka.partitioner.default import murmur2
+
+    window, retry_after = 3600, 40.0
+    rp = RouterProcess(kafka_bootstrap, tmp_path / "r", command=["-c", LINK_FAILS_ONCE],
+                       extra_env={"ROUTER_INCIDENT_WINDOW_SECONDS": str(window),
+                                  "ROUTER_INCIDENT_MIN_REPORTS": "2",
+                                  "ROUTER_DECISION_RETRY_DELAYS": str(retry_after)})
+    parts = rp.settings.partitions
+
+    def partition(hour: int) -> int:
+        key = f"outage:{1_795_000_000 // window + hour}".encode()
+        return (murmur2(key) & 0x7FFFFFFF) % parts
+
+    later = next(h for h in range(1, 50) if partition(h) == partition(0))
+
+    def wave(tag: str, hour: int) -> list[dict[str, Any]]:
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                           time.gmtime((1_795_000_000 // window + hour) * window + 60))
+        return [mention(f"{tag}{i}", text, f"{tag}user{i}", created_at=at)
+                for i, text in enumerate([
+                    "@acmesupport is the site down? every page gives me a 503 error",
+                    "@acmesupport website down for me too, checkout fails with 503 errors"])]
+
+    def linked(tag: str) -> int:
+        ts = tickets(rp)
+        parents = {t["id"] for t in ts if t["subject"].startswith("[incident]")}
+        return sum(1 for t in ts if t["requester"] and tag in t["requester"]
+                   and t["parent_id"] in parents)
+
+    rp.create_topics()
+    rp.start()
+    try:
+        first, second = wave("a", 0), wave("b", later)
+        send(rp, *first)
+        rp.read("decisions", lambda r: len(r) >= 2)
+        time.sleep(3.0)  # the first wave's link fails: its report waits for its retry
+        send(rp, *second)
+        wait_for(lambda: linked("buser") == 2, timeout=retry_after - 10,
+                 what="the later wave, attached while the first waits for its retry")
+        assert linked("auser") < 2, "the first wave never waited: the test shows nothing"
+        wait_for(lambda: linked("auser") == 2, timeout=retry_after + 60,
+                 what="the first wave, attached by its retry")
+        problems = [t for t in tickets(rp) if t["subject"].startswith("[incident]")]
+        assert len(problems) == 2
+    finally:
+        rp.stop()
+
+
 def problem_url(rp: RouterProcess, ticket_id: int) -> str:
     return rp.env["ROUTER_EMBEDDED_DESK_URL"].format(id=ticket_id)
 
