@@ -8,28 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from connectors.desks.base import TicketDraft
-from connectors.desks.embedded import EmbeddedConfig, EmbeddedDesk
+from connectors.desks.embedded import EmbeddedDesk
 from connectors.errors import RetriableError
 from router.agents.escalate import PENDING, Escalate
 from vocab.records import Author, Decision, Mention, TicketEvent
 from vocab.verdicts import Verdict
 
 from .test_waves import Event, Sink, Topic
-
-
-@pytest.fixture
-def desk(tmp_path: Path) -> Iterator[EmbeddedDesk]:
-    d = EmbeddedDesk(EmbeddedConfig(path=tmp_path / "desk.sqlite",
-                                    url="http://127.0.0.1:1/desk/tickets/{id}"))
-    asyncio.run(d.setup())
-    yield d
 
 
 def decision(i: int, case: str, verdict: Verdict = Verdict.OPEN) -> Decision:

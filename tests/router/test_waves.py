@@ -6,14 +6,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
 from classifiers.api import Scores
-from connectors.desks.embedded import EmbeddedConfig, EmbeddedDesk
+from connectors.desks.embedded import EmbeddedDesk
 from connectors.errors import NotSupported, RetriableError
 from router import incidents
 from router.agents.closeloop import CloseLoop
@@ -150,14 +146,6 @@ class Wave:
 
     def notes(self, ticket_id: Any) -> list[str]:
         return [c["body"] for c in self.desk.comments(str(ticket_id)) if not c["public"]]
-
-
-@pytest.fixture
-def desk(tmp_path: Path) -> Iterator[EmbeddedDesk]:
-    d = EmbeddedDesk(EmbeddedConfig(path=tmp_path / "desk.sqlite",
-                                    url="http://127.0.0.1:1/desk/tickets/{id}"))
-    asyncio.run(d.setup())
-    yield d
 
 
 def test_the_wave_opens_one_problem_with_every_report_linked_and_answers_each_once(
