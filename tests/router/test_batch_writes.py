@@ -112,6 +112,25 @@ async def test_a_changelog_record_is_the_bytes_faust_writes_on_the_events_partit
         (topic.prepare_key("generic:é", "json")[0], None)]}
 
 
+async def test_a_missing_key_reads_as_the_faust_table_reads_it() -> None:
+    """Reads skip Faust's sensors, not its defaults: an author never seen is ``{}`` (the
+    table's default), a post never seen is None, or KeyError when indexed."""
+    app = faust.App("batch-reads-test", broker="kafka://127.0.0.1:1", store="memory://")
+    writes = Writes(FaustProducer(Kafka()))
+    for default, name in ((dict, "authors"), (None, "posts")):
+        table = app.Table(name, default=default, partitions=4, key_type=str, value_type=None)
+        ours: ChangelogTable[Any] = ChangelogTable(table, writes)
+        assert ours.get("nobody") == table.get("nobody")
+        assert ours.get("nobody", "x") == table.get("nobody", "x")
+        if default is None:
+            with pytest.raises(KeyError):
+                ours["nobody"]
+        else:
+            assert ours["nobody"] == table["nobody"] == {}
+        table.data["somebody"] = {"seen": 1}
+        assert ours.get("somebody") == ours["somebody"] == {"seen": 1}
+
+
 class Topic:
     def __init__(self, name: str) -> None:
         self.name = name
