@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from classifiers.model import SocialTriageModel
 from classifiers.tokens import TokenFeatures, TokenTable, dense_columns, tokens
@@ -43,3 +44,16 @@ def test_hostile_input_is_scored(model: SocialTriageModel) -> None:
 
 def test_gate_agrees_with_score(model: SocialTriageModel) -> None:
     assert np.allclose(model.hurtful(TEXTS), [s.hurtful for s in model.score(TEXTS)])
+
+
+def test_training_without_the_profanity_lexicon_is_refused_with_the_fix(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without alt-profanity-check a model used to be fitted without its profanity column,
+    silently: another model (a weaker hurtful gate) under the same command."""
+    import sys
+
+    from vocab.errors import ModelError
+
+    monkeypatch.setitem(sys.modules, "profanity_check", None)  # as if not installed
+    with pytest.raises(ModelError, match=r"pip install 'escalation-router\[profanity\]'"):
+        TokenFeatures(min_df=1).fit(["my order never arrived", "love the new update"])
