@@ -162,16 +162,11 @@ def label(args: argparse.Namespace) -> dict[str, Any]:
     onnx = args.teacher / "model-fp32.onnx"
     sess = ort.InferenceSession(str(onnx), so, providers=["CPUExecutionProvider"])
 
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from study_finetune import onnx_logits  # noqa: PLC0415 - how the teacher's export is read
+
     def run(texts: list[str]) -> np.ndarray:
-        order = np.argsort([len(t) for t in texts])
-        out = np.zeros(len(texts))
-        for i in range(0, len(texts), BATCH):
-            idx = order[i:i + BATCH]
-            enc = tok.encode_batch([texts[j] for j in idx])
-            feed = {"input_ids": np.array([e.ids for e in enc], dtype=np.int64),
-                    "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64)}
-            out[idx] = sess.run(None, feed)[0]
-        return out
+        return onnx_logits(sess, tok, texts, BATCH)
 
     texts, labels, sources = pool(args.shared)
     eval_texts, y = evaluation_set(split_shared(args.shared))

@@ -227,6 +227,19 @@ def macro(y: np.ndarray, p: np.ndarray, t: float = 0.5) -> float:
     return round(float(f1_score(y, p >= t, average="macro")), 4)
 
 
+def onnx_logits(sess: Any, tok: Any, texts: list[str], batch: int = BATCH) -> np.ndarray:
+    """The exported model's logit per text (batches sorted by length, in ``texts``' order)."""
+    order = np.argsort([len(t) for t in texts])
+    out = np.zeros(len(texts))
+    for i in range(0, len(texts), batch):
+        idx = order[i:i + batch]
+        enc = tok.encode_batch([texts[j] for j in idx])
+        feed = {"input_ids": np.array([e.ids for e in enc], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64)}
+        out[idx] = sess.run(None, feed)[0]
+    return out
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -356,15 +369,7 @@ def speed(args: argparse.Namespace) -> dict[str, Any]:
         return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
 
     def run(sess: Any, texts: list[str], batch: int = BATCH) -> np.ndarray:
-        order = np.argsort([len(t) for t in texts])
-        out = np.zeros(len(texts))
-        for i in range(0, len(texts), batch):
-            idx = order[i:i + batch]
-            enc = tok.encode_batch([texts[j] for j in idx])
-            feed = {"input_ids": np.array([e.ids for e in enc], dtype=np.int64),
-                    "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64)}
-            out[idx] = sess.run(None, feed)[0]
-        return out
+        return onnx_logits(sess, tok, texts, batch)
 
     parts = split_shared(args.shared)
     tweets = (parts["offensive_val"].texts + parts["general"].texts)[:2000]
