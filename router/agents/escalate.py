@@ -436,9 +436,13 @@ def register(rt: Runtime) -> None:
     @rt.app.agent(rt.topics.decisions, name="escalate", concurrency=1)
     async def escalate(stream: Any) -> None:
         escalation = await step()  # outside any guard: a failure stops the worker
+        topic = rt.topics.decisions.get_topic_name()
         async for events in stream.take_events(min(rt.settings.batch_size, MAX_BATCH),
                                                within=rt.settings.batch_timeout):
-            await escalation.handle_batch([(e, e.value, 0) for e in events], guard)
+            # the whole batch is work (its flush, its desk calls, its acks): the stall
+            # watchdog must not take a slow desk or a slow flush for an idle agent
+            with rt.working(topic):
+                await escalation.handle_batch([(e, e.value, 0) for e in events], guard)
 
     @rt.app.agent(rt.topics.decisions_retry, name="escalate_retry", concurrency=1)
     async def escalate_retry(stream: Any) -> None:
